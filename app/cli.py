@@ -1,0 +1,144 @@
+"""The `kroma` command line: every command exits non-zero with a one-line reason on failure."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from app.logging import configure_logging
+from app.settings import Settings, get_settings
+from app.wiring import build_deps
+from models.project import ProjectCreate
+from services import projects
+from services.deps import Deps
+from services.errors import KromaError
+
+cli = typer.Typer(
+    help='Kroma Studio: comics with consistent style and faces.', no_args_is_help=True, add_completion=False
+)
+project_cli = typer.Typer(help='Create and list projects.', no_args_is_help=True)
+cli.add_typer(project_cli, name='project')
+
+
+def fail(message: str, code: int = 1) -> None:
+    typer.echo(f'error: {message}', err=True)
+    raise typer.Exit(code)
+
+
+def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Typed errors become one line on stderr and exit code 1, never a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except KromaError as e:
+            fail(e.user_message)
+
+    return wrapper
+
+
+def deps_for_cli(settings: Settings | None = None) -> Deps:
+    settings = settings or get_settings()
+    configure_logging(settings.data_dir, 'WARNING')
+    return build_deps(settings)
+
+
+@cli.command()
+def studio(
+    host: Annotated[str | None, typer.Option(help='Address to bind (default 127.0.0.1).')] = None,
+    port: Annotated[int | None, typer.Option(help='Port (default 8080).')] = None,
+    data_dir: Annotated[Path | None, typer.Option('--data-dir', help='Data directory (KROMA_HOME).')] = None,
+    native: Annotated[bool, typer.Option('--native', help='Open in a desktop window (needs kroma[native]).')] = False,
+) -> None:
+    """Start the studio in the browser (or a native window)."""
+    from app.studio import run_studio
+
+    overrides: dict[str, Any] = {
+        k: v for k, v in {'host': host, 'port': port, 'home': data_dir}.items() if v is not None
+    }
+    if native:
+        overrides['native'] = True
+    settings = Settings(**overrides)
+    configure_logging(settings.data_dir, settings.log_level)
+    guarded(run_studio)(settings)
+
+
+@cli.command()
+@guarded
+def demo() -> None:
+    """Create the demo project (three scenes, two style sheets, two characters) if it does not exist."""
+    from services.demo import ensure_demo
+
+    deps = deps_for_cli()
+    created = ensure_demo(deps.sessions, deps.store)
+    typer.echo('demo project created' if created else 'demo project already exists')
+
+
+@project_cli.command('create')
+@guarded
+def project_create(
+    slug: str,
+    name: Annotated[str | None, typer.Option(help='Display name (default: the slug).')] = None,
+    description: str = '',
+    budget: Annotated[float, typer.Option(help='Budget in USD for paid runs.')] = 50.0,
+) -> None:
+    """Create a project."""
+    deps = deps_for_cli()
+    with deps.sessions() as s:
+        p = projects.create_project(
+            s,
+            ProjectCreate(slug=slug, name=name or slug, description=description, budget_usd=budget),
+            data_dir=deps.data_dir,
+        )
+    typer.echo(f'created {p.slug}')
+
+
+@project_cli.command('list')
+@guarded
+def project_list(all_: Annotated[bool, typer.Option('--all', help='Include archived projects.')] = False) -> None:
+    """List projects with their stats."""
+    deps = deps_for_cli()
+    with deps.sessions() as s:
+        rows = projects.list_projects(s, include_archived=all_)
+    for r in rows:
+        st = r.stats
+        typer.echo(
+            f'{r.project.slug}\t{r.project.name}\truns={st.runs}\tassets={st.assets}\tapproved={st.approved}\tspend=${st.spend_usd:.2f}'
+        )
+
+
+@project_cli.command('archive')
+@guarded
+def project_archive(slug: str, undo: bool = False) -> None:
+    """Archive (or, with --undo, restore) a project."""
+    deps = deps_for_cli()
+    with deps.sessions() as s:
+        projects.archive_project(s, slug, archived=not undo)
+    typer.echo(f'{"restored" if undo else "archived"} {slug}')
+
+
+@project_cli.command('delete')
+@guarded
+def project_delete(slug: str, confirm: Annotated[str, typer.Option(help='Repeat the slug to confirm.')] = '') -> None:
+    """Delete a project and its files for good."""
+    deps = deps_for_cli()
+    with deps.sessions() as s:
+        projects.delete_project(s, slug, confirm=confirm, data_dir=deps.data_dir)
+    typer.echo(f'deleted {slug}')
+
+
+def main() -> None:
+    try:
+        cli()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ in {'__main__', '__mp_main__'}:
+    main()

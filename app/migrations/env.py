@@ -1,0 +1,31 @@
+"""Alembic environment: the SQLModel metadata is the target; APScheduler's job table is not ours to migrate."""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlmodel import SQLModel
+
+import models  # noqa: F401  (registers every table)
+from models.db import make_engine
+
+config = context.config
+target_metadata = SQLModel.metadata
+IGNORED_TABLES = {'apscheduler_jobs'}
+
+
+def include_object(obj, name, type_, reflected, compare_to) -> bool:  # noqa: ANN001
+    return not (type_ == 'table' and name in IGNORED_TABLES)
+
+
+def run_migrations_online() -> None:
+    engine = make_engine(config.get_main_option('sqlalchemy.url'))
+    with engine.connect() as connection:
+        context.configure(
+            connection=connection, target_metadata=target_metadata, render_as_batch=True, include_object=include_object
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+    engine.dispose()
+
+
+run_migrations_online()

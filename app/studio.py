@@ -1,0 +1,45 @@
+"""`kroma studio`: one NiceGUI process serving the journey pages, the API and the background scheduler."""
+
+from __future__ import annotations
+
+import logging
+import secrets as pysecrets
+
+from nicegui import app as nicegui_app
+from nicegui import ui
+
+from app.settings import Settings
+from app.wiring import build_deps
+from pages import register_all
+from services.demo import ensure_demo
+
+log = logging.getLogger(__name__)
+LOOPBACK = {'127.0.0.1', 'localhost', '::1'}
+
+
+def run_studio(settings: Settings) -> None:
+    """Build everything once, then hand the loop to NiceGUI (browser or native window)."""
+    deps = build_deps(settings)
+    if settings.demo:
+        ensure_demo(deps.sessions, deps.store)
+    register_all(deps)
+    nicegui_app.add_static_files('/static', str(_static_dir()))
+    storage_secret = settings.storage_secret.get_secret_value() if settings.storage_secret else pysecrets.token_hex(16)
+    log.info('Kroma Studio on http://%s:%s (data dir %s)', settings.host, settings.port, deps.data_dir)
+    ui.run(
+        host=settings.host,
+        port=settings.port,
+        title='Kroma Studio',
+        reload=False,
+        show=False,
+        storage_secret=storage_secret,
+        native=settings.native,
+        favicon='🎨',
+        dark=None,
+    )
+
+
+def _static_dir():  # noqa: ANN202
+    from pathlib import Path
+
+    return Path(__file__).resolve().parents[1] / 'assets'

@@ -1,0 +1,27 @@
+"""Composition root: settings → logging → database (migrated) → Deps; used by the studio, the CLI and jobs."""
+
+from __future__ import annotations
+
+import logging
+
+from app.migrate import upgrade
+from app.settings import Settings
+from models.db import make_engine, session_factory
+from services.assets import AssetStore
+from services.deps import Deps
+
+log = logging.getLogger(__name__)
+
+
+def build_deps(settings: Settings) -> Deps:
+    data_dir = settings.data_dir
+    data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.db_url)
+    engine = make_engine(settings.db_url)
+    return Deps(
+        data_dir=data_dir,
+        sessions=session_factory(engine),
+        store=AssetStore(data_dir),
+        key_file=settings.key_file,
+        extras={'engine': engine, 'settings': settings},
+    )

@@ -1,0 +1,49 @@
+"""SQLModel tables and read/create/update models; importing this registers every table."""
+
+from models.assets import Asset, AssetLink, QualityReport, Review
+from models.layout import Chapter, Export, Page, Panel
+from models.ops import ApiToken, AuditEvent, Backup, ChatMessage, ChatSession, Instruction, InstructionEvent
+from models.project import Project
+from models.provider import ProviderAccount, Secret
+from models.references import (
+    Character,
+    CharacterReference,
+    PromptTemplate,
+    ReferenceSet,
+    ReferenceSetItem,
+    Scene,
+    StyleGuide,
+)
+from models.runs import Candidate, CostEvent, Job, Run
+
+__all__ = [
+    'ApiToken',
+    'Asset',
+    'AssetLink',
+    'AuditEvent',
+    'Backup',
+    'Candidate',
+    'Chapter',
+    'Character',
+    'CharacterReference',
+    'ChatMessage',
+    'ChatSession',
+    'CostEvent',
+    'Export',
+    'Instruction',
+    'InstructionEvent',
+    'Job',
+    'Page',
+    'Panel',
+    'Project',
+    'PromptTemplate',
+    'ProviderAccount',
+    'QualityReport',
+    'ReferenceSet',
+    'ReferenceSetItem',
+    'Review',
+    'Run',
+    'Scene',
+    'Secret',
+    'StyleGuide',
+]

@@ -1,0 +1,115 @@
+"""Shared column helpers and enums; models hold data and validation only."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Column
+from sqlmodel import Field
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def id_field() -> Any:
+    return Field(default_factory=new_id, primary_key=True, max_length=32)
+
+
+def created_field() -> Any:
+    return Field(default_factory=utcnow, nullable=False)
+
+
+def json_field(default_factory: Any = dict) -> Any:
+    return Field(default_factory=default_factory, sa_column=Column(JSON, nullable=False))
+
+
+def project_fk(*, nullable: bool = False) -> Any:
+    return Field(
+        default=None if nullable else ..., foreign_key='project.id', index=True, ondelete='CASCADE', nullable=nullable
+    )
+
+
+class Stage(StrEnum):
+    style = 'style'
+    time = 'time'
+    weather = 'weather'
+    character = 'character'
+
+
+STAGE_ORDER = [Stage.style, Stage.time, Stage.weather, Stage.character]
+
+
+class ProviderKind(StrEnum):
+    local = 'local'
+    openai = 'openai'
+    comfyui = 'comfyui'
+    removebg = 'removebg'
+    photoroom = 'photoroom'
+    chat = 'chat'
+
+
+class RunMode(StrEnum):
+    dry = 'dry'
+    run = 'run'
+
+
+class WorkState(StrEnum):
+    """States shared by runs, jobs and candidates."""
+
+    planned = 'planned'
+    queued = 'queued'
+    running = 'running'
+    done = 'done'
+    failed = 'failed'
+    canceled = 'canceled'
+    interrupted = 'interrupted'
+
+
+class ReviewState(StrEnum):
+    generated = 'generated'
+    shortlisted = 'shortlisted'
+    approved = 'approved'
+    rejected = 'rejected'
+    archived = 'archived'
+
+
+class AssetKind(StrEnum):
+    scene = 'scene'
+    style = 'style'
+    character = 'character'
+    reference = 'reference'
+    candidate = 'candidate'
+    derived = 'derived'
+    page = 'page'
+
+
+class LinkRelation(StrEnum):
+    candidate_of = 'candidate_of'
+    derived_from = 'derived_from'
+    approved_for = 'approved_for'
+    reference_of = 'reference_of'
+
+
+class Verdict(StrEnum):
+    passed = 'pass'
+    warn = 'warn'
+    fail = 'fail'
+    unverified = 'unverified'
+
+
+class InstructionState(StrEnum):
+    draft = 'draft'
+    pending_confirmation = 'pending_confirmation'
+    queued = 'queued'
+    running = 'running'
+    done = 'done'
+    failed = 'failed'
+    canceled = 'canceled'

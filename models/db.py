@@ -1,0 +1,52 @@
+"""Engine and session factory: SQLite in WAL mode with foreign keys and a busy timeout."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, SQLModel, create_engine
+
+import models  # noqa: F401  (registers every table)
+
+SessionFactory = Callable[[], AbstractContextManager[Session]]
+
+
+def make_engine(url: str) -> Engine:
+    """One engine per process; SQLite gets the pragmas that make concurrent readers and writers safe."""
+    is_sqlite = url.startswith('sqlite')
+    engine = create_engine(url, connect_args={'check_same_thread': False, 'timeout': 30} if is_sqlite else {})
+    if is_sqlite:
+
+        @event.listens_for(engine, 'connect')
+        def _pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001
+            cur = dbapi_conn.cursor()
+            cur.execute('PRAGMA journal_mode=WAL')
+            cur.execute('PRAGMA foreign_keys=ON')
+            cur.execute('PRAGMA busy_timeout=30000')
+            cur.execute('PRAGMA synchronous=NORMAL')
+            cur.close()
+
+    return engine
+
+
+def create_all(engine: Engine) -> None:
+    SQLModel.metadata.create_all(engine)
+
+
+def session_factory(engine: Engine) -> SessionFactory:
+    """A session per unit of work that commits on success and rolls back on error; the caller owns it."""
+
+    @contextmanager
+    def _session() -> Iterator[Session]:
+        with Session(engine, expire_on_commit=False) as session:
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+
+    return _session

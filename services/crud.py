@@ -1,0 +1,47 @@
+"""Small shared helpers for project-owned rows: ownership checks and case-insensitive unique names."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from sqlalchemy import func
+from sqlmodel import Session, SQLModel, select
+
+from models.base import utcnow
+from services.errors import Conflict, Invalid, NotFound
+
+T = TypeVar('T', bound=SQLModel)
+
+
+def get_owned(session: Session, model: type[T], project_id: str, row_id: str) -> T:
+    """Fetch a row only if it belongs to the project: no service ever returns another project's rows."""
+    row = session.get(model, row_id)
+    if row is None or getattr(row, 'project_id', None) != project_id:
+        raise NotFound(f'No such {model.__name__.lower()} in this project.')
+    return row
+
+
+def clean_name(name: str, what: str) -> str:
+    name = (name or '').strip()
+    if not name:
+        raise Invalid(f'{what} name must not be empty.', code='name_required')
+    if len(name) > 200:
+        raise Invalid(f'{what} name must be at most 200 characters.', code='name_too_long')
+    return name
+
+
+def ensure_unique_name(
+    session: Session, model: type[SQLModel], project_id: str, name: str, *, exclude_id: str | None = None
+) -> None:
+    """Names are unique per project ignoring case, checked here for a clear message and by the database index."""
+    query = select(model).where(model.project_id == project_id, func.lower(model.name) == name.lower())  # type: ignore[attr-defined]
+    for row in session.exec(query):
+        if row.id != exclude_id:  # type: ignore[attr-defined]
+            raise Conflict(f'"{row.name}" already exists in this project (names ignore case).', code='name_taken')  # type: ignore[attr-defined]
+
+
+def apply_patch(row: SQLModel, patch: dict[str, Any]) -> None:
+    for key, value in patch.items():
+        setattr(row, key, value)
+    if hasattr(row, 'updated_at'):
+        row.updated_at = utcnow()  # type: ignore[attr-defined]

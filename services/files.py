@@ -1,0 +1,124 @@
+"""File primitives every writer uses: atomic writes, SHA-256, image validation by content, cached thumbnails."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import re
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image, UnidentifiedImageError
+
+from services.errors import Invalid, StorageError
+
+MAX_PIXELS = 40_000_000
+MAX_BYTES = 50 * 1024 * 1024
+ALLOWED_FORMATS = {'PNG': 'png', 'JPEG': 'jpg', 'WEBP': 'webp'}
+THUMB_SIZE = 320
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write to a temp file in the same folder, fsync, then rename: readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
+    try:
+        with os.fdopen(fd, 'wb') as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError as e:
+        Path(tmp).unlink(missing_ok=True)
+        raise StorageError(f'Could not write {path.name}: {e.strerror or e}') from e
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write(path, text.encode('utf-8'))
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, 'rb') as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """What validation learned about an image, so callers never open it twice."""
+
+    format: str
+    ext: str
+    width: int
+    height: int
+    size_bytes: int
+    sha256: str
+    mode: str
+
+
+def validate_image(
+    data: bytes, *, name: str = 'file', max_pixels: int = MAX_PIXELS, max_bytes: int = MAX_BYTES
+) -> ImageInfo:
+    """Check an upload by its bytes, not its name: real PNG/JPEG/WebP, within the pixel and size limits."""
+    if not data:
+        raise Invalid(f'{name}: the file is empty.', code='image_empty')
+    if len(data) > max_bytes:
+        raise Invalid(
+            f'{name}: {len(data) / 1e6:.1f} MB is over the {max_bytes / 1e6:.0f} MB limit.', code='image_too_large'
+        )
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as im:
+                fmt, width, height, mode = im.format or '', im.width, im.height, im.mode
+                if width * height > max_pixels:
+                    raise Invalid(
+                        f'{name}: {width}×{height} is {width * height / 1e6:.0f} megapixels, over the '
+                        f'{max_pixels / 1e6:.0f} megapixel limit.',
+                        code='image_too_many_pixels',
+                    )
+                if fmt not in ALLOWED_FORMATS:
+                    raise Invalid(
+                        f'{name}: {fmt or "this"} format is not accepted; use PNG, JPEG or WebP.', code='image_format'
+                    )
+                im.verify()
+    except Image.DecompressionBombError as e:
+        pixels = re.search(r'\((\d+) pixels\)', str(e))
+        size = f' ({int(pixels.group(1)) / 1e6:.0f} megapixels)' if pixels else ''
+        raise Invalid(
+            f'{name}: the image{size} is over the {max_pixels / 1e6:.0f} megapixel limit.', code='image_too_many_pixels'
+        ) from e
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+        raise Invalid(f'{name}: not a readable PNG, JPEG or WebP image.', code='image_unreadable') from e
+    return ImageInfo(fmt, ALLOWED_FORMATS[fmt], width, height, len(data), sha256_bytes(data), mode)
+
+
+def make_thumbnail(source: Path, target: Path, size: int = THUMB_SIZE) -> Path:
+    """Make a WebP thumbnail once; an existing one is reused (thumbnails are keyed by the source's hash)."""
+    if target.exists():
+        return target
+    with Image.open(source) as im:
+        im.draft('RGB', (size * 2, size * 2))
+        im = im.convert('RGBA') if im.mode in ('RGBA', 'LA', 'P') else im.convert('RGB')
+        im.thumbnail((size, size), Image.Resampling.LANCZOS)
+        buf = io.BytesIO()
+        im.save(buf, 'WEBP', quality=80, method=4)
+    atomic_write(target, buf.getvalue())
+    return target
+
+
+def safe_child(root: Path, *parts: str) -> Path:
+    """Join parts under root and refuse anything that would escape it (.., absolute parts, symlinks out)."""
+    candidate = root.joinpath(*parts).resolve()
+    if not candidate.is_relative_to(root.resolve()):
+        raise Invalid('That path would leave its folder.', code='path_escape')
+    return candidate
