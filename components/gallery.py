@@ -86,6 +86,8 @@ def gallery_grid(
                     lightbox.open(assets, i)
 
             with ui.card().tight().classes('cursor-pointer').on('click', click).mark('gallery-item'):
-                ui.image(thumb_url(slug, a.id)).props('loading=lazy ratio=1 fit=cover no-spinner no-transition').classes('w-full')
+                ui.image(thumb_url(slug, a.id)).props(
+                    'loading=lazy ratio=1 fit=cover no-spinner no-transition'
+                ).classes('w-full')
                 ui.label(a.original_name or a.kind.value).classes('text-xs px-1 truncate w-full')
     return grid

@@ -31,7 +31,9 @@ class Asset(SQLModel, table=True):
     original_name: str = ''
     tags: list[str] = json_field(list)
     stage: str | None = Field(default=None, max_length=20)
-    scene_id: str | None = Field(default=None, index=True, description='filter tag, not a foreign key (scenes point at assets)')
+    scene_id: str | None = Field(
+        default=None, index=True, description='filter tag, not a foreign key (scenes point at assets)'
+    )
     character_id: str | None = Field(default=None, index=True, description='filter tag, not a foreign key')
     status: ReviewState = ReviewState.generated
     immutable: bool = False
