@@ -1,0 +1,103 @@
+"""Identity accepts the same person under edits, rejects another person, and never passes without a face."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from services.errors import Invalid
+from services.qa import identity
+from services.qa.identity import face_distance, face_encodings, find_faces, identity_check, models_available
+from services.qa.thresholds import QAThresholds
+from tests.services.qa import hopper, jitter, photo, rotate
+
+pytestmark = pytest.mark.skipif(not models_available(), reason='dlib face models not installed')
+
+
+@pytest.fixture(scope='module')
+def hopper_ref() -> np.ndarray:
+    encs = face_encodings(hopper())
+    assert len(encs) == 1
+    return encs[0]
+
+
+@pytest.fixture(scope='module')
+def collins_ref() -> np.ndarray:
+    encs = face_encodings(photo('astronaut'))
+    assert len(encs) == 1  # the mission patch is not a face
+    return encs[0]
+
+
+def test_faces_found_with_boxes_in_input_pixels() -> None:
+    (face,) = find_faces(hopper())
+    left, top, right, bottom = face.box
+    assert 120 < left < 220 and 100 < top < 200 and right - left > 120
+    assert face.encoding.shape == (128,)
+    big = cv2.resize(hopper(), None, fx=2.4, fy=2.4)  # shrunk to 1024 for detection, box scaled back
+    (face_big,) = find_faces(big)
+    assert abs(face_big.box[0] - left * 2.4) < 30
+
+
+@pytest.mark.parametrize(
+    'edit',
+    [
+        lambda img: img[60:460, 60:460],
+        lambda img: np.ascontiguousarray(img[:, ::-1]),
+        lambda img: rotate(img, 8),
+        jitter,
+        lambda img: cv2.resize(img, None, fx=0.45, fy=0.45, interpolation=cv2.INTER_AREA),
+    ],
+    ids=['crop', 'flip', 'rotate', 'jitter', 'small'],
+)
+def test_same_person_passes(edit, hopper_ref: np.ndarray, collins_ref: np.ndarray) -> None:
+    res = identity_check(edit(hopper()), {'grace': [hopper_ref]})
+    assert res.verdict == 'pass', res
+    assert res.value <= 0.6
+    assert res.extra['characters']['grace']['verdict'] == 'pass'
+
+
+def test_other_person_fails(hopper_ref: np.ndarray, collins_ref: np.ndarray) -> None:
+    assert face_distance(hopper_ref, collins_ref) > 0.6
+    res = identity_check(photo('astronaut'), {'grace': [hopper_ref]})
+    assert res.verdict == 'fail' and res.value > 0.6
+    assert res.extra['characters']['grace'] == {**res.extra['characters']['grace'], 'verdict': 'fail', 'face': 0}
+    strict = identity_check(jitter(hopper()), {'grace': [hopper_ref]}, QAThresholds(identity_max_distance=0.01))
+    assert strict.verdict == 'fail'
+
+
+def test_no_face_is_unverified(hopper_ref: np.ndarray) -> None:
+    res = identity_check(photo('coffee'), {'grace': [hopper_ref]})
+    assert res.verdict == 'unverified' and res.value is None and res.extra['faces_found'] == 0
+
+
+def test_faces_are_matched_one_to_one(hopper_ref: np.ndarray, collins_ref: np.ndarray) -> None:
+    h = cv2.resize(hopper(), (437, 512))
+    pair = np.ascontiguousarray(np.hstack([photo('astronaut'), h]))
+    lookalike = collins_ref + np.random.default_rng(0).normal(0, 0.25 / np.sqrt(128), 128)  # ~0.25 from Collins
+    res = identity_check(pair, {'grace': [hopper_ref], 'eileen': [collins_ref], 'extra': [lookalike]})
+    per = res.extra['characters']
+    assert per['grace']['verdict'] == per['eileen']['verdict'] == 'pass'
+    assert per['grace']['face'] != per['eileen']['face']
+    assert per['extra']['verdict'] == 'unverified'  # the closest face already went to eileen
+    assert res.verdict == 'unverified'
+    no_refs = identity_check(hopper(), {'grace': [hopper_ref], 'nobody': []})
+    assert no_refs.extra['characters']['nobody']['reason'] == 'no reference encodings'
+    assert no_refs.verdict == 'unverified'
+
+
+def test_missing_models_make_identity_unverified(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv('KROMA_FACE_MODELS_DIR', str(tmp_path))
+    assert not models_available()
+    with pytest.raises(identity.IdentityUnavailable, match='model files missing'):
+        face_encodings(hopper())
+    res = identity_check(hopper(), {'grace': [np.zeros(128)]})
+    assert res.verdict == 'unverified' and 'unavailable' in res.detail
+
+
+@pytest.mark.parametrize('bad', [[np.zeros(127)], [np.zeros(256)], [np.full(128, np.nan)], ['x']])
+def test_malformed_references_are_invalid(bad: list) -> None:
+    with pytest.raises(Invalid):
+        identity_check(hopper(), {'grace': bad})
