@@ -2,51 +2,27 @@
 
 from __future__ import annotations
 
-import functools
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from app import cli_postprocess, cli_qa, cli_runs
+from app.cli_common import deps_for_cli, guarded
 from app.logging import configure_logging
-from app.settings import Settings, get_settings
-from app.wiring import build_deps
+from app.settings import Settings
 from models.project import ProjectCreate
 from services import projects
-from services.deps import Deps
-from services.errors import KromaError
 
 cli = typer.Typer(
     help='Kroma Studio: comics with consistent style and faces.', no_args_is_help=True, add_completion=False
 )
 project_cli = typer.Typer(help='Create and list projects.', no_args_is_help=True)
 cli.add_typer(project_cli, name='project')
-
-
-def fail(message: str, code: int = 1) -> None:
-    typer.echo(f'error: {message}', err=True)
-    raise typer.Exit(code)
-
-
-def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Typed errors become one line on stderr and exit code 1, never a traceback."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except KromaError as e:
-            fail(e.user_message)
-
-    return wrapper
-
-
-def deps_for_cli(settings: Settings | None = None) -> Deps:
-    settings = settings or get_settings()
-    configure_logging(settings.data_dir, 'WARNING')
-    return build_deps(settings)
+cli_runs.register(cli)
+cli_qa.register(cli)
+cli_postprocess.register(cli)
 
 
 @cli.command()

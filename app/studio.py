@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 import secrets as pysecrets
+from dataclasses import replace
 
 from nicegui import app as nicegui_app
 from nicegui import ui
 
+from app.jobs import build_scheduler, wake
 from app.settings import Settings
 from app.wiring import build_deps
 from pages import register_all
@@ -22,6 +24,15 @@ def run_studio(settings: Settings) -> None:
     deps = build_deps(settings)
     if settings.demo:
         ensure_demo(deps.sessions, deps.store)
+    scheduler = (
+        build_scheduler(deps, scratch_max_age_hours=settings.scratch_max_age_hours)
+        if settings.scheduler_enabled
+        else None
+    )
+    if scheduler is not None:
+        deps = replace(deps, wake_runs=lambda: wake(scheduler))
+        nicegui_app.on_startup(scheduler.start)
+        nicegui_app.on_shutdown(lambda: scheduler.shutdown(wait=False))
     register_all(deps)
     nicegui_app.add_static_files('/static', str(_static_dir()))
     storage_secret = settings.storage_secret.get_secret_value() if settings.storage_secret else pysecrets.token_hex(16)

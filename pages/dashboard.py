@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from nicegui import ui
 
+from components.charts import identity_chart, pass_rate_chart, style_chart
 from components.errors import notify_errors
 from components.gallery import Lightbox, gallery_grid
 from components.theme import frame, set_current_project, stat_card
 from models.project import ProjectCreate, ProjectSummary
-from services import assets, projects
+from services import assets, projects, qa_stats
 from services.deps import Deps
 from services.errors import KromaError
 
@@ -92,6 +93,9 @@ def register(deps: Deps) -> None:
             project = projects.get_project(s, slug)
             stats = projects.project_stats(s, project.id)
             page = assets.list_assets(s, project.id, page_size=24)
+            rates = qa_stats.pass_rate_per_run(s, project.id)
+            style_points = qa_stats.style_over_time(s, project.id)
+            identity = qa_stats.identity_by_character(s, project.id)
         set_current_project(slug)
         with frame(project.name, project_slugs=slugs()):
             ui.label(project.description).classes('text-gray-600')
@@ -102,6 +106,11 @@ def register(deps: Deps) -> None:
                 stat_card('Spend', f'${stats.spend_usd:.2f} of ${project.budget_usd:.2f}', mark='stat-spend')
                 rate = '—' if stats.qa_pass_rate is None else f'{stats.qa_pass_rate:.0%}'
                 stat_card('QA pass rate', rate, mark='stat-qa')
+            if rates:
+                with ui.grid(columns=3).classes('w-full gap-4'):
+                    pass_rate_chart(rates)
+                    style_chart(style_points)
+                    identity_chart(identity)
             ui.label(f'Latest images ({page.total} in all)').classes('text-lg font-semibold')
             box = Lightbox(slug)
             gallery_grid(slug, page.items, lightbox=box)

@@ -84,6 +84,13 @@ def get_row(session: Session, slug: str) -> Project:
     return row
 
 
+def get_project_by_id(session: Session, project_id: str) -> ProjectRead:
+    row = session.get(Project, project_id)
+    if row is None:
+        raise NotFound('No such project.')
+    return _read(row)
+
+
 def get_project(session: Session, slug: str) -> ProjectRead:
     return _read(get_row(session, slug))
 

@@ -14,7 +14,18 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from models.base import Stage
-from models.references import CharacterRead, PromptTemplate, PromptTemplateRead, SceneRead, StyleGuideRead
+from models.references import (
+    Character,
+    CharacterRead,
+    PromptTemplate,
+    PromptTemplateRead,
+    Scene,
+    SceneRead,
+    StyleGuide,
+    StyleGuideRead,
+)
+from services import audit
+from services.crud import get_owned
 from services.errors import Invalid
 
 PLACEHOLDERS = ('style_guide', 'scene', 'continuity', 'characters', 'time', 'weather', 'stage')
@@ -57,7 +68,44 @@ def save_template(
     row = PromptTemplate(project_id=project_id, name=name, stage=stage, text=text, version=(last or 0) + 1)
     session.add(row)
     session.flush()
+    audit.record(
+        session,
+        project_id=project_id,
+        actor='studio',
+        action='prompt_template.save',
+        payload={'name': name, 'stage': stage.value, 'version': row.version},
+    )
     return PromptTemplateRead.model_validate(row, from_attributes=True)
+
+
+def template_versions(session: Session, project_id: str, name: str) -> list[PromptTemplateRead]:
+    """Every saved version of one template, newest first, so an earlier one can be read or restored."""
+    rows = session.exec(
+        select(PromptTemplate)
+        .where(PromptTemplate.project_id == project_id, PromptTemplate.name == name)
+        .order_by(col(PromptTemplate.version).desc())
+    ).all()
+    return [PromptTemplateRead.model_validate(r, from_attributes=True) for r in rows]
+
+
+def preview(session: Session, project_id: str, *, stage: Stage, text: str, scene_id: str | None = None) -> str:
+    """Compose a template for one scene the way a run would: first style guide, the characters present."""
+    scene = (
+        SceneRead.model_validate(get_owned(session, Scene, project_id, scene_id), from_attributes=True)
+        if scene_id
+        else None
+    )
+    guide_row = session.exec(
+        select(StyleGuide).where(StyleGuide.project_id == project_id).order_by(col(StyleGuide.created_at))
+    ).first()
+    guide = StyleGuideRead.model_validate(guide_row.model_dump()) if guide_row else None
+    present = {n.lower() for n in (scene.continuity.get('characters', []) if scene else [])}
+    chars = [
+        CharacterRead.model_validate(c.model_dump())
+        for c in session.exec(select(Character).where(Character.project_id == project_id).order_by(col(Character.name)))
+        if c.name.lower() in present
+    ]
+    return compose(text, stage=stage, scene=scene, guide=guide, characters=chars)
 
 
 def list_templates(session: Session, project_id: str, *, all_versions: bool = False) -> list[PromptTemplateRead]:
@@ -127,7 +175,7 @@ def compose(
     params = params or {}
     values = {
         'style_guide': describe_style(guide),
-        'scene': f'{scene.name}: {scene.description}'.strip(': ') if scene else '',
+        'scene': f'{scene.name}: {scene.description.rstrip(".")}'.strip(': ') if scene else '',
         'continuity': describe_continuity(scene.continuity if scene else {}, params),
         'characters': describe_characters(characters),
         'time': params.get('time') or (scene.continuity.get('time') if scene else '') or 'day',
@@ -136,3 +184,16 @@ def compose(
     }
     text = check_template(template).format(**values)
     return re.sub(r'\s+', ' ', text).replace(' .', '.').strip()
+
+
+def delete_template(session: Session, project_id: str, name: str) -> int:
+    """Remove a template with all its versions (a replace import does this); runs fall back to the stage default."""
+    rows = session.exec(
+        select(PromptTemplate).where(PromptTemplate.project_id == project_id, PromptTemplate.name == name)
+    ).all()
+    for row in rows:
+        session.delete(row)
+    audit.record(
+        session, project_id=project_id, actor='studio', action='prompt_template.delete', payload={'name': name}
+    )
+    return len(rows)

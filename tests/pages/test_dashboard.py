@@ -50,6 +50,6 @@ async def test_project_overview_shows_stats_and_images(user: User, deps) -> None
 
 async def test_every_planned_page_says_what_it_will_do(user: User, deps) -> None:
     register_all(deps)
-    for route in ('/setup', '/runs', '/backups'):
+    for route in ('/setup', '/copilot', '/backups'):
         await user.open(route)
         await user.should_see(marker='coming-soon')

@@ -1,0 +1,94 @@
+"""Background work on APScheduler: the run workers, recovery of interrupted runs, and (persisted) scheduled jobs."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from services import run_queue
+from services.candidate_qa import CandidateQA
+from services.deps import Deps
+from services.run_executor import RunExecutor
+from services.scratch import ScratchArea
+
+log = logging.getLogger(__name__)
+
+RUN_WORKER = 'run-worker'
+RECOVER = 'recover-runs'
+SCRATCH_CLEANUP = 'scratch-cleanup'
+
+
+def drain_runs(deps: Deps) -> int:
+    """One worker pass in its own thread and event loop: the studio's UI loop is never blocked by generation."""
+    executor = RunExecutor(sessions=deps.sessions, store=deps.store, secrets=deps.secrets, qa=CandidateQA(deps.store))
+    return asyncio.run(executor.drain())
+
+
+def recover(deps: Deps) -> int:
+    with deps.sessions() as s:
+        count = run_queue.recover_interrupted(s)
+    if count:
+        log.warning('%d job(s) were interrupted by a stopped process; resume their runs to finish them', count)
+    return count
+
+
+def clear_scratch(deps: Deps, max_age_hours: float) -> int:
+    """Sweep utility-lab scratch folders nobody touched for a while."""
+    return ScratchArea(deps.data_dir).clear_older_than(max_age_hours)
+
+
+def build_scheduler(
+    deps: Deps, *, jobstore_url: str | None = None, scratch_max_age_hours: float = 24
+) -> BackgroundScheduler:
+    """Built in a function, started on studio start-up and stopped on shutdown; no import-time side effects."""
+    jobstores = {}
+    if jobstore_url:
+        from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+
+        jobstores['persistent'] = SQLAlchemyJobStore(url=jobstore_url, tablename='apscheduler_jobs')
+    scheduler = BackgroundScheduler(
+        executors={'default': ThreadPoolExecutor(4)}, jobstores=jobstores or None, timezone=UTC
+    )
+    scheduler.add_job(
+        drain_runs,
+        'interval',
+        seconds=1,
+        args=[deps],
+        id=RUN_WORKER,
+        max_instances=1,
+        coalesce=True,
+        replace_existing=True,
+    )
+    scheduler.add_job(
+        recover,
+        'interval',
+        seconds=15,
+        args=[deps],
+        id=RECOVER,
+        max_instances=1,
+        coalesce=True,
+        replace_existing=True,
+        next_run_time=datetime.now(UTC),
+    )
+    scheduler.add_job(
+        clear_scratch,
+        'interval',
+        hours=1,
+        args=[deps, scratch_max_age_hours],
+        id=SCRATCH_CLEANUP,
+        max_instances=1,
+        coalesce=True,
+        replace_existing=True,
+    )
+    return scheduler
+
+
+def wake(scheduler: BackgroundScheduler) -> None:
+    """Start the run worker now instead of at its next tick."""
+    job = scheduler.get_job(RUN_WORKER)
+    if job is not None:
+        job.modify(next_run_time=datetime.now(UTC))

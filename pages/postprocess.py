@@ -1,0 +1,157 @@
+"""Post-process (J07): approved images or a whole stage → bg → upscale → colour, live progress, before/after, lineage."""
+
+from __future__ import annotations
+
+import json
+
+from nicegui import run, ui
+
+from components.compare_slider import CompareSlider
+from components.errors import notify_errors
+from components.gallery import Lightbox, gallery_grid, image_url
+from components.theme import current_project, frame
+from models.assets import AssetRead
+from models.base import AssetKind, Stage
+from services import assets, postprocess_runs, projects
+from services.assets import AssetFilter
+from services.deps import Deps
+from services.errors import Invalid
+from services.postprocess_runs import PostprocessRequest, PostprocessResult, PostprocessRunner
+
+PROFILE_EXAMPLE = '{"name": "my-look", "contrast": 1.08, "saturation": 0.9, "b_gain": 1.03}'
+
+
+def lineage_text(links: dict[str, list[dict]]) -> dict[str, list[str]]:
+    """What the lightbox shows under an image: where it came from and what was made of it, with the operation."""
+
+    def line(link: dict) -> str:
+        p = link['params']
+        how = f' {p["op"]} ({p.get("method", "")}, {p.get("ms", 0):.0f} ms)' if 'op' in p else ''
+        return f'{link["relation"]}{how} {link["asset_id"][:8]}'
+
+    return {'from': [line(p) for p in links['parents']], 'to': [line(c) for c in links['children']]}
+
+
+def register(deps: Deps) -> None:
+    runner = PostprocessRunner(deps.sessions, deps.store, deps.secrets)
+
+    @ui.page('/postprocess')
+    def postprocess_page() -> None:
+        slug = current_project()
+        with deps.sessions() as s:
+            slugs = [r.project.slug for r in projects.list_projects(s)]
+        with frame('Post-process', project_slugs=slugs):
+            if not slug:
+                ui.label('Pick a project at the top right first.').classes('text-gray-600').mark('pick-project')
+                return
+            with deps.sessions() as s:
+                project = projects.get_project(s, slug)
+                page = assets.list_assets(s, project.id, AssetFilter(status='approved'), page_size=200)
+                approved = [a for a in page.items if a.kind != AssetKind.derived]
+                derived = assets.list_assets(s, project.id, AssetFilter(kind='derived'), page_size=24).items
+            defaults, profiles = postprocess_runs.settings_for(project), postprocess_runs.colour_profiles(project)
+            names = {a.id: a.original_name or a.id[:8] for a in approved}
+
+            def details(asset_id: str) -> dict[str, list[str]]:
+                with deps.sessions() as s:
+                    return lineage_text(assets.lineage(s, project.id, asset_id))
+
+            box = Lightbox(slug, details=details)
+            ui.label(f'Post-process · {project.name}').classes('text-2xl font-semibold')
+            with ui.row().classes('items-end gap-4'):
+                source = ui.toggle({'assets': 'Chosen images', 'stage': 'Whole stage'}, value='assets').mark(
+                    'pp-source'
+                )
+                stage = (
+                    ui.select([s.value for s in Stage], value='style', label='Stage').classes('w-36').mark('pp-stage')
+                )
+                stage.bind_visibility_from(source, 'value', lambda v: v == 'stage')
+                pick = ui.select(names, multiple=True, label='Approved images (click thumbnails)').classes('w-96')
+                pick.props('use-chips').mark('pp-assets').bind_visibility_from(source, 'value', lambda v: v == 'assets')
+
+            def toggle(a: AssetRead) -> None:
+                chosen = list(pick.value or [])
+                pick.set_value([i for i in chosen if i != a.id] if a.id in chosen else [*chosen, a.id])
+
+            if not approved:
+                ui.label('No approved images yet: approve candidates in Review first.').classes('text-gray-500')
+            gallery_grid(slug, approved, on_select=toggle, columns=8)
+            with ui.row().classes('items-center gap-4'):
+                bg = ui.checkbox('Remove background', value='bg' in defaults.steps).mark('pp-step-bg')
+                up = ui.checkbox('Upscale', value='upscale' in defaults.steps).mark('pp-step-upscale')
+                scale = ui.toggle({2: '×2', 4: '×4'}, value=defaults.scale).mark('pp-scale')
+                colour = ui.checkbox('Colour profile', value='color' in defaults.steps).mark('pp-step-color')
+                profile = ui.select(sorted(profiles), value=defaults.profile, label='Profile').classes('w-48')
+                profile.mark('pp-profile')
+            fields = ', '.join(f for f in profiles['neutral'].to_dict() if f != 'name')
+            with ui.expansion('Define a colour profile', caption=f'name, then any of: {fields}', icon='palette'):
+                text = ui.textarea('Profile (JSON)', value=PROFILE_EXAMPLE).classes('w-full').mark('profile-json')
+
+                @notify_errors
+                def save_profile() -> None:
+                    try:
+                        data = json.loads(text.value or '')
+                    except json.JSONDecodeError as e:
+                        raise Invalid(f'The profile is not valid JSON: {e.msg} (line {e.lineno}).') from e
+                    with deps.sessions() as s:
+                        saved = postprocess_runs.save_colour_profile(s, slug, data)
+                    profile.set_options(sorted({*profile.options, saved.name}), value=saved.name)
+                    ui.notify(f'Colour profile {saved.name} saved', type='positive')
+
+                ui.button('Save profile', icon='save', on_click=save_profile).props('outline').mark('save-profile')
+
+            state = {'fraction': 0.0, 'message': ''}
+            run_button = ui.button('Run', icon='auto_fix_high').mark('pp-run')
+            bar = ui.linear_progress(value=0, show_value=False).props('size=12px rounded').mark('pp-progress')
+            status = ui.label().classes('text-sm text-gray-600').mark('pp-status')
+
+            def tick() -> None:
+                bar.set_value(state['fraction'])
+                status.set_text(state['message'])
+
+            ui.timer(0.2, tick)
+            results = ui.column().classes('w-full gap-4')
+
+            def show(result: PostprocessResult) -> None:
+                results.clear()
+                with deps.sessions() as s:
+                    ids = [o.asset_id for o in result.outputs]
+                    made = assets.list_assets(s, project.id, AssetFilter(ids=ids), page_size=500)
+                with results:
+                    for failure in result.failures:
+                        ui.label(failure.reason).classes('text-negative').mark('pp-failure')
+                    for source_id, final in result.finals().items():
+                        qa = f'QA {final.verdict}' + (' · archived' if final.archived else '')
+                        line = f'{names.get(source_id, source_id[:8])}: {" → ".join(final.ops)} · {qa}'
+                        ui.label(line).mark('pp-result')
+                        CompareSlider(image_url(slug, source_id), image_url(slug, final.asset_id))
+                    ui.label('Every output (click for lineage)').classes('text-lg font-semibold')
+                    gallery_grid(slug, made.items, lightbox=box)
+
+            @notify_errors
+            async def start() -> None:
+                steps = [op for op, box_ in (('bg', bg), ('upscale', up), ('color', colour)) if box_.value]
+                req = PostprocessRequest(
+                    asset_ids=list(pick.value or []) or None if source.value == 'assets' else None,
+                    stage=stage.value if source.value == 'stage' else None,
+                    steps=steps or None,
+                    profile=profile.value,
+                    scale=int(scale.value),
+                )
+                if not steps:
+                    raise Invalid('Choose at least one step.', code='invalid_step')
+                state.update(fraction=0.0, message='Starting…')
+                run_button.disable()
+                try:
+                    result = await run.io_bound(
+                        runner.run, slug, req, on_progress=lambda f, m: state.update(fraction=f, message=m)
+                    )
+                finally:
+                    run_button.enable()
+                    tick()
+                show(result)
+
+            run_button.on_click(start)
+            if derived:
+                ui.label('Earlier outputs').classes('text-lg font-semibold')
+                gallery_grid(slug, derived, lightbox=box, columns=8)

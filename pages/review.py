@@ -1,0 +1,122 @@
+"""Review (J04–J06): candidates beside their inputs, metric badges, keyboard review (←/→, a, r, s), retry notes."""
+
+from __future__ import annotations
+
+from nicegui import events, ui
+
+from components.candidate_compare import candidate_row, inputs_strip
+from components.errors import notify_errors
+from components.theme import current_project, frame
+from services import projects, review, run_queue
+from services.deps import Deps
+
+
+def register(deps: Deps) -> None:
+    def slugs() -> list[str]:
+        with deps.sessions() as s:
+            return [r.project.slug for r in projects.list_projects(s)]
+
+    @ui.page('/review')
+    def review_index() -> None:
+        slug = current_project()
+        with frame('Review', project_slugs=slugs()):
+            if not slug:
+                ui.label('Pick a project at the top right first.').mark('pick-project')
+                return
+            with deps.sessions() as s:
+                project = projects.get_project(s, slug)
+                rows = run_queue.list_runs(s, project.id)
+            ui.label('Runs to review').classes('text-2xl font-semibold')
+            for r in [r for r in rows if r.mode.value == 'run']:
+                ui.link(
+                    f'{r.stage.value} · {r.status.value} · {r.done}/{r.total} · {r.created_at:%Y-%m-%d %H:%M}',
+                    f'/review/{r.id}',
+                ).mark('review-run-link')
+
+    @ui.page('/review/{run_id}')
+    def review_run(run_id: str) -> None:
+        with deps.sessions() as s:
+            project = projects.get_project_by_id(s, run_queue.get_run_any(s, run_id).project_id)
+        slug = project.slug
+        state = {'job': 0, 'cand': {}}
+
+        def load() -> list[review.JobView]:
+            with deps.sessions() as s:
+                return review.run_review(s, project.id, run_id)
+
+        jobs = load()
+        for i, j in enumerate(jobs):  # the best candidate is pre-selected
+            state['cand'][i] = j.candidates.index(j.best) if j.best else 0
+
+        with frame(f'Review {run_id[:8]}', project_slugs=slugs()):
+            ui.label('Keys: ←/→ move · ↑/↓ scene · a approve · r reject · s shortlist').classes('text-sm text-gray-500')
+
+            @notify_errors
+            def decide(decision: str) -> None:
+                job = jobs[state['job']]
+                cand = job.candidates[state['cand'][state['job']]]
+                with deps.sessions() as s:
+                    review.decide(s, project.id, cand.id, decision)
+                ui.notify(
+                    f'{job.scene}: candidate #{cand.index + 1} {decision}d',
+                    type='positive' if decision == 'approve' else 'info',
+                )
+                refresh()
+
+            @notify_errors
+            def retry(job_index: int, note: str) -> None:
+                job = jobs[job_index]
+                with deps.sessions() as s:
+                    review.mark_retry(s, project.id, job.scene_id, job.stage, note)
+                ui.notify(f'{job.scene} marked for retry')
+                refresh()
+
+            def refresh() -> None:
+                jobs[:] = load()
+                board.refresh()
+
+            def pick(job_index: int, cand_index: int) -> None:
+                state['job'], state['cand'][job_index] = job_index, cand_index
+                board.refresh()
+
+            @ui.refreshable
+            def board() -> None:
+                for ji, job in enumerate(jobs):
+                    active = 'border-l-4 border-accent' if ji == state['job'] else ''
+                    with ui.column().classes(f'w-full gap-2 pl-3 {active}').mark('review-job'):
+                        ui.label(job.scene).classes('text-lg font-semibold')
+                        if job.retry_note:
+                            ui.label(f'Retry requested: {job.retry_note}').classes('text-warning text-sm')
+                        inputs_strip(slug, job)
+                        candidate_row(slug, job, state['cand'].get(ji), lambda ci, ji=ji: pick(ji, ci))
+                        with ui.row().classes('items-center'):
+                            note = ui.input('Retry note').classes('w-96').mark('retry-note')
+                            ui.button(
+                                'Mark scene for retry', on_click=lambda _, ji=ji, n=note: retry(ji, n.value)
+                            ).props('flat').mark('retry-scene')
+
+            with ui.row():
+                ui.button('Approve (a)', on_click=lambda: decide('approve')).mark('approve-button')
+                ui.button('Shortlist (s)', on_click=lambda: decide('shortlist')).props('outline').mark(
+                    'shortlist-button'
+                )
+                ui.button('Reject (r)', on_click=lambda: decide('reject')).props('outline color=negative').mark(
+                    'reject-button'
+                )
+            board()
+
+            def on_key(e: events.KeyEventArguments) -> None:
+                if not e.action.keydown or not jobs:
+                    return
+                j = state['job']
+                count = len(jobs[j].candidates) or 1
+                if e.key.arrow_right or e.key.arrow_left:
+                    state['cand'][j] = (state['cand'].get(j, 0) + (1 if e.key.arrow_right else -1)) % count
+                    board.refresh()
+                elif e.key.arrow_down or e.key.arrow_up:
+                    state['job'] = (j + (1 if e.key.arrow_down else -1)) % len(jobs)
+                    board.refresh()
+                elif e.key.name in ('a', 'r', 's'):
+                    decide({'a': 'approve', 'r': 'reject', 's': 'shortlist'}[e.key.name])
+
+            ui.keyboard(on_key, ignore=['input', 'textarea'])

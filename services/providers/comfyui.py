@@ -1,0 +1,298 @@
+"""ComfyUI adapter: upload inputs, queue an API-format workflow filled from a template, poll history, download."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from contextlib import AbstractAsyncContextManager, nullcontext
+from typing import Any
+
+import httpx
+
+from services.errors import (
+    Invalid,
+    ProviderAuthError,
+    ProviderBadRequest,
+    ProviderError,
+    ProviderRateLimited,
+    ProviderTimeout,
+    ProviderUnavailable,
+)
+from services.files import sha256_bytes
+from services.providers.base import (
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_TIMEOUT_S,
+    ConcurrencyGate,
+    GeneratedImage,
+    GenerationRequest,
+    HealthResult,
+    InputImage,
+    ProviderConfig,
+    elapsed_ms,
+    health_code,
+    host_of,
+    image_mime,
+    parse_retry_after,
+    transport_error,
+)
+from services.providers.registry import fill_workflow, placeholders, to_txt2img
+from services.providers.retry import with_retries
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BASE_URL = 'http://127.0.0.1:8188'
+
+
+class ComfyUIProvider:
+    """A local or remote ComfyUI server; one instance per server, its concurrency limit shared by all callers."""
+
+    kind = 'comfyui'
+    is_offline = False
+
+    def __init__(self, config: ProviderConfig, *, template: dict, client: httpx.AsyncClient | None = None) -> None:
+        self.config = config
+        self.template = config.options.get('workflow') or template
+        self.base_url = (config.base_url or DEFAULT_BASE_URL).rstrip('/')
+        self.checkpoint = config.model or str(config.options.get('checkpoint') or '')
+        self.timeout_s = config.option_float('timeout_s', DEFAULT_TIMEOUT_S)
+        self.max_retries = config.option_int('max_retries', DEFAULT_MAX_RETRIES)
+        self.retry_base_s = config.option_float('retry_base_s', 0.5)
+        self.gate = ConcurrencyGate(config.option_int('concurrency', 1))
+        self.client_id = uuid.uuid4().hex
+        self._client = client
+
+    async def generate(self, request: GenerationRequest) -> list[GeneratedImage]:
+        """Upload inputs, queue n prompts (seed, seed+1, …), wait for each, and download every output image."""
+        self.validate(request)
+        async with self.gate.slot(), self._http() as client:
+            names = [await self._retry(lambda i=img: self._upload(client, i)) for img in request.inputs]
+            graph = self.template if request.inputs else to_txt2img(self.template)
+            queued = []
+            for i in range(request.n):
+                filled = fill_workflow(graph, self._values(request, names, request.seed + i))
+                queued.append(await self._retry(lambda g=filled: self._queue(client, g)))
+            out = []
+            for i, prompt_id in enumerate(queued):
+                entry = await self._wait(client, prompt_id)
+                for node_id, image in output_images(entry):
+                    data = await self._retry(lambda im=image: self._view(client, im))
+                    meta = dict(provider='comfyui', prompt_id=prompt_id, node=node_id, checkpoint=self.checkpoint)
+                    meta['filename'] = image.get('filename', '')
+                    out.append(GeneratedImage(data=data, seed=request.seed + i, meta=meta))
+        return out
+
+    def validate(self, request: GenerationRequest) -> None:
+        """Refuse what ComfyUI would reject later, before anything is uploaded."""
+        w, h = request.size
+        if w % 8 or h % 8 or not (64 <= w <= 8192 and 64 <= h <= 8192):
+            raise Invalid(f'{w}x{h}: ComfyUI sizes must be multiples of 8 between 64 and 8192 px.', code='size_invalid')
+        if not 1 <= request.n <= 16:
+            raise Invalid(f'n={request.n}: queue 1 to 16 images per request.', code='n_invalid')
+        if not self.checkpoint and 'checkpoint' in placeholders(self.template):
+            raise Invalid('Set the checkpoint (model) name for this ComfyUI account.', code='checkpoint_missing')
+        for i, image in enumerate(request.inputs):
+            if image_mime(image.data)[1] == 'bin':
+                raise Invalid(
+                    f'Input {i + 1} ({image.name or image.role}) is not a PNG, JPEG or WebP.', code='input_invalid'
+                )
+
+    def estimate_cost(self, request: GenerationRequest) -> float:
+        """Own hardware costs nothing unless the account sets options['price_per_image'] (e.g. rented GPUs)."""
+        return round(self.config.option_float('price_per_image', 0.0) * request.n, 6)
+
+    async def health(self) -> HealthResult:
+        """Reachable and which version; then whether the configured checkpoint is installed."""
+        started = time.perf_counter()
+        try:
+            async with self._http() as client:
+                stats = await self._json(client, 'GET', '/system_stats', timeout=min(self.timeout_s, 15.0))
+                version = (stats.get('system') or {}).get('comfyui_version', 'unknown version')
+                if not self.checkpoint:
+                    return HealthResult(
+                        True,
+                        f'ComfyUI {version} is reachable at {host_of(self.base_url)}; no checkpoint is configured yet.',
+                        'ok',
+                        elapsed_ms(started),
+                    )
+                info = await self._json(client, 'GET', '/object_info/CheckpointLoaderSimple', timeout=15.0)
+        except ProviderError as err:
+            return HealthResult(False, err.user_message, health_code(err), elapsed_ms(started))
+        installed = installed_checkpoints(info)
+        ok = self.checkpoint in installed
+        where, listing = host_of(self.base_url), ', '.join(installed[:8]) or 'none'
+        message = (
+            f"ComfyUI {version} is reachable at {where} and checkpoint '{self.checkpoint}' is installed."
+            if ok
+            else f"ComfyUI {version} is reachable, but checkpoint '{self.checkpoint}' is not installed. "
+            f'Installed: {listing}.'
+        )
+        return HealthResult(ok, message, 'ok' if ok else 'unknown_model', elapsed_ms(started))
+
+    def _values(self, request: GenerationRequest, names: list[str], seed: int) -> dict[str, Any]:
+        o, p = self.config.options, request.params
+        values: dict[str, Any] = {
+            'prompt': request.prompt,
+            'seed': seed % 2**63,
+            'width': request.size[0],
+            'height': request.size[1],
+            'checkpoint': self.checkpoint,
+            'steps': int(p.get('steps') or o.get('steps') or 24),
+            'cfg': float(p.get('cfg') or o.get('cfg') or 6.5),
+            'denoise': float(p.get('denoise') or o.get('denoise') or 0.55),
+            'negative_prompt': str(p.get('negative_prompt') or o.get('negative_prompt') or 'blurry, watermark, text'),
+            'filename_prefix': f'kroma/{request.stage}',
+        }
+        for i, (image, name) in enumerate(zip(request.inputs, names, strict=True)):
+            values[f'image_{i}'] = name
+            values.setdefault(f'{image.role}_image', name)
+            values.setdefault('image', name)
+        return values
+
+    def _http(self) -> AbstractAsyncContextManager[httpx.AsyncClient]:
+        return nullcontext(self._client) if self._client is not None else httpx.AsyncClient()
+
+    async def _retry(self, call: Any) -> Any:
+        return await with_retries(
+            call, max_retries=self.max_retries, max_total_s=self.timeout_s, base_delay=self.retry_base_s
+        )
+
+    async def _send(self, client: httpx.AsyncClient, method: str, path: str, *, timeout: float, **kw: Any):
+        headers = {'Authorization': f'Bearer {self.config.api_key}'} if self.config.api_key else {}
+        t = httpx.Timeout(timeout, connect=min(timeout, 10.0))
+        try:
+            resp = await client.request(method, self.base_url + path, headers=headers, timeout=t, **kw)
+        except httpx.TransportError as e:
+            raise transport_error(e, provider='ComfyUI', base_url=self.base_url, timeout_s=timeout) from None
+        if resp.status_code in (401, 403):
+            raise ProviderAuthError(
+                f'ComfyUI (or the proxy in front of it) rejected the credentials '
+                f'(HTTP {resp.status_code}); check the key in the provider settings.'
+            )
+        if resp.status_code == 429:
+            raise ProviderRateLimited('ComfyUI is rate-limiting requests.', retry_after=parse_retry_after(resp.headers))
+        if resp.status_code >= 500:
+            raise ProviderUnavailable(
+                f'ComfyUI had a server error (HTTP {resp.status_code}) on {path.split("?")[0]}.',
+                retry_after=parse_retry_after(resp.headers),
+            )
+        return resp
+
+    async def _json(self, client: httpx.AsyncClient, method: str, path: str, *, timeout: float, **kw: Any) -> dict:
+        resp = await self._send(client, method, path, timeout=timeout, **kw)
+        try:
+            body = resp.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            raise ProviderError(f'ComfyUI answered {path} with HTTP {resp.status_code}, not JSON.', code='bad_response')
+        if resp.status_code >= 400 and path != '/prompt':
+            raise ProviderBadRequest(f'ComfyUI refused {path} (HTTP {resp.status_code}).')
+        return body
+
+    async def _upload(self, client: httpx.AsyncClient, image: InputImage) -> str:
+        mime, ext = image_mime(image.data)
+        name = f'kroma_{(image.sha256 or sha256_bytes(image.data))[:20]}.{ext}'
+        form = {'files': {'image': (name, image.data, mime)}, 'data': {'overwrite': 'true', 'type': 'input'}}
+        body = await self._json(client, 'POST', '/upload/image', timeout=self.timeout_s, **form)
+        if not body.get('name'):
+            raise ProviderError('ComfyUI accepted the upload but returned no file name.', code='bad_response')
+        return f'{body["subfolder"]}/{body["name"]}' if body.get('subfolder') else body['name']
+
+    async def _queue(self, client: httpx.AsyncClient, graph: dict) -> str:
+        body = await self._json(
+            client, 'POST', '/prompt', timeout=self.timeout_s, json={'prompt': graph, 'client_id': self.client_id}
+        )
+        if body.get('error') or body.get('node_errors'):
+            raise node_error(body)
+        if not body.get('prompt_id'):
+            raise ProviderError('ComfyUI queued the workflow but returned no prompt id.', code='bad_response')
+        return str(body['prompt_id'])
+
+    async def _wait(self, client: httpx.AsyncClient, prompt_id: str) -> dict:
+        """Poll /history until the prompt has outputs or failed, within the account's timeout."""
+        deadline, delay = time.monotonic() + self.timeout_s, 0.05
+        while True:
+            hist = await self._retry(lambda: self._json(client, 'GET', f'/history/{prompt_id}', timeout=30.0))
+            entry = hist.get(prompt_id)
+            if entry:
+                status = entry.get('status') or {}
+                if status.get('status_str') == 'error':
+                    raise execution_error(prompt_id, status)
+                if entry.get('outputs') and status.get('completed', True):
+                    return entry
+            if time.monotonic() + delay > deadline:
+                raise ProviderTimeout(
+                    f'ComfyUI did not finish prompt {prompt_id} within {self.timeout_s:g} s; it may '
+                    'still be queued behind other work.'
+                )
+            await asyncio.sleep(delay)
+            delay = min(0.25, delay * 1.5)
+
+    async def _view(self, client: httpx.AsyncClient, image: dict) -> bytes:
+        params = {
+            'filename': image.get('filename', ''),
+            'subfolder': image.get('subfolder', ''),
+            'type': image.get('type', 'output'),
+        }
+        resp = await self._send(client, 'GET', '/view', timeout=self.timeout_s, params=params)
+        if resp.status_code != 200 or image_mime(resp.content)[1] == 'bin':
+            raise ProviderError(
+                f'ComfyUI could not serve output {params["filename"]} (HTTP {resp.status_code}).', code='bad_response'
+            )
+        return resp.content
+
+
+def node_error(body: dict) -> ProviderBadRequest:
+    """A readable sentence from ComfyUI's {error, node_errors}: which node, which input, what is wrong."""
+    parts, code = [], 'workflow_invalid'
+    for node_id, info in (body.get('node_errors') or {}).items():
+        for err in info.get('errors', []):
+            detail = str(err.get('details') or '')[:200]
+            parts.append(
+                f'{info.get("class_type", "node")} (node {node_id}): {err.get("message", "error")}'
+                + (f' — {detail}' if detail else '')
+            )
+            if info.get('class_type') == 'CheckpointLoaderSimple' and err.get('type') == 'value_not_in_list':
+                code = 'unknown_model'
+    top = body.get('error')
+    head = top.get('message', 'invalid workflow') if isinstance(top, dict) else str(top or 'invalid workflow')
+    return ProviderBadRequest(
+        f'ComfyUI rejected the workflow: {head}' + (': ' + '; '.join(parts) if parts else '.'),
+        code=code,
+        details={'node_errors': body.get('node_errors') or {}},
+    )
+
+
+def execution_error(prompt_id: str, status: dict) -> ProviderError:
+    """The failing node and exception from a history entry whose status is error."""
+    for kind, data in status.get('messages') or []:
+        if kind == 'execution_error':
+            return ProviderError(
+                f'ComfyUI failed in {data.get("node_type", "a node")} (node {data.get("node_id")}): '
+                f'{data.get("exception_message", "unknown error")}'.strip(),
+                code='execution_error',
+            )
+    return ProviderError(f'ComfyUI reported an error for prompt {prompt_id}.', code='execution_error')
+
+
+def output_images(entry: dict) -> list[tuple[str, dict]]:
+    """(node id, image ref) for every saved output image, in node order."""
+    out = []
+    for node_id, node_out in sorted((entry.get('outputs') or {}).items(), key=lambda kv: kv[0]):
+        out += [(node_id, im) for im in node_out.get('images', []) if im.get('type', 'output') == 'output']
+    if not out:
+        raise ProviderError('ComfyUI finished the workflow but saved no output image.', code='bad_response')
+    return out
+
+
+def installed_checkpoints(info: dict) -> list[str]:
+    """Checkpoint names from /object_info/CheckpointLoaderSimple (both the old and the new list shape)."""
+    spec = ((info.get('CheckpointLoaderSimple') or {}).get('input') or {}).get('required', {}).get('ckpt_name') or []
+    first = spec[0] if spec else []
+    if isinstance(first, list):
+        return [str(x) for x in first]
+    if first == 'COMBO' and len(spec) > 1 and isinstance(spec[1], dict):
+        return [str(x) for x in spec[1].get('options', [])]
+    return []

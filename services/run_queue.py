@@ -1,0 +1,345 @@
+"""The durable queue: run → jobs → candidates as rows with states; atomic claims; cancel, resume, retry, recovery."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+import uuid
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from sqlalchemy import func, text, update
+from sqlmodel import Session, col, select
+
+from models.base import RunMode, WorkState, utcnow
+from models.runs import Candidate, CostEvent, Job, Run, RunRead
+from services.errors import Invalid, NotFound
+from services.run_plan import RunPlan
+
+TERMINAL = {WorkState.done, WorkState.failed, WorkState.canceled}
+
+
+def worker_id() -> str:
+    """Host and pid first, so recovery can tell whether the claimer is still alive."""
+    return f'{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}'
+
+
+def candidate_seed(run_seed: int, job_index: int, index: int) -> int:
+    """Deterministic per (run seed, job, index): a resumed or reproduced candidate gets the same seed."""
+    digest = hashlib.sha256(f'{run_seed}:{job_index}:{index}'.encode()).digest()
+    return int.from_bytes(digest[:4], 'big') & 0x7FFFFFFF
+
+
+def create_run(session: Session, project_id: str, plan: RunPlan, *, account: dict[str, Any]) -> str:
+    """Record the plan; a dry run stays `planned`, a real run queues its jobs and candidates."""
+    req = plan.request
+    queued = req.mode == 'run'
+    run = Run(
+        project_id=project_id,
+        stage=req.stage,
+        mode=RunMode(req.mode),
+        status=WorkState.queued if queued else WorkState.planned,
+        provider_account_id=account.get('id'),
+        cost_estimate_usd=plan.total_cost_usd,
+        settings_snapshot={
+            'request': {k: v for k, v in asdict(req).items()},
+            'provider': account,
+            'blocked': [
+                {'scene_id': j.scene_id, 'scene': j.scene_name, 'reason': j.blocked} for j in plan.jobs if j.blocked
+            ],
+        },
+    )
+    session.add(run)
+    session.flush()
+    for i, pj in enumerate(plan.runnable):
+        job = Job(
+            project_id=project_id,
+            run_id=run.id,
+            scene_id=pj.scene_id,
+            index=i,
+            status=WorkState.queued if queued else WorkState.planned,
+            prompt=pj.prompt,
+            inputs=[asdict(x) for x in pj.inputs],
+            cost_estimate_usd=pj.cost_usd,
+            params={
+                'time': req.time,
+                'weather': req.weather,
+                'size': list(pj.size),
+                'characters': pj.character_names,
+                'scene': pj.scene_name,
+            },
+        )
+        session.add(job)
+        session.flush()
+        for c in range(req.candidates):
+            session.add(
+                Candidate(
+                    project_id=project_id,
+                    run_id=run.id,
+                    job_id=job.id,
+                    index=c,
+                    seed=candidate_seed(req.seed, i, c),
+                    status=WorkState.queued if queued else WorkState.planned,
+                )
+            )
+    session.flush()
+    return run.id
+
+
+def claim_job(session: Session, worker: str, *, run_id: str | None = None) -> str | None:
+    """Take one queued job atomically (one UPDATE guarded by its status), so two processes never run the same job."""
+    query = (
+        select(Job.id)
+        .join(Run, Run.id == Job.run_id)
+        .where(Job.status == WorkState.queued, Run.status.in_([WorkState.queued, WorkState.running]))
+    )  # type: ignore[attr-defined]
+    if run_id:
+        query = query.where(Job.run_id == run_id)
+    for job_id in session.exec(query.order_by(col(Job.created_at), col(Job.index)).limit(5)).all():
+        result = session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.status == WorkState.queued)
+            .values(status=WorkState.running, claimed_by=worker, claimed_at=utcnow())
+        )
+        if result.rowcount == 1:
+            job = session.get(Job, job_id)
+            run = session.get(Run, job.run_id)
+            if run.status == WorkState.queued:
+                run.status, run.started_at = WorkState.running, run.started_at or utcnow()
+                session.add(run)
+            session.flush()
+            return job_id
+    return None
+
+
+def pending_candidates(session: Session, job_id: str) -> list[Candidate]:
+    return list(
+        session.exec(
+            select(Candidate)
+            .where(Candidate.job_id == job_id, Candidate.status != WorkState.done)
+            .order_by(col(Candidate.index))
+        ).all()
+    )
+
+
+def finish_job(session: Session, job_id: str) -> None:
+    """A job ends done, failed (some candidate failed) or canceled; then the run is settled."""
+    job = session.get(Job, job_id)
+    states = [c.status for c in session.exec(select(Candidate).where(Candidate.job_id == job_id)).all()]
+    run = session.get(Run, job.run_id)
+    if run.status == WorkState.canceled and any(s not in TERMINAL for s in states):
+        for c in session.exec(
+            select(Candidate).where(
+                Candidate.job_id == job_id, col(Candidate.status).in_([WorkState.queued, WorkState.running])
+            )
+        ):
+            c.status = WorkState.canceled
+            session.add(c)
+        job.status = WorkState.canceled
+    elif all(s == WorkState.done for s in states):
+        job.status = WorkState.done
+    else:
+        job.status = WorkState.failed
+    job.claimed_by = None
+    session.add(job)
+    session.flush()
+    settle_run(session, job.run_id)
+
+
+def settle_run(session: Session, run_id: str) -> None:
+    run = session.get(Run, run_id)
+    jobs = [j.status for j in session.exec(select(Job).where(Job.run_id == run_id)).all()]
+    if any(s in (WorkState.queued, WorkState.running) for s in jobs):
+        return
+    if run.status == WorkState.canceled:
+        pass
+    elif jobs and all(s == WorkState.done for s in jobs):
+        run.status = WorkState.done
+    elif any(s == WorkState.interrupted for s in jobs):
+        run.status = WorkState.interrupted
+    else:
+        run.status = WorkState.failed if jobs else WorkState.done
+    run.cost_actual_usd = float(
+        session.exec(select(func.coalesce(func.sum(CostEvent.amount_usd), 0.0)).where(CostEvent.run_id == run_id)).one()
+    )
+    run.finished_at = utcnow()
+    session.add(run)
+
+
+def get_run(session: Session, project_id: str, run_id: str) -> Run:
+    run = session.get(Run, run_id)
+    if run is None or run.project_id != project_id:
+        raise NotFound(f'No run {run_id} in this project.')
+    return run
+
+
+def get_run_any(session: Session, run_id: str) -> Run:
+    """A run by id alone (links and the CLI name runs by id); the caller then scopes by its project."""
+    run = session.get(Run, run_id)
+    if run is None:
+        raise NotFound(f'No run {run_id}.')
+    return run
+
+
+def cancel_run(session: Session, project_id: str, run_id: str) -> None:
+    """Cancel keeps what finished; calls in flight return first, queued work never starts."""
+    run = get_run(session, project_id, run_id)
+    if run.status in TERMINAL:
+        raise Invalid(f'The run is already {run.status.value}.', code='run_finished')
+    run.status = WorkState.canceled
+    session.add(run)
+    session.execute(
+        update(Job)
+        .where(Job.run_id == run_id, col(Job.status).in_([WorkState.queued, WorkState.interrupted]))
+        .values(status=WorkState.canceled)
+    )
+    session.execute(
+        update(Candidate)
+        .where(Candidate.run_id == run_id, Candidate.status == WorkState.queued)
+        .values(status=WorkState.canceled)
+    )
+    session.flush()
+    settle_run(session, run_id)
+
+
+def requeue(session: Session, project_id: str, run_id: str, *, failed_only: bool = False) -> int:
+    """Resume (everything unfinished) or Retry failed (R01): finished candidates are never generated again."""
+    run = get_run(session, project_id, run_id)
+    if run.mode != RunMode.run:
+        raise Invalid('A dry run has nothing to resume; start it as a real run.', code='dry_run')
+    if run.status == WorkState.running and not failed_only:
+        raise Invalid('The run is still running.', code='run_running')
+    states = (
+        [WorkState.failed]
+        if failed_only
+        else [WorkState.failed, WorkState.interrupted, WorkState.canceled, WorkState.queued, WorkState.running]
+    )
+    cands = session.exec(select(Candidate).where(Candidate.run_id == run_id, col(Candidate.status).in_(states))).all()
+    job_ids = {c.job_id for c in cands}
+    for c in cands:
+        c.status, c.error = WorkState.queued, ''
+        session.add(c)
+    for job in session.exec(select(Job).where(col(Job.id).in_(job_ids))):
+        if job.status != WorkState.running:
+            job.status, job.error, job.claimed_by = WorkState.queued, '', None
+            session.add(job)
+    if job_ids:
+        run.status, run.finished_at, run.error = WorkState.queued, None, ''
+        session.add(run)
+    session.flush()
+    return len(cands)
+
+
+def recover_interrupted(session: Session, *, alive: Any = None) -> int:
+    """On start-up (and periodically): work claimed by a process that is gone becomes `interrupted`, never stuck."""
+    host = socket.gethostname()
+    count = 0
+    for job in session.exec(select(Job).where(Job.status == WorkState.running)).all():
+        claimer = (job.claimed_by or '::').split(':')
+        same_host = claimer[0] == host
+        pid_alive = (alive or _pid_alive)(int(claimer[1])) if same_host and claimer[1].isdigit() else False
+        if same_host and pid_alive:
+            continue
+        job.status, job.claimed_by = WorkState.interrupted, None
+        session.add(job)
+        session.execute(
+            update(Candidate)
+            .where(Candidate.job_id == job.id, Candidate.status == WorkState.running)
+            .values(status=WorkState.interrupted)
+        )
+        count += 1
+    session.flush()
+    for run in session.exec(select(Run).where(Run.status == WorkState.running)).all():
+        settle_run(session, run.id)
+    return count
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@dataclass
+class JobProgress:
+    id: str
+    scene: str
+    status: str
+    done: int
+    failed: int
+    total: int
+    errors: list[str] = field(default_factory=list)
+    asset_ids: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RunProgress:
+    run: RunRead
+    jobs: list[JobProgress]
+
+    @property
+    def fraction(self) -> float:
+        return (self.run.done / self.run.total) if self.run.total else 0.0
+
+
+def run_progress(session: Session, project_id: str, run_id: str) -> RunProgress:
+    """Read straight from the database, so every tab and a restarted studio see the same truth."""
+    run = get_run(session, project_id, run_id)
+    jobs = session.exec(select(Job).where(Job.run_id == run_id).order_by(col(Job.index))).all()
+    cands = session.exec(select(Candidate).where(Candidate.run_id == run_id).order_by(col(Candidate.index))).all()
+    out = []
+    for j in jobs:
+        mine = [c for c in cands if c.job_id == j.id]
+        out.append(
+            JobProgress(
+                id=j.id,
+                scene=j.params.get('scene', ''),
+                status=j.status.value,
+                done=sum(c.status == WorkState.done for c in mine),
+                failed=sum(c.status == WorkState.failed for c in mine),
+                total=len(mine),
+                errors=[c.error for c in mine if c.error],
+                asset_ids=[c.asset_id for c in mine if c.asset_id],
+            )
+        )
+    read = RunRead.model_validate(
+        {
+            **run.model_dump(),
+            'total': len(cands),
+            'done': sum(c.status == WorkState.done for c in cands),
+            'failed': sum(c.status == WorkState.failed for c in cands),
+        }
+    )
+    return RunProgress(read, out)
+
+
+def list_runs(session: Session, project_id: str, *, limit: int = 50) -> list[RunRead]:
+    rows = session.exec(
+        select(Run).where(Run.project_id == project_id).order_by(col(Run.created_at).desc()).limit(limit)
+    ).all()
+    counts = {
+        (r[0], r[1]): r[2]
+        for r in session.execute(
+            text('SELECT run_id, status, count(*) FROM candidate WHERE project_id = :p GROUP BY run_id, status'),
+            {'p': project_id},
+        )
+    }
+    out = []
+    for r in rows:
+        total = sum(v for (rid, _), v in counts.items() if rid == r.id)
+        out.append(
+            RunRead.model_validate(
+                {
+                    **r.model_dump(),
+                    'total': total,
+                    'done': counts.get((r.id, 'done'), 0),
+                    'failed': counts.get((r.id, 'failed'), 0),
+                }
+            )
+        )
+    return out

@@ -1,0 +1,360 @@
+"""A loopback server speaking the OpenAI Images wire format, with real PNGs, honest latency and scripted failures."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import io
+import json
+import logging
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from PIL import Image, ImageDraw, ImageOps
+from python_multipart.multipart import create_form_parser
+
+log = logging.getLogger(__name__)
+
+# model id -> whether it accepts input_fidelity
+DEFAULT_MODELS = dict.fromkeys(('gpt-image-2', 'gpt-image-2.5-flare', 'gpt-image-2.6-flare'), False) | {
+    'gpt-image-1.5': True
+}
+
+
+@dataclass
+class RecordedRequest:
+    """One request as the fake saw it; the Authorization value is never kept, only whether it was right."""
+
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    auth_ok: bool
+    fields: dict[str, str] = field(default_factory=dict)
+    images: list[dict] = field(default_factory=list)  # {field, filename, content_type, sha256, size}
+    json: Any = None
+    status: int = 0
+    started: float = 0.0
+    ended: float = 0.0
+
+
+@dataclass
+class Reply:
+    status: int
+    body: bytes
+    content_type: str = 'application/json'
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def json_reply(status: int, obj: Any, headers: dict[str, str] | None = None) -> Reply:
+    return Reply(status, json.dumps(obj).encode(), 'application/json', headers or {})
+
+
+def parse_multipart(content_type: str, body: bytes) -> tuple[dict[str, str], list[dict]]:
+    """Fields and ordered file parts of a multipart/form-data body (python-multipart, all in memory)."""
+    fields: dict[str, str] = {}
+    files: list[dict] = []
+
+    def on_field(f: Any) -> None:
+        fields[f.field_name.decode()] = (f.value or b'').decode()
+
+    def on_file(f: Any) -> None:
+        f.file_object.seek(0)
+        data = f.file_object.read()
+        ctype = f.content_type.decode() if isinstance(f.content_type, bytes) else (f.content_type or '')
+        files.append(
+            {
+                'field': f.field_name.decode(),
+                'filename': (f.file_name or b'').decode(),
+                'content_type': ctype,
+                'data': data,
+                'sha256': hashlib.sha256(data).hexdigest(),
+                'size': len(data),
+            }
+        )
+
+    parser = create_form_parser(
+        {'Content-Type': content_type.encode()}, on_field, on_file, config={'MAX_MEMORY_FILE_SIZE': 1 << 28}
+    )
+    parser.write(body)
+    parser.finalize()
+    return fields, files
+
+
+def make_png(size: tuple[int, int], key: str, source: bytes | None = None) -> bytes:
+    """A deterministic PNG of the requested size: the source image fitted and tinted, or a drawn gradient scene."""
+    digest = hashlib.sha256(key.encode()).digest()
+    tint = tuple(digest[:3])
+    w, h = size
+    if source:
+        with Image.open(io.BytesIO(source)) as im:
+            img = ImageOps.fit(im.convert('RGB'), (w, h), Image.Resampling.BILINEAR)
+        img = Image.blend(img, Image.new('RGB', (w, h), tint), 0.2)
+    else:
+        img = Image.linear_gradient('L').resize((w, h)).convert('RGB')
+        img = Image.blend(img, Image.new('RGB', (w, h), tint), 0.5)
+    draw = ImageDraw.Draw(img)
+    for i in range(3):
+        x, y = digest[4 + i] / 255 * w * 0.7, digest[8 + i] / 255 * h * 0.7
+        draw.rectangle((x, y, x + w * 0.2, y + h * 0.15), outline=tuple(digest[12 + i * 3 : 15 + i * 3]), width=6)
+    buf = io.BytesIO()
+    img.save(buf, 'PNG', compress_level=1)
+    return buf.getvalue()
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+    request_queue_size = 128
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Clients that time out and hang up are expected here; nothing to print."""
+
+
+class LoopbackFake:
+    """A ThreadingHTTPServer on 127.0.0.1:<free port> in a background thread; subclasses implement `route`."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+        self._log: list[RecordedRequest] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def base_url(self) -> str:
+        assert self._server is not None, 'start the fake first'
+        return f'http://127.0.0.1:{self._server.server_address[1]}'
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """A snapshot of the request log, oldest first."""
+        with self.lock:
+            return list(self._log)
+
+    def start(self) -> LoopbackFake:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = 'HTTP/1.1'
+
+            def log_message(self, fmt: str, *args: Any) -> None:
+                log.debug('fake %s: ' + fmt, type(fake).__name__, *args)
+
+            def do_GET(self) -> None:
+                fake._handle(self)
+
+            def do_POST(self) -> None:
+                fake._handle(self)
+
+        self._server = _Server(('127.0.0.1', 0), Handler)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={'poll_interval': 0.05}, name=type(self).__name__, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.stopping.set()
+        if self._server:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> Any:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    def sleep(self, seconds: float) -> None:
+        """Wait like a slow provider, but let stop() cut it short."""
+        if seconds > 0:
+            self.stopping.wait(seconds)
+
+    def route(self, rec: RecordedRequest, body: bytes, content_type: str) -> Reply:
+        raise NotImplementedError
+
+    def check_auth(self, header: str) -> bool:
+        return True
+
+    def _handle(self, h: BaseHTTPRequestHandler) -> None:
+        body = h.rfile.read(int(h.headers.get('Content-Length') or 0))
+        url = urlsplit(h.path)
+        headers = {k: ('<redacted>' if k.lower() == 'authorization' else v) for k, v in h.headers.items()}
+        auth_ok = self.check_auth(h.headers.get('Authorization', ''))
+        rec = RecordedRequest(h.command, url.path, parse_qs(url.query), headers, auth_ok, started=time.monotonic())
+        with self.lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            reply = self.route(rec, body, h.headers.get('Content-Type', ''))
+        except Exception as e:  # a fake must answer 500 like a real server, not hang
+            log.exception('fake route failed')
+            reply = json_reply(500, {'error': {'message': f'fake crashed: {e}', 'type': 'server_error'}})
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+        rec.status, rec.ended = reply.status, time.monotonic()
+        with self.lock:
+            self._log.append(rec)
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            h.send_response(reply.status)
+            h.send_header('Content-Type', reply.content_type)
+            h.send_header('Content-Length', str(len(reply.body)))
+            for k, v in reply.headers.items():
+                h.send_header(k, v)
+            h.end_headers()
+            h.wfile.write(reply.body)
+
+
+def openai_error(
+    status: int,
+    message: str,
+    *,
+    type_: str = 'invalid_request_error',
+    code: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> Reply:
+    return json_reply(status, {'error': {'message': message, 'type': type_, 'param': None, 'code': code}}, headers)
+
+
+class FakeOpenAIServer(LoopbackFake):
+    """/v1/images/generations, /v1/images/edits, /v1/models[/{id}] with keys, latency and a queue of failures."""
+
+    def __init__(
+        self,
+        *,
+        valid_keys: tuple[str, ...] = ('sk-test-good',),
+        latency_s: float = 0.0,
+        models: dict[str, bool] | None = None,
+    ) -> None:
+        super().__init__()
+        self.valid_keys = set(valid_keys)
+        self.latency_s = latency_s
+        self.models_latency_s = 0.0  # delay for /v1/models (health checks)
+        self.models = dict(DEFAULT_MODELS if models is None else models)
+        self.failures: deque[tuple[str, Reply]] = deque()
+
+    def fail_next(
+        self,
+        status: int,
+        *,
+        retry_after: float | None = None,
+        message: str | None = None,
+        code: str | None = None,
+        times: int = 1,
+        path_prefix: str = '/v1/images',
+    ) -> None:
+        """Script the next matching request(s) to fail with an OpenAI-style error."""
+        headers = {'Retry-After': f'{retry_after:g}'} if retry_after is not None else {}
+        type_ = 'server_error' if status >= 500 else 'rate_limit_exceeded' if status == 429 else 'invalid_request_error'
+        reply = openai_error(status, message or f'scripted failure {status}', type_=type_, code=code, headers=headers)
+        with self.lock:
+            self.failures.extend([(path_prefix, reply)] * times)
+
+    def check_auth(self, header: str) -> bool:
+        return header.startswith('Bearer ') and header[7:] in self.valid_keys
+
+    def image_requests(self) -> list[RecordedRequest]:
+        return [r for r in self.requests if r.path.startswith('/v1/images')]
+
+    def route(self, rec: RecordedRequest, body: bytes, content_type: str) -> Reply:
+        started = time.monotonic()
+        if not rec.auth_ok:
+            return openai_error(
+                401,
+                'Incorrect API key provided. You can find your API key at '
+                'https://platform.openai.com/account/api-keys.',
+                code='invalid_api_key',
+            )
+        with self.lock:
+            failure = next((f for f in self.failures if rec.path.startswith(f[0])), None)
+            if failure:
+                self.failures.remove(failure)
+        if failure:
+            self.sleep(self.latency_s / 4)
+            return failure[1]
+        if rec.path.startswith('/v1/models'):
+            self.sleep(self.models_latency_s)
+        if rec.method == 'GET' and rec.path == '/v1/models':
+            return json_reply(200, {'object': 'list', 'data': [self._model(m) for m in self.models]})
+        if rec.method == 'GET' and rec.path.startswith('/v1/models/'):
+            model = rec.path.removeprefix('/v1/models/')
+            return json_reply(200, self._model(model)) if model in self.models else self._no_model(model)
+        if rec.method == 'POST' and rec.path in ('/v1/images/generations', '/v1/images/edits'):
+            reply = self._images(rec, body, content_type)
+            self.sleep(started + self.latency_s - time.monotonic())
+            return reply
+        return openai_error(404, f'Invalid URL ({rec.method} {rec.path})')
+
+    def _model(self, model: str) -> dict:
+        return {'id': model, 'object': 'model', 'created': 1776729600, 'owned_by': 'system'}
+
+    def _no_model(self, model: str) -> Reply:
+        return openai_error(
+            404, f"The model '{model}' does not exist or you do not have access to it.", code='model_not_found'
+        )
+
+    def _images(self, rec: RecordedRequest, body: bytes, content_type: str) -> Reply:
+        if rec.path.endswith('/edits'):
+            if not content_type.startswith('multipart/form-data'):
+                return openai_error(400, 'Edits must be sent as multipart/form-data.')
+            rec.fields, parts = parse_multipart(content_type, body)
+            rec.images = [{k: v for k, v in p.items() if k != 'data'} for p in parts]
+            images = [p for p in parts if p['field'] in ('image[]', 'image')]
+            if not images:
+                return openai_error(400, "Missing required parameter: 'image'.", code='missing_required_parameter')
+            params: dict[str, Any] = dict(rec.fields)
+        else:
+            try:
+                params = rec.json = json.loads(body or b'{}')
+            except ValueError:
+                return openai_error(400, 'We could not parse the JSON body of your request.')
+            images = []
+        model = str(params.get('model', ''))
+        if model not in self.models:
+            return self._no_model(model)
+        if 'input_fidelity' in params and not self.models[model]:
+            return openai_error(
+                400, f"Unknown parameter: 'input_fidelity' is not supported with {model}.", code='unknown_parameter'
+            )
+        if not params.get('prompt'):
+            return openai_error(400, "Missing required parameter: 'prompt'.", code='missing_required_parameter')
+        try:
+            w, h = (int(x) for x in str(params.get('size', '1024x1024')).split('x'))
+            n = int(params.get('n', 1))
+        except ValueError:
+            return openai_error(400, f"Invalid value for 'size' or 'n': {params.get('size')!r}, {params.get('n')!r}.")
+        key = '|'.join([model, str(params['prompt']), f'{w}x{h}'] + [i['sha256'] for i in images])
+        data = [
+            {
+                'b64_json': base64.b64encode(
+                    make_png((w, h), f'{key}|{i}', images[0]['data'] if images else None)
+                ).decode(),
+                'revised_prompt': str(params['prompt']),
+            }
+            for i in range(n)
+        ]
+        usage = {'input_tokens': 50 + 1000 * len(images), 'output_tokens': 1756 * n, 'total_tokens': 0}
+        return json_reply(
+            200,
+            {
+                'created': 1764028800,
+                'data': data,
+                'background': 'opaque',
+                'output_format': 'png',
+                'quality': params.get('quality', 'auto'),
+                'size': f'{w}x{h}',
+                'usage': usage,
+            },
+        )

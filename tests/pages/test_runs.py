@@ -1,0 +1,36 @@
+"""J04 in the UI: see the plan with prompts and cost, start a run, watch it finish."""
+
+from __future__ import annotations
+
+import asyncio
+
+from nicegui.testing import User
+from sqlmodel import select
+
+from models.runs import Run
+from pages import register_all
+from services.candidate_qa import CandidateQA
+from services.demo import ensure_demo
+from services.run_executor import RunExecutor
+
+
+async def test_plan_then_run_from_the_page(user: User, deps) -> None:
+    ensure_demo(deps.sessions, deps.store)
+    register_all(deps)
+    await user.open('/projects/demo')
+    await user.open('/runs')
+    user.find('show-plan').click()
+    await user.should_see('Estimated cost: free (offline renderer)')
+    await user.should_see('Launch pad')
+    assert len(user.find('plan-job').elements) == 3
+    user.find('run-mode').elements.pop().value = 'run'
+    user.find('start-run').click()
+    await user.should_see(marker='run-progress')
+    with deps.sessions() as s:
+        run = s.exec(select(Run)).one()
+    await asyncio.to_thread(
+        lambda: asyncio.run(RunExecutor(sessions=deps.sessions, store=deps.store, qa=CandidateQA(deps.store)).drain())
+    )
+    await user.should_see('9/9 candidates', retries=20)
+    assert len(user.find('candidate-thumb').elements) == 9
+    assert run.stage.value == 'style'

@@ -1,0 +1,119 @@
+"""The run engine on the offline renderer: plan, spend guard, durable execution, QA, cancel, resume, recovery."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from sqlmodel import select
+
+from models.assets import Asset, QualityReport
+from models.base import Stage, WorkState
+from models.project import ProjectUpdate
+from models.runs import Candidate, Job, Run
+from services import projects, run_queue, runs
+from services.candidate_qa import CandidateQA
+from services.errors import Invalid, PolicyRefused
+from services.files import sha256_file
+from services.run_executor import RunExecutor
+from services.run_log import run_log_path
+from services.run_plan import RunRequest
+
+
+def execute(sessions, store, run_id: str | None = None) -> int:
+    return asyncio.run(RunExecutor(sessions=sessions, store=store, qa=CandidateQA(store)).drain(run_id=run_id))
+
+
+def test_dry_plan_composes_prompts_and_blocks_later_stages(sessions, demo) -> None:
+    with sessions() as s:
+        started = runs.start(s, demo, RunRequest(stage=Stage.style, candidates=2))
+        plan = started.plan
+        assert [j.scene_name for j in plan.jobs] == ['Launch pad', 'Café table', 'Night street']
+        job = plan.jobs[0]
+        assert 'Sepia ink' in job.prompt and 'rocket' in job.prompt and 'Eileen' in job.prompt
+        assert [i.role for i in job.inputs] == ['scene', 'style', 'style']
+        assert job.size == (1536, 1024)  # landscape scene keeps its orientation
+        assert s.get(Run, started.run_id).status == WorkState.planned
+        later = runs.plan(s, demo, RunRequest(stage=Stage.time, time='night'))[0]
+    assert all('approve a style candidate first' in j.blocked for j in later.jobs)
+    with sessions() as s, pytest.raises(Invalid, match='Candidates per scene'):
+        runs.start(s, demo, RunRequest(stage=Stage.style, candidates=9))
+
+
+def test_batch_limit_refuses_before_any_call(sessions, demo) -> None:
+    with sessions() as s:
+        projects.update_project(s, 'demo', ProjectUpdate(batch_limit=2))
+        p = projects.get_project(s, 'demo')
+    with sessions() as s, pytest.raises(PolicyRefused, match='batch limit of 2'):
+        runs.start(s, p, RunRequest(stage=Stage.style, mode='run'))
+    with sessions() as s:
+        assert s.exec(select(Run)).all() == []
+
+
+def test_run_executes_durably_with_qa_and_a_valid_log(sessions, store, demo) -> None:
+    with sessions() as s:
+        run_id = runs.start(s, demo, RunRequest(stage=Stage.style, candidates=2, mode='run')).run_id
+    assert execute(sessions, store) == 3
+    with sessions() as s:
+        progress = run_queue.run_progress(s, demo.id, run_id)
+        assert progress.run.status == WorkState.done and progress.run.done == 6
+        cands = s.exec(select(Candidate).where(Candidate.run_id == run_id)).all()
+        for c in cands:
+            asset = s.get(Asset, c.asset_id)
+            assert sha256_file(store.path_of(demo, asset)) == asset.sha256 == c.qa_summary['sha256']
+            assert c.qa_summary['verdict'] in ('pass', 'warn', 'fail') and c.rank in (1, 2)
+        assert len(s.exec(select(QualityReport)).all()) == 6
+    log = json.loads(run_log_path(store.root(demo), run_id).read_text())
+    assert log['run']['status'] == 'done' and len(log['jobs']) == 3
+    assert all(len(j['inputs'][0]['sha256']) == 64 for j in log['jobs'])
+
+
+def test_same_seed_same_pixels_across_runs(sessions, store, demo) -> None:
+    hashes = []
+    for _ in range(2):
+        with sessions() as s:
+            rid = runs.start(
+                s, demo, RunRequest(stage=Stage.style, candidates=1, mode='run', scene_ids=None, seed=7)
+            ).run_id
+        execute(sessions, store, rid)
+        with sessions() as s:
+            hashes.append(
+                sorted(c.qa_summary['sha256'] for c in s.exec(select(Candidate).where(Candidate.run_id == rid)))
+            )
+    assert hashes[0] == hashes[1]
+
+
+def test_cancel_keeps_finished_and_resume_runs_only_the_rest(sessions, store, demo) -> None:
+    with sessions() as s:
+        run_id = runs.start(s, demo, RunRequest(stage=Stage.style, candidates=2, mode='run')).run_id
+        first_job = s.exec(select(Job).where(Job.run_id == run_id, Job.index == 0)).one().id
+        assert run_queue.claim_job(s, 'other-host:1:x', run_id=run_id) == first_job  # claimed by a process that died
+    with sessions() as s:
+        assert run_queue.recover_interrupted(s) == 1
+    execute(sessions, store, run_id)  # the other two jobs
+    with sessions() as s:
+        progress = run_queue.run_progress(s, demo.id, run_id)
+        assert progress.run.status == WorkState.interrupted and progress.run.done == 4
+        done_before = {c.id: c.asset_id for c in s.exec(select(Candidate).where(Candidate.status == WorkState.done))}
+        assert run_queue.requeue(s, demo.id, run_id) == 2
+    execute(sessions, store, run_id)
+    with sessions() as s:
+        cands = s.exec(select(Candidate).where(Candidate.run_id == run_id)).all()
+        assert all(c.status == WorkState.done for c in cands)
+        assert all(c.asset_id == done_before[c.id] and c.attempts == 1 for c in cands if c.id in done_before)
+        assert run_queue.run_progress(s, demo.id, run_id).run.status == WorkState.done
+        rid2 = runs.start(s, demo, RunRequest(stage=Stage.style, candidates=1, mode='run')).run_id
+        run_queue.cancel_run(s, demo.id, rid2)
+        assert s.get(Run, rid2).status == WorkState.canceled
+    assert execute(sessions, store, rid2) == 0
+
+
+def test_two_workers_never_claim_the_same_job(sessions, demo) -> None:
+    with sessions() as s:
+        run_id = runs.start(s, demo, RunRequest(stage=Stage.style, candidates=1, mode='run')).run_id
+    claimed = []
+    for worker in ('a', 'b', 'a', 'b'):
+        with sessions() as s:
+            claimed.append(run_queue.claim_job(s, f'h:{worker}', run_id=run_id))
+    assert len({c for c in claimed if c}) == 3 and claimed[-1] is None
