@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from app import cli_postprocess, cli_qa, cli_runs
+from app import cli_backups, cli_postprocess, cli_providers, cli_qa, cli_references, cli_runs
 from app.cli_common import deps_for_cli, guarded
 from app.logging import configure_logging
 from app.settings import Settings
@@ -23,6 +23,9 @@ cli.add_typer(project_cli, name='project')
 cli_runs.register(cli)
 cli_qa.register(cli)
 cli_postprocess.register(cli)
+cli_backups.register(cli)
+cli_providers.register(cli)
+cli_references.register(cli)
 
 
 @cli.command()

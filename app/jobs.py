@@ -50,9 +50,7 @@ def build_scheduler(
         from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 
         jobstores['persistent'] = SQLAlchemyJobStore(url=jobstore_url, tablename='apscheduler_jobs')
-    scheduler = BackgroundScheduler(
-        executors={'default': ThreadPoolExecutor(4)}, jobstores=jobstores or None, timezone=UTC
-    )
+    scheduler = BackgroundScheduler(executors={'default': ThreadPoolExecutor(4)}, timezone=UTC)
     scheduler.add_job(
         drain_runs,
         'interval',

@@ -9,6 +9,7 @@ from dataclasses import replace
 from nicegui import app as nicegui_app
 from nicegui import ui
 
+from app.backup_schedule import add_backup_job
 from app.jobs import build_scheduler, wake
 from app.settings import Settings
 from app.wiring import build_deps
@@ -24,11 +25,12 @@ def run_studio(settings: Settings) -> None:
     deps = build_deps(settings)
     if settings.demo:
         ensure_demo(deps.sessions, deps.store)
-    scheduler = (
-        build_scheduler(deps, scratch_max_age_hours=settings.scratch_max_age_hours)
-        if settings.scheduler_enabled
-        else None
-    )
+    scheduler = None
+    if settings.scheduler_enabled:
+        scheduler = build_scheduler(
+            deps, jobstore_url=settings.db_url, scratch_max_age_hours=settings.scratch_max_age_hours
+        )
+        add_backup_job(scheduler, deps, settings)
     if scheduler is not None:
         deps = replace(deps, wake_runs=lambda: wake(scheduler))
         nicegui_app.on_startup(scheduler.start)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from app.backup_schedule import backup_settings
 from app.migrate import upgrade
 from app.settings import Settings
 from models.db import make_engine, session_factory
@@ -30,5 +31,5 @@ def build_deps(settings: Settings) -> Deps:
         store=AssetStore(data_dir),
         secrets=SecretStore(keyring),
         key_file=None if settings.master_key else settings.key_file,
-        extras={'engine': engine, 'settings': settings},
+        extras={'engine': engine, 'settings': settings, 'backup': backup_settings(settings)},
     )

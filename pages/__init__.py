@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from services.deps import Deps
 
-BUILT = {'/runs', '/review', '/postprocess', '/utilities'}
+BUILT = {'/runs', '/review', '/postprocess', '/utilities', '/backups', '/setup', '/references'}
 
 
 def register_all(deps: Deps) -> None:
-    from pages import dashboard, media, placeholders, postprocess, review, runs, utilities
+    from pages import backups, dashboard, media, placeholders, postprocess, references, review, runs, setup, utilities
 
     media.register(deps)
     dashboard.register(deps)
@@ -16,4 +16,7 @@ def register_all(deps: Deps) -> None:
     review.register(deps)
     postprocess.register(deps)
     utilities.register(deps)
+    backups.register(deps)
+    setup.register(deps)
+    references.register(deps)
     placeholders.register(deps, only=set(placeholders.PLANNED) - BUILT)

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from models.assets import Asset
+from models.base import AssetKind
 from models.references import Character, CharacterRead, CharacterReference
+from services import audit
 from services.crud import apply_patch, clean_name, ensure_unique_name, get_owned
-from services.errors import Invalid
+from services.errors import Invalid, NotFound
+
+if TYPE_CHECKING:
+    from models.project import ProjectRead
+    from services.assets import AssetStore, UploadResult
 
 ANGLES = ('front', 'three-quarter', 'side', 'back')
 
@@ -45,6 +54,7 @@ def create_character(
     )
     session.add(row)
     session.flush()
+    audit.record(session, project_id=project_id, actor='studio', action='character.create', payload={'name': name})
     return _read(session, row)
 
 
@@ -57,11 +67,16 @@ def update_character(session: Session, project_id: str, character_id: str, **pat
         patch['palette'] = validate_palette(patch['palette'])  # type: ignore[arg-type]
     apply_patch(row, patch)
     session.add(row)
+    audit.record(
+        session, project_id=project_id, actor='studio', action='character.update', payload={'id': row.id, **patch}
+    )
     return _read(session, row)
 
 
 def delete_character(session: Session, project_id: str, character_id: str) -> None:
-    session.delete(get_owned(session, Character, project_id, character_id))
+    row = get_owned(session, Character, project_id, character_id)
+    session.delete(row)
+    audit.record(session, project_id=project_id, actor='studio', action='character.delete', payload={'name': row.name})
 
 
 def list_characters(session: Session, project_id: str) -> list[CharacterRead]:
@@ -103,3 +118,73 @@ def add_reference(
 def references(session: Session, project_id: str, character_id: str) -> list[CharacterReference]:
     get_owned(session, Character, project_id, character_id)
     return list(session.exec(select(CharacterReference).where(CharacterReference.character_id == character_id)).all())
+
+
+@dataclass(frozen=True)
+class CharacterRef:
+    """A character's reference image with its tags, as pages and the import show it."""
+
+    asset_id: str
+    angle: str
+    expression: str
+    outfit: str
+
+
+def find_character(session: Session, project_id: str, name: str) -> CharacterRead:
+    """Look a character up by name, ignoring case (names are unique that way)."""
+    row = session.exec(
+        select(Character).where(Character.project_id == project_id, func.lower(Character.name) == name.strip().lower())
+    ).first()
+    if row is None:
+        raise NotFound(f'No character named "{name}" in this project.')
+    return _read(session, row)
+
+
+def list_references(session: Session, project_id: str, character_id: str) -> list[CharacterRef]:
+    return [
+        CharacterRef(r.asset_id, r.angle, r.expression, r.outfit)
+        for r in sorted(references(session, project_id, character_id), key=lambda r: (ANGLES.index(r.angle), r.id))
+        if r.angle in ANGLES
+    ]
+
+
+def remove_reference(session: Session, project_id: str, character_id: str, asset_id: str) -> None:
+    """Unlink an image from the character; the image itself stays in the project."""
+    for ref in references(session, project_id, character_id):
+        if ref.asset_id == asset_id:
+            session.delete(ref)
+            audit.record(
+                session,
+                project_id=project_id,
+                actor='studio',
+                action='character.remove_reference',
+                payload={'character_id': character_id, 'asset_id': asset_id},
+            )
+            return
+    raise NotFound('That image is not a reference of this character.')
+
+
+def upload_references(
+    session: Session,
+    store: AssetStore,
+    project: ProjectRead,
+    character_id: str,
+    files: Sequence[tuple[str, bytes]],
+    *,
+    angle: str = 'front',
+    expression: str = '',
+    outfit: str = '',
+) -> list[UploadResult]:
+    """Upload straight onto a character: every accepted (or already known) image becomes one of its references."""
+    get_owned(session, Character, project.id, character_id)
+    if angle not in ANGLES:
+        raise Invalid(f'Angle must be one of {", ".join(ANGLES)}.', code='invalid_angle')
+    results = store.upload_many(
+        session, project, files, kind=AssetKind.character, character_id=character_id, tags=['character']
+    )
+    for r in results:
+        if r.asset is not None:
+            add_reference(
+                session, project.id, character_id, r.asset.id, angle=angle, expression=expression, outfit=outfit
+            )
+    return results

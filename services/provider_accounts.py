@@ -11,6 +11,7 @@ from sqlmodel import Session, col, select
 
 from models.base import ProviderKind, utcnow
 from models.provider import ProviderAccount, ProviderAccountCreate, ProviderAccountRead, ProviderAccountUpdate
+from services import audit
 from services.errors import Conflict, Invalid, NotFound
 from services.providers.base import ProviderConfig
 from services.secrets import SecretStore, mask
@@ -52,6 +53,12 @@ def _read(row: ProviderAccount, secrets: SecretStore | None, session: Session) -
     elif row.secret_id:
         hint = mask('')
     return ProviderAccountRead.model_validate({**row.model_dump(), 'has_key': bool(row.secret_id), 'key_hint': hint})
+
+
+def _audit(session: Session, row: ProviderAccount, action: str, **extra: Any) -> None:
+    """Who changed which account; the payload names the account, never its key."""
+    payload = {'account_id': row.id, 'name': row.name, 'kind': row.kind.value, **extra}
+    audit.record(session, project_id=row.project_id, actor='studio', action=action, payload=payload)
 
 
 def get_row(session: Session, account_id: str) -> ProviderAccount:
@@ -101,6 +108,7 @@ def create_account(
     )
     session.add(row)
     session.flush()
+    _audit(session, row, 'provider_account.create')
     if api_key:
         if secrets is None:
             raise Invalid('Keys cannot be stored without the secrets service.')
@@ -123,12 +131,14 @@ def update_account(
         setattr(row, key, value)
     row.updated_at = utcnow()
     session.add(row)
+    _audit(session, row, 'provider_account.update', fields=sorted(patch))
     return _read(row, secrets, session)
 
 
 def delete_account(session: Session, account_id: str, *, secrets: SecretStore | None = None) -> None:
     row = get_row(session, account_id)
     secret_id = row.secret_id
+    _audit(session, row, 'provider_account.delete')
     session.delete(row)
     session.flush()
     if secret_id and secrets is not None:
@@ -148,6 +158,7 @@ def set_key(session: Session, secrets: SecretStore, account_id: str, value: str)
     row.health = {}
     row.updated_at = utcnow()
     session.add(row)
+    _audit(session, row, 'provider_account.set_key')
     log.info('Key replaced for provider account %s', row.name)
     return _read(row, secrets, session)
 

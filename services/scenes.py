@@ -8,6 +8,7 @@ from sqlmodel import Session, col, select
 
 from models.assets import Asset
 from models.references import Scene, SceneRead
+from services import audit
 from services.crud import apply_patch, clean_name, ensure_unique_name, get_owned
 from services.errors import Invalid
 
@@ -56,10 +57,17 @@ def create_scene(
     session.add(row)
     session.flush()
     if reference_asset_id:
-        asset = session.get(Asset, reference_asset_id)
-        asset.scene_id = row.id  # type: ignore[union-attr]
-        session.add(asset)
+        _tag_reference(session, row.id, reference_asset_id)
+    audit.record(session, project_id=project_id, actor='studio', action='scene.create', payload={'name': name})
     return SceneRead.model_validate(row, from_attributes=True)
+
+
+def _tag_reference(session: Session, scene_id: str, asset_id: str) -> None:
+    """The scene's reference image carries the scene as a filter tag, so the gallery finds it by scene."""
+    asset = session.get(Asset, asset_id)
+    if asset is not None:
+        asset.scene_id = scene_id
+        session.add(asset)
 
 
 def update_scene(session: Session, project_id: str, scene_id: str, **patch: Any) -> SceneRead:
@@ -71,13 +79,17 @@ def update_scene(session: Session, project_id: str, scene_id: str, **patch: Any)
         patch['continuity'] = validate_continuity(patch['continuity'])
     if patch.get('reference_asset_id'):
         get_owned(session, Asset, project_id, patch['reference_asset_id'])
+        _tag_reference(session, row.id, patch['reference_asset_id'])
     apply_patch(row, patch)
     session.add(row)
+    audit.record(session, project_id=project_id, actor='studio', action='scene.update', payload={'id': row.id, **patch})
     return SceneRead.model_validate(row, from_attributes=True)
 
 
 def delete_scene(session: Session, project_id: str, scene_id: str) -> None:
-    session.delete(get_owned(session, Scene, project_id, scene_id))
+    row = get_owned(session, Scene, project_id, scene_id)
+    session.delete(row)
+    audit.record(session, project_id=project_id, actor='studio', action='scene.delete', payload={'name': row.name})
 
 
 def list_scenes(session: Session, project_id: str) -> list[SceneRead]:

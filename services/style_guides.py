@@ -9,6 +9,7 @@ from sqlmodel import Session, col, select
 from models.assets import Asset
 from models.base import AssetKind
 from models.references import StyleGuide, StyleGuideRead
+from services import audit
 from services.characters import validate_palette
 from services.crud import apply_patch, clean_name, ensure_unique_name, get_owned
 
@@ -40,6 +41,7 @@ def create_style_guide(
     )
     session.add(row)
     session.flush()
+    audit.record(session, project_id=project_id, actor='studio', action='style_guide.create', payload={'name': name})
     return _read(session, row)
 
 
@@ -52,11 +54,22 @@ def update_style_guide(session: Session, project_id: str, guide_id: str, **patch
         patch['palette'] = validate_palette(patch['palette'])  # type: ignore[arg-type]
     apply_patch(row, patch)
     session.add(row)
+    audit.record(
+        session, project_id=project_id, actor='studio', action='style_guide.update', payload={'id': row.id, **patch}
+    )
     return _read(session, row)
 
 
 def delete_style_guide(session: Session, project_id: str, guide_id: str) -> None:
-    session.delete(get_owned(session, StyleGuide, project_id, guide_id))
+    row = get_owned(session, StyleGuide, project_id, guide_id)
+    session.delete(row)
+    audit.record(
+        session, project_id=project_id, actor='studio', action='style_guide.delete', payload={'name': row.name}
+    )
+
+
+def get_style_guide(session: Session, project_id: str, guide_id: str) -> StyleGuideRead:
+    return _read(session, get_owned(session, StyleGuide, project_id, guide_id))
 
 
 def list_style_guides(session: Session, project_id: str) -> list[StyleGuideRead]:

@@ -1,0 +1,136 @@
+"""One character (J02): edit the bible, palette and outfits; upload reference images tagged by angle and outfit."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from nicegui import ui
+
+from components.errors import notify_errors
+from components.gallery import Lightbox, palette_swatches, thumb_url
+from components.upload import UploadBox
+from models.project import ProjectRead
+from pages.references import reference_frame, split_list
+from services import assets, characters
+from services.assets import UploadResult
+from services.characters import ANGLES
+from services.deps import Deps
+from services.errors import NotFound
+
+
+def register(deps: Deps) -> None:
+    @ui.page('/references/characters/{character_id}')
+    def character_page(character_id: str) -> None:
+        with reference_frame(deps, 'Character', 'characters') as project:
+            if project is None:
+                return
+            try:
+                with deps.sessions() as s:
+                    char = characters.get_character(s, project.id, character_id)
+            except NotFound as e:
+                ui.label(e.user_message).classes('text-negative').mark('character-missing')
+                return
+            ui.label(char.name).classes('text-2xl font-semibold').mark('character-title')
+            with ui.card().classes('w-full max-w-3xl'):
+                name = ui.input('Name', value=char.name).classes('w-full').mark('edit-name')
+                bible = ui.textarea('Bible', value=char.bible).classes('w-full').mark('edit-bible')
+                palette = ui.input('Palette (hex, comma separated)', value=', '.join(char.palette)).classes('w-full')
+                palette.mark('edit-palette')
+                swatches = ui.row()
+                outfits = ui.input('Outfits', value=', '.join(char.outfits)).classes('w-full').mark('edit-outfits')
+
+                def show_swatches() -> None:
+                    swatches.clear()
+                    with swatches:
+                        palette_swatches([c for c in split_list(palette.value) if c.startswith('#')])
+
+                palette.on_value_change(show_swatches)
+                show_swatches()
+
+                @notify_errors
+                def save() -> None:
+                    with deps.sessions() as s:
+                        characters.update_character(
+                            s,
+                            project.id,
+                            character_id,
+                            name=name.value or '',
+                            bible=bible.value or '',
+                            palette=split_list(palette.value),
+                            outfits=split_list(outfits.value),
+                        )
+                    ui.notify('Character saved', type='positive')
+
+                @notify_errors
+                def delete() -> None:
+                    with deps.sessions() as s:
+                        characters.delete_character(s, project.id, character_id)
+                    ui.navigate.to('/references/characters')
+
+                with ui.row():
+                    ui.button('Save', icon='save', on_click=save).mark('save-character')
+                    ui.button('Delete', icon='delete', on_click=delete).props('outline color=negative').mark(
+                        'delete-character'
+                    )
+            references_section(deps, project, character_id, split_list(outfits.value))
+
+
+def references_section(deps: Deps, project: ProjectRead, character_id: str, outfits: list[str]) -> None:
+    """Reference images by angle, each removable; new uploads get the chosen angle, expression and outfit."""
+    ui.label('Reference images').classes('text-lg font-semibold')
+    with ui.row().classes('items-end gap-2'):
+        angle = ui.select(list(ANGLES), value='front', label='Angle').classes('w-40').mark('upload-angle')
+        expression = ui.input('Expression', placeholder='smiling').classes('w-40').mark('upload-expression')
+        outfit = ui.select(outfits, label='Outfit', new_value_mode='add-unique', clearable=True).classes('w-40')
+        outfit.mark('upload-outfit')
+
+    def ingest(files: list[tuple[str, bytes]]) -> Sequence[UploadResult]:
+        with deps.sessions() as s:
+            return characters.upload_references(
+                s,
+                deps.store,
+                project,
+                character_id,
+                files,
+                angle=angle.value,
+                expression=expression.value or '',
+                outfit=outfit.value or '',
+            )
+
+    UploadBox(ingest, on_done=lambda _: refs.refresh(), mark='character-upload')
+    box = Lightbox(project.slug)
+
+    @ui.refreshable
+    def refs() -> None:
+        with deps.sessions() as s:
+            tagged = characters.list_references(s, project.id, character_id)
+            reads = {
+                a.id: a
+                for a in assets.list_assets(
+                    s, project.id, assets.AssetFilter(ids=[r.asset_id for r in tagged]), page_size=500
+                ).items
+            }
+        if not tagged:
+            ui.label('No reference images yet.').classes('text-gray-500').mark('no-references')
+        ordered = [reads[r.asset_id] for r in tagged if r.asset_id in reads]
+        with ui.grid(columns=6).classes('w-full gap-2'):
+            for i, ref in enumerate(tagged):
+                with ui.card().tight().mark('character-ref'):
+                    ui.image(thumb_url(project.slug, ref.asset_id)).props('loading=lazy ratio=1 fit=cover').classes(
+                        'w-full cursor-pointer'
+                    ).on('click', lambda _, i=i: box.open(ordered, i))
+                    tags = ' · '.join(t for t in (ref.angle, ref.expression, ref.outfit) if t)
+                    with ui.row().classes('items-center w-full px-1'):
+                        ui.label(tags).classes('text-xs').mark('ref-tags')
+                        ui.space()
+                        ui.button(icon='link_off', on_click=lambda _, a=ref.asset_id: unlink(a)).props(
+                            'flat dense round size=sm'
+                        ).mark('unlink-ref').tooltip('Remove from this character')
+
+    @notify_errors
+    def unlink(asset_id: str) -> None:
+        with deps.sessions() as s:
+            characters.remove_reference(s, project.id, character_id, asset_id)
+        refs.refresh()
+
+    refs()
