@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from app import cli_backups, cli_postprocess, cli_providers, cli_qa, cli_references, cli_runs
+from app import cli_backups, cli_copilot, cli_export, cli_postprocess, cli_providers, cli_qa, cli_references, cli_runs
 from app.cli_common import deps_for_cli, guarded
 from app.logging import configure_logging
 from app.settings import Settings
@@ -26,6 +26,8 @@ cli_postprocess.register(cli)
 cli_backups.register(cli)
 cli_providers.register(cli)
 cli_references.register(cli)
+cli_copilot.register(cli)
+cli_export.register(cli)
 
 
 @cli.command()

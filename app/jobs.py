@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from app.instruction_jobs import work_instructions
 from services import run_queue
 from services.candidate_qa import CandidateQA
 from services.deps import Deps
@@ -20,6 +21,7 @@ log = logging.getLogger(__name__)
 RUN_WORKER = 'run-worker'
 RECOVER = 'recover-runs'
 SCRATCH_CLEANUP = 'scratch-cleanup'
+INSTRUCTION_WORKER = 'instruction-worker'
 
 
 def drain_runs(deps: Deps) -> int:
@@ -42,7 +44,7 @@ def clear_scratch(deps: Deps, max_age_hours: float) -> int:
 
 
 def build_scheduler(
-    deps: Deps, *, jobstore_url: str | None = None, scratch_max_age_hours: float = 24
+    deps: Deps, *, jobstore_url: str | None = None, scratch_max_age_hours: float = 24, agent_url: str | None = None
 ) -> BackgroundScheduler:
     """Built in a function, started on studio start-up and stopped on shutdown; no import-time side effects."""
     jobstores = {}
@@ -82,11 +84,21 @@ def build_scheduler(
         coalesce=True,
         replace_existing=True,
     )
+    scheduler.add_job(
+        work_instructions,
+        'interval',
+        seconds=3,
+        args=[deps, agent_url],
+        id=INSTRUCTION_WORKER,
+        max_instances=1,
+        coalesce=True,
+        replace_existing=True,
+    )
     return scheduler
 
 
-def wake(scheduler: BackgroundScheduler) -> None:
-    """Start the run worker now instead of at its next tick."""
-    job = scheduler.get_job(RUN_WORKER)
+def wake(scheduler: BackgroundScheduler, job_id: str = RUN_WORKER) -> None:
+    """Start a worker now instead of at its next tick."""
+    job = scheduler.get_job(job_id)
     if job is not None:
         job.modify(next_run_time=datetime.now(UTC))

@@ -10,7 +10,7 @@ from nicegui import app as nicegui_app
 from nicegui import ui
 
 from app.backup_schedule import add_backup_job
-from app.jobs import build_scheduler, wake
+from app.jobs import INSTRUCTION_WORKER, build_scheduler, wake
 from app.settings import Settings
 from app.wiring import build_deps
 from pages import register_all
@@ -25,14 +25,18 @@ def run_studio(settings: Settings) -> None:
     deps = build_deps(settings)
     if settings.demo:
         ensure_demo(deps.sessions, deps.store)
-    scheduler = None
     if settings.scheduler_enabled:
+        cell: dict = {}
+        deps = replace(deps, wake_runs=lambda: wake(cell['scheduler']) if cell else None)
         scheduler = build_scheduler(
-            deps, jobstore_url=settings.db_url, scratch_max_age_hours=settings.scratch_max_age_hours
+            deps,
+            jobstore_url=settings.db_url,
+            scratch_max_age_hours=settings.scratch_max_age_hours,
+            agent_url=settings.agent_api_url,
         )
+        cell['scheduler'] = scheduler
+        deps.extras['wake_instructions'] = lambda: wake(scheduler, INSTRUCTION_WORKER)
         add_backup_job(scheduler, deps, settings)
-    if scheduler is not None:
-        deps = replace(deps, wake_runs=lambda: wake(scheduler))
         nicegui_app.on_startup(scheduler.start)
         nicegui_app.on_shutdown(lambda: scheduler.shutdown(wait=False))
     register_all(deps)

@@ -22,6 +22,7 @@ NAV: list[tuple[str, str, str]] = [
     ('Pages & Export', '/pages', 'menu_book'),
     ('Utilities', '/utilities', 'build'),
     ('Copilot', '/copilot', 'chat'),
+    ('Instructions', '/instructions', 'checklist'),
     ('Backups', '/backups', 'cloud_upload'),
     ('Settings', '/settings', 'settings'),
 ]
@@ -82,8 +83,3 @@ def stat_card(label: str, value: str, *, mark: str | None = None) -> None:
         el = ui.label(value).classes('text-2xl font-semibold')
         if mark:
             el.mark(mark)
-
-
-def coming(text: str) -> None:
-    """A page a later release builds says in one line what it will do; it has no dead buttons."""
-    ui.label(text).classes('text-gray-600').mark('coming-soon')

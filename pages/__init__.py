@@ -4,11 +4,24 @@ from __future__ import annotations
 
 from services.deps import Deps
 
-BUILT = {'/runs', '/review', '/postprocess', '/utilities', '/backups', '/setup', '/references'}
-
 
 def register_all(deps: Deps) -> None:
-    from pages import backups, dashboard, media, placeholders, postprocess, references, review, runs, setup, utilities
+    from pages import (
+        backups,
+        copilot,
+        dashboard,
+        export,
+        instructions,
+        layout,
+        media,
+        postprocess,
+        references,
+        review,
+        runs,
+        settings,
+        setup,
+        utilities,
+    )
 
     media.register(deps)
     dashboard.register(deps)
@@ -19,4 +32,8 @@ def register_all(deps: Deps) -> None:
     backups.register(deps)
     setup.register(deps)
     references.register(deps)
-    placeholders.register(deps, only=set(placeholders.PLANNED) - BUILT)
+    copilot.register(deps)
+    instructions.register(deps)
+    layout.register(deps)
+    export.register(deps)
+    settings.register(deps)

@@ -1,0 +1,113 @@
+"""Settings: the current project's name, budget, batch limit, QA thresholds, storage; archive or delete it."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+from nicegui import ui
+
+from components.errors import notify_errors
+from components.theme import current_project, frame, set_current_project
+from models.project import ProjectUpdate, StorageUpdate
+from services import projects
+from services.deps import Deps
+from services.qa.thresholds import QAThresholds
+
+
+def register(deps: Deps) -> None:
+    @ui.page('/settings')
+    def settings_page() -> None:
+        with deps.sessions() as s:
+            slugs = [r.project.slug for r in projects.list_projects(s)]
+        slug = current_project()
+        with frame('Settings', project_slugs=slugs):
+            if not slug:
+                ui.label('Pick a project at the top right first.').mark('pick-project')
+                return
+            with deps.sessions() as s:
+                p = projects.get_project(s, slug)
+            qa = QAThresholds.from_dict(p.settings.get('qa'))
+            with ui.card().classes('w-full max-w-3xl'):
+                ui.label('Project').classes('text-lg font-semibold')
+                name = ui.input('Name', value=p.name).classes('w-full').mark('settings-name')
+                description = ui.textarea('Description', value=p.description).classes('w-full')
+                with ui.row():
+                    budget = ui.number('Budget (USD)', value=p.budget_usd, min=0, format='%.2f').mark('settings-budget')
+                    batch = ui.number(
+                        'Batch limit (jobs per run)', value=p.batch_limit, min=1, max=500, precision=0
+                    ).mark('settings-batch')
+            with ui.card().classes('w-full max-w-3xl'):
+                ui.label('QA thresholds').classes('text-lg font-semibold')
+                inputs = {}
+                with ui.grid(columns=3).classes('w-full'):
+                    for f in fields(QAThresholds):
+                        value = getattr(qa, f.name)
+                        if isinstance(value, bool):
+                            inputs[f.name] = ui.checkbox(f.name.replace('_', ' '), value=value)
+                        else:
+                            inputs[f.name] = ui.number(f.name.replace('_', ' '), value=value).mark(
+                                f'qa-{f.name.replace("_", "-")}'
+                            )
+            with ui.card().classes('w-full max-w-3xl'):
+                ui.label('Storage').classes('text-lg font-semibold')
+                root = ui.input('Local root (empty: inside the data dir)', value=p.storage_root or '').classes('w-full')
+                with ui.row():
+                    bucket = ui.input('S3 bucket', value=p.s3_bucket or '')
+                    prefix = ui.input('S3 prefix', value=p.s3_prefix or '')
+                    endpoint = ui.input('S3 endpoint URL', value=p.s3_endpoint_url or '')
+                    region = ui.input('S3 region', value=p.s3_region or '')
+
+            @notify_errors
+            def save() -> None:
+                thresholds = QAThresholds.from_dict(
+                    {k: (bool(v.value) if isinstance(v, ui.checkbox) else v.value) for k, v in inputs.items()}
+                )
+                with deps.sessions() as s:
+                    projects.update_project(
+                        s,
+                        slug,
+                        ProjectUpdate(
+                            name=name.value,
+                            description=description.value,
+                            budget_usd=float(budget.value or 0),
+                            batch_limit=int(batch.value or 1),
+                            settings={'qa': thresholds.to_dict()},
+                        ),
+                    )
+                    projects.update_storage(
+                        s,
+                        slug,
+                        StorageUpdate(
+                            storage_root=root.value,
+                            s3_bucket=bucket.value,
+                            s3_prefix=prefix.value,
+                            s3_endpoint_url=endpoint.value,
+                            s3_region=region.value,
+                        ),
+                        data_dir=deps.data_dir,
+                    )
+                ui.notify('Settings saved', type='positive')
+
+            @notify_errors
+            def archive() -> None:
+                with deps.sessions() as s:
+                    projects.archive_project(s, slug)
+                set_current_project(None)
+                ui.navigate.to('/')
+
+            @notify_errors
+            def delete() -> None:
+                with deps.sessions() as s:
+                    projects.delete_project(s, slug, confirm=confirm.value or '', data_dir=deps.data_dir)
+                set_current_project(None)
+                ui.navigate.to('/')
+
+            ui.button('Save', icon='save', on_click=save).mark('settings-save')
+            with ui.expansion('Archive or delete this project').classes('w-full max-w-3xl'):
+                ui.button('Archive', on_click=archive).props('outline').mark('settings-archive')
+                confirm = (
+                    ui.input(f'Type "{slug}" to delete it and its files for good')
+                    .classes('w-96')
+                    .mark('settings-confirm')
+                )
+                ui.button('Delete project', on_click=delete).props('color=negative').mark('settings-delete')
