@@ -217,6 +217,10 @@ def requeue(session: Session, project_id: str, run_id: str, *, failed_only: bool
     )
     cands = session.exec(select(Candidate).where(Candidate.run_id == run_id, col(Candidate.status).in_(states))).all()
     job_ids = {c.job_id for c in cands}
+    if not failed_only:  # a job stopped after its last candidate but before it was settled still needs QA and settling
+        job_ids |= set(
+            session.exec(select(Job.id).where(Job.run_id == run_id, Job.status == WorkState.interrupted)).all()
+        )
     for c in cands:
         c.status, c.error = WorkState.queued, ''
         session.add(c)
