@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 import httpx
@@ -40,6 +43,12 @@ class ExecutorStats:
     per_candidate_overhead_s: list[float] = field(default_factory=list)
 
 
+@cache
+def tls_context() -> ssl.SSLContext:
+    """Loading the CA bundle costs ~0.1 s; every worker pass reuses one context."""
+    return httpx.create_ssl_context()
+
+
 class RunExecutor:
     """One per worker thread or CLI process; providers are cached per account so their concurrency gate is shared."""
 
@@ -58,8 +67,15 @@ class RunExecutor:
         self.max_parallel_jobs = max_parallel_jobs
         self._providers: dict[str, Provider] = {}
         self._lock = threading.Lock()
+        self._db_lock = threading.Lock()
         self._client: httpx.AsyncClient | None = None
         self.stats = ExecutorStats()
+
+    @contextmanager
+    def _unit(self) -> Iterator[Session]:
+        """One write at a time from this process: threads queue on a lock instead of sleeping in SQLite's busy handler."""
+        with self._db_lock, self.sessions() as s:
+            yield s
 
     def _provider(self, session: Session, account_id: str | None) -> Provider:
         key = account_id or 'local'
@@ -80,7 +96,7 @@ class RunExecutor:
     async def drain(self, *, run_id: str | None = None, worker: str | None = None) -> int:
         """Claim and run queued jobs until none is left; several jobs at once, each candidate within its account's limit."""
         async with httpx.AsyncClient(
-            timeout=None, limits=httpx.Limits(max_connections=64, max_keepalive_connections=16)
+            verify=tls_context(), timeout=None, limits=httpx.Limits(max_connections=64, max_keepalive_connections=16)
         ) as client:
             self._client = client
             try:
@@ -109,11 +125,11 @@ class RunExecutor:
         return done
 
     def _claim(self, worker: str, run_id: str | None) -> str | None:
-        with self.sessions() as s:
+        with self._unit() as s:
             return run_queue.claim_job(s, worker, run_id=run_id)
 
     def _load(self, job_id: str) -> tuple[Job, Run, Project, list[Candidate], tuple[InputImage, ...], Provider]:
-        with self.sessions() as s:
+        with self._unit() as s:
             job = s.get(Job, job_id)
             run = s.get(Run, job.run_id)
             project = s.get(Project, job.project_id)
@@ -167,7 +183,7 @@ class RunExecutor:
 
     def _start_candidate(self, cand_id: str) -> bool:
         """Between candidates the run's state is re-read: a canceled run starts nothing new."""
-        with self.sessions() as s:
+        with self._unit() as s:
             cand = s.get(Candidate, cand_id)
             run = s.get(Run, cand.run_id)
             if run.status == WorkState.canceled or cand.status == WorkState.done:
@@ -188,7 +204,7 @@ class RunExecutor:
         cost: float,
     ) -> None:
         """File first (atomic), then the rows in one transaction: a candidate counts as done only with its file."""
-        with self.sessions() as s:
+        with self._unit() as s:
             cand = s.get(Candidate, cand_id)
             asset, _ = self.store.ingest(
                 s,
@@ -236,14 +252,14 @@ class RunExecutor:
                 )
 
     def _fail_candidate(self, cand_id: str, message: str) -> None:
-        with self.sessions() as s:
+        with self._unit() as s:
             cand = s.get(Candidate, cand_id)
             cand.status, cand.error, cand.finished_at = WorkState.failed, message, utcnow()
             s.add(cand)
         log.warning('Candidate %s failed: %s', cand_id, message)
 
     def _fail_job(self, job_id: str, message: str) -> None:
-        with self.sessions() as s:
+        with self._unit() as s:
             job = s.get(Job, job_id)
             job.error = message
             for cand in run_queue.pending_candidates(s, job_id):
@@ -254,7 +270,7 @@ class RunExecutor:
             run_queue.finish_job(s, job_id)
 
     def _finish(self, job_id: str, project: Project) -> None:
-        with self.sessions() as s:
+        with self._unit() as s:
             job = s.get(Job, job_id)
             if self.qa is not None:
                 cands = list(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from sqlmodel import select
 
 from models.assets import Asset
 from models.base import ReviewState, Stage
@@ -30,11 +31,9 @@ def test_approve_feeds_the_next_stage_and_variation_measures_drift(sessions, sto
         first, second = jobs[0].candidates[0], jobs[0].candidates[1]
         review.decide(s, demo.id, first.id, 'approve')
         review.decide(s, demo.id, second.id, 'approve')  # the winner changes; only one stays approved
-        approved = [
-            a
-            for a in s.query(Asset).filter(Asset.scene_id == jobs[0].scene_id, Asset.stage == 'style').all()
-            if a.status == ReviewState.approved
-        ]
+        approved = s.exec(
+            select(Asset).where(Asset.scene_id == jobs[0].scene_id, Asset.status == ReviewState.approved)
+        ).all()
         assert [a.id for a in approved] == [second.asset.id] and approved[0].immutable
         with pytest.raises(Invalid):
             review.mark_retry(s, demo.id, jobs[1].scene_id, 'style', '  ')
