@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 import typer
+from sqlmodel import Session
 
 from app.cli_common import deps_for_cli, guarded
 from models.ops import Instruction
 from services import copilot, instructions, projects
+from services.instructions import InstructionView
 
 copilot_cli = typer.Typer(
     help='Ask the copilot: kroma copilot ask PROJECT "style lock scenes 1 to 3".', no_args_is_help=True
@@ -47,22 +50,24 @@ def list_(project: str, state: Annotated[str | None, typer.Option(help='Only thi
         typer.echo(f'{r.id}  {r.state:21} {r.type:13} {r.objective}' + (f'  [{r.last_error}]' if r.last_error else ''))
 
 
-@instructions_cli.command('confirm')
-@guarded
-def confirm(project: str, instruction_id: str) -> None:
+def _decide(project: str, instruction_id: str, decide: Callable[[Session, str, str], InstructionView]) -> None:
+    """Confirm and cancel differ only in the service call; both print the state the instruction is left in."""
     deps = deps_for_cli()
     with deps.sessions() as s:
         p = projects.get_project(s, project)
-        typer.echo(instructions.confirm(s, p.id, instruction_id).state)
+        typer.echo(decide(s, p.id, instruction_id).state)
+
+
+@instructions_cli.command('confirm')
+@guarded
+def confirm(project: str, instruction_id: str) -> None:
+    _decide(project, instruction_id, instructions.confirm)
 
 
 @instructions_cli.command('cancel')
 @guarded
 def cancel(project: str, instruction_id: str) -> None:
-    deps = deps_for_cli()
-    with deps.sessions() as s:
-        p = projects.get_project(s, project)
-        typer.echo(instructions.cancel(s, p.id, instruction_id).state)
+    _decide(project, instruction_id, instructions.cancel)
 
 
 @instructions_cli.command('work')

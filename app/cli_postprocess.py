@@ -14,6 +14,8 @@ from services.postprocess_runs import PostprocessRequest, PostprocessRunner
 from services.scratch import apply_utility
 
 util_cli = typer.Typer(help='One-off image tools, no project: remove-bg, upscale, recolor.', no_args_is_help=True)
+InPath = Annotated[Path, typer.Argument(metavar='IN')]
+OutPath = Annotated[Path, typer.Argument(metavar='OUT')]
 
 
 @guarded
@@ -59,9 +61,7 @@ def _util(src: Path, dst: Path, op: str, **options: object) -> None:
 @util_cli.command('remove-bg')
 @guarded
 def remove_bg(
-    src: Annotated[Path, typer.Argument(metavar='IN')],
-    dst: Annotated[Path, typer.Argument(metavar='OUT')],
-    feather: Annotated[int, typer.Option(help='Soft edge in pixels (0–64).')] = 3,
+    src: InPath, dst: OutPath, feather: Annotated[int, typer.Option(help='Soft edge in pixels (0–64).')] = 3
 ) -> None:
     """Cut the subject out offline; OUT is a PNG with a transparent background."""
     _util(src, dst, 'remove-bg', feather=feather)
@@ -69,11 +69,7 @@ def remove_bg(
 
 @util_cli.command('upscale')
 @guarded
-def upscale(
-    src: Annotated[Path, typer.Argument(metavar='IN')],
-    dst: Annotated[Path, typer.Argument(metavar='OUT')],
-    scale: Annotated[int, typer.Option(help='2 or 4.')] = 2,
-) -> None:
+def upscale(src: InPath, dst: OutPath, scale: Annotated[int, typer.Option(help='2 or 4.')] = 2) -> None:
     """Enlarge 2× or 4× offline (ACNet when it runs here, else Lanczos); transparency is kept."""
     _util(src, dst, 'upscale', scale=scale)
 
@@ -81,8 +77,8 @@ def upscale(
 @util_cli.command('recolor')
 @guarded
 def recolor(
-    src: Annotated[Path, typer.Argument(metavar='IN')],
-    dst: Annotated[Path, typer.Argument(metavar='OUT')],
+    src: InPath,
+    dst: OutPath,
     profile: Annotated[str, typer.Option(help='neutral, cinematic_warm or cold_rain.')] = 'neutral',
 ) -> None:
     """Apply a built-in colour profile."""

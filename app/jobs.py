@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -43,6 +45,15 @@ def clear_scratch(deps: Deps, max_age_hours: float) -> int:
     return ScratchArea(deps.data_dir).clear_older_than(max_age_hours)
 
 
+def _every(
+    scheduler: BackgroundScheduler, job_id: str, fn: Callable[..., object], args: list[object], **when: Any
+) -> None:
+    """One run at a time, missed ticks folded into one, and a restart replaces the job instead of doubling it."""
+    scheduler.add_job(
+        fn, 'interval', args=args, id=job_id, max_instances=1, coalesce=True, replace_existing=True, **when
+    )
+
+
 def build_scheduler(
     deps: Deps, *, jobstore_url: str | None = None, scratch_max_age_hours: float = 24, agent_url: str | None = None
 ) -> BackgroundScheduler:
@@ -53,47 +64,12 @@ def build_scheduler(
 
         jobstores['persistent'] = SQLAlchemyJobStore(url=jobstore_url, tablename='apscheduler_jobs')
     scheduler = BackgroundScheduler(executors={'default': ThreadPoolExecutor(4)}, timezone=UTC)
-    scheduler.add_job(
-        drain_runs,
-        'interval',
-        seconds=1,
-        args=[deps],
-        id=RUN_WORKER,
-        max_instances=1,
-        coalesce=True,
-        replace_existing=True,
-    )
-    scheduler.add_job(
-        recover,
-        'interval',
-        seconds=15,
-        args=[deps],
-        id=RECOVER,
-        max_instances=1,
-        coalesce=True,
-        replace_existing=True,
-        next_run_time=datetime.now(UTC),
-    )
-    scheduler.add_job(
-        clear_scratch,
-        'interval',
-        hours=1,
-        args=[deps, scratch_max_age_hours],
-        id=SCRATCH_CLEANUP,
-        max_instances=1,
-        coalesce=True,
-        replace_existing=True,
-    )
-    scheduler.add_job(
-        work_instructions,
-        'interval',
-        seconds=3,
-        args=[deps, agent_url],
-        id=INSTRUCTION_WORKER,
-        max_instances=1,
-        coalesce=True,
-        replace_existing=True,
-    )
+    for alias, store in jobstores.items():
+        scheduler.add_jobstore(store, alias)
+    _every(scheduler, RUN_WORKER, drain_runs, [deps], seconds=1)
+    _every(scheduler, RECOVER, recover, [deps], seconds=15, next_run_time=datetime.now(UTC))
+    _every(scheduler, SCRATCH_CLEANUP, clear_scratch, [deps, scratch_max_age_hours], hours=1)
+    _every(scheduler, INSTRUCTION_WORKER, work_instructions, [deps, agent_url], seconds=3)
     return scheduler
 
 

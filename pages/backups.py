@@ -11,7 +11,7 @@ from nicegui import run, ui
 from components.backup_views import RestoreDialog, config_help, history_view, key_notice, verify_view
 from components.errors import notify_errors
 from components.theme import current_project, frame
-from services import projects
+from pages.common import picked_project, project_slugs
 from services.backup import BackupService
 from services.backup_config import NO_BUCKET, SnapshotView, backup_history, backup_service, human_size, scope_targets
 from services.backup_store import S3Target
@@ -30,10 +30,8 @@ def register(deps: Deps) -> None:
 
     @ui.page('/backups')
     def backups_page() -> None:
-        slug = current_project()
-        with deps.sessions() as s:
-            slugs = [r.project.slug for r in projects.list_projects(s)]
-            project = projects.get_project(s, slug) if slug in slugs else None
+        slugs = project_slugs(deps)
+        project = picked_project(deps) if current_project() in slugs else None
         with frame('Backups', project_slugs=slugs):
             ui.label('Backups').classes('text-2xl font-semibold')
             key_notice(deps.key_file)

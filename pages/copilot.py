@@ -6,8 +6,8 @@ from nicegui import run, ui
 
 from components.errors import notify_errors
 from components.instruction_card import instruction_card
-from components.theme import current_project, frame
-from services import copilot, instructions, projects
+from pages.common import project_frame
+from services import copilot, instructions
 from services.deps import Deps
 
 
@@ -19,19 +19,12 @@ def wake_instructions(deps: Deps) -> None:
 
 
 def register(deps: Deps) -> None:
-    def slugs() -> list[str]:
-        with deps.sessions() as s:
-            return [r.project.slug for r in projects.list_projects(s)]
-
     @ui.page('/copilot')
     def copilot_page() -> None:
-        slug = current_project()
-        with frame('Copilot', project_slugs=slugs()):
-            if not slug:
-                ui.label('Pick a project at the top right first.').classes('text-gray-600').mark('pick-project')
+        with project_frame(deps, 'Copilot') as project:
+            if project is None:
                 return
             with deps.sessions() as s:
-                project = projects.get_project(s, slug)
                 chats = copilot.list_sessions(s, project.id)
             current: dict = {'id': chats[0].id if chats else None, 'seen': None}
 

@@ -9,6 +9,7 @@ from components.errors import notify_errors
 from components.gallery import Lightbox, gallery_grid
 from components.theme import frame, set_current_project, stat_card
 from models.project import ProjectCreate, ProjectSummary
+from pages.common import project_slugs
 from services import assets, projects, qa_stats
 from services.deps import Deps
 from services.errors import KromaError
@@ -35,13 +36,9 @@ def render_project_list(rows: list[ProjectSummary]) -> None:
 
 
 def register(deps: Deps) -> None:
-    def slugs() -> list[str]:
-        with deps.sessions() as s:
-            return [r.project.slug for r in projects.list_projects(s)]
-
     @ui.page('/')
     def project_list_page() -> None:
-        with frame('Projects', project_slugs=slugs()):
+        with frame('Projects', project_slugs=project_slugs(deps)):
             with ui.row().classes('items-center w-full'):
                 ui.label('Projects').classes('text-2xl font-semibold')
                 ui.space()
@@ -97,7 +94,7 @@ def register(deps: Deps) -> None:
             style_points = qa_stats.style_over_time(s, project.id)
             identity = qa_stats.identity_by_character(s, project.id)
         set_current_project(slug)
-        with frame(project.name, project_slugs=slugs()):
+        with frame(project.name, project_slugs=project_slugs(deps)):
             ui.label(project.description).classes('text-gray-600')
             with ui.row().classes('gap-4'):
                 stat_card('Runs', str(stats.runs), mark='stat-runs')

@@ -7,7 +7,8 @@ from fastapi.responses import FileResponse
 from nicegui import app, run, ui
 
 from components.errors import notify_errors
-from components.theme import current_project, frame
+from components.progress import ThreadProgress
+from pages.common import project_frame
 from services import chapters, exports, projects
 from services.deps import Deps
 from services.errors import KromaError
@@ -34,15 +35,11 @@ def register(deps: Deps) -> None:
 
     @ui.page('/export')
     def export_page() -> None:
-        slug = current_project()
-        with deps.sessions() as s:
-            slugs = [r.project.slug for r in projects.list_projects(s)]
-        with frame('Pages & Export', project_slugs=slugs):
-            if not slug:
-                ui.label('Pick a project at the top right first.').classes('text-gray-600').mark('pick-project')
+        with project_frame(deps, 'Pages & Export') as project:
+            if project is None:
                 return
+            slug = project.slug
             with deps.sessions() as s:
-                project = projects.get_project(s, slug)
                 chapter_list = [c for c in chapters.list_chapters(s, project.id) if c.pages]
             ui.label(f'Export · {project.name}').classes('text-2xl font-semibold')
             ui.button('Back to pages', icon='menu_book', on_click=lambda: ui.navigate.to('/pages')).props('flat')
@@ -56,33 +53,16 @@ def register(deps: Deps) -> None:
                 dpi.mark('export-dpi')
             if not chapter_list:
                 ui.label('No pages yet: lay out a chapter on the Pages screen first.').classes('text-gray-500')
-            state = {'fraction': 0.0, 'message': ''}
-            button = ui.button('Export', icon='ios_share').mark('export-run')
-            bar = ui.linear_progress(value=0, show_value=False).props('size=12px rounded').mark('export-progress')
-            status = ui.label().classes('text-sm text-gray-600').mark('export-status')
-
-            def tick() -> None:
-                bar.set_value(state['fraction'])
-                status.set_text(state['message'])
-
-            ui.timer(0.2, tick)
+            progress = ThreadProgress('Export', 'ios_share', mark='export')
 
             @notify_errors
             async def start() -> None:
                 req = ExportRequest(format=fmt.value, chapter=chapter.value or None, dpi=int(dpi.value or DEFAULT_DPI))
-                state.update(fraction=0.0, message='Starting…')
-                button.disable()
-                try:
-                    done = await run.io_bound(
-                        exporter.run, slug, req, on_progress=lambda f, m: state.update(fraction=f, message=m)
-                    )
-                finally:
-                    button.enable()
-                    tick()
+                done = await progress.run(exporter.run, slug, req)
                 ui.notify(f'Exported {done.pages} page(s) as {done.format.upper()}', type='positive')
                 history.refresh()
 
-            button.on_click(start)
+            progress.button.on_click(start)
 
             @notify_errors
             async def verify(export: exports.ExportRead) -> None:

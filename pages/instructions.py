@@ -6,9 +6,9 @@ from nicegui import ui
 
 from components.errors import notify_errors
 from components.instruction_card import instruction_card
-from components.theme import current_project, frame
+from pages.common import project_frame
 from pages.copilot import wake_instructions
-from services import instructions, projects
+from services import instructions
 from services.deps import Deps
 
 FILTERS = {
@@ -23,19 +23,11 @@ FILTERS = {
 
 
 def register(deps: Deps) -> None:
-    def slugs() -> list[str]:
-        with deps.sessions() as s:
-            return [r.project.slug for r in projects.list_projects(s)]
-
     @ui.page('/instructions')
     def instructions_page() -> None:
-        slug = current_project()
-        with frame('Instructions', project_slugs=slugs()):
-            if not slug:
-                ui.label('Pick a project at the top right first.').classes('text-gray-600').mark('pick-project')
+        with project_frame(deps, 'Instructions') as project:
+            if project is None:
                 return
-            with deps.sessions() as s:
-                project = projects.get_project(s, slug)
             seen: dict = {'key': None}
 
             def load() -> list[instructions.InstructionView]:

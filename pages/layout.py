@@ -8,9 +8,9 @@ from nicegui import run, ui
 
 from components.errors import notify_errors
 from components.page_editor import EditorActions, PageActions, PagePreview, chapter_bar, page_bar, panel_editor
-from components.theme import current_project, frame
 from models.assets import AssetRead
-from services import chapters, projects
+from pages.common import project_frame
+from services import chapters
 from services.chapters import PageLayout
 from services.deps import Deps
 
@@ -20,15 +20,10 @@ def register(deps: Deps) -> None:
 
     @ui.page('/pages')
     def layout_page() -> None:
-        slug = current_project()
-        with deps.sessions() as s:
-            slugs = [r.project.slug for r in projects.list_projects(s)]
-        with frame('Pages & Export', project_slugs=slugs):
-            if not slug:
-                ui.label('Pick a project at the top right first.').classes('text-gray-600').mark('pick-project')
+        with project_frame(deps, 'Pages & Export') as project:
+            if project is None:
                 return
             with deps.sessions() as s:
-                project = projects.get_project(s, slug)
                 first = next(iter(chapters.list_chapters(s, project.id)), None)
             state: dict[str, Any] = {'chapter': first.id if first else None, 'page': None, 'slot': 0, 'balloon': None}
 
@@ -110,7 +105,7 @@ def register(deps: Deps) -> None:
                     return
                 page_bar(pages, page, pages_act)
                 if page is not None:
-                    panel_editor(slug, page, state['slot'], assets, state['balloon'], panel)
+                    panel_editor(project.slug, page, state['slot'], assets, state['balloon'], panel)
 
             with ui.row().classes('w-full gap-6 items-start no-wrap'):
                 with ui.column().classes('grow gap-3'):

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import json
 
-from nicegui import run, ui
+from nicegui import ui
 
 from components.compare_slider import CompareSlider
 from components.errors import notify_errors
 from components.gallery import Lightbox, gallery_grid, image_url
-from components.theme import current_project, frame
+from components.progress import ThreadProgress
 from models.assets import AssetRead
 from models.base import AssetKind, Stage
-from services import assets, postprocess_runs, projects
+from pages.common import project_frame
+from services import assets, postprocess_runs
 from services.assets import AssetFilter
 from services.deps import Deps
 from services.errors import Invalid
@@ -37,15 +38,11 @@ def register(deps: Deps) -> None:
 
     @ui.page('/postprocess')
     def postprocess_page() -> None:
-        slug = current_project()
-        with deps.sessions() as s:
-            slugs = [r.project.slug for r in projects.list_projects(s)]
-        with frame('Post-process', project_slugs=slugs):
-            if not slug:
-                ui.label('Pick a project at the top right first.').classes('text-gray-600').mark('pick-project')
+        with project_frame(deps, 'Post-process') as project:
+            if project is None:
                 return
+            slug = project.slug
             with deps.sessions() as s:
-                project = projects.get_project(s, slug)
                 page = assets.list_assets(s, project.id, AssetFilter(status='approved'), page_size=200)
                 approved = [a for a in page.items if a.kind != AssetKind.derived]
                 derived = assets.list_assets(s, project.id, AssetFilter(kind='derived'), page_size=24).items
@@ -100,16 +97,7 @@ def register(deps: Deps) -> None:
 
                 ui.button('Save profile', icon='save', on_click=save_profile).props('outline').mark('save-profile')
 
-            state = {'fraction': 0.0, 'message': ''}
-            run_button = ui.button('Run', icon='auto_fix_high').mark('pp-run')
-            bar = ui.linear_progress(value=0, show_value=False).props('size=12px rounded').mark('pp-progress')
-            status = ui.label().classes('text-sm text-gray-600').mark('pp-status')
-
-            def tick() -> None:
-                bar.set_value(state['fraction'])
-                status.set_text(state['message'])
-
-            ui.timer(0.2, tick)
+            progress = ThreadProgress('Run', 'auto_fix_high', mark='pp')
             results = ui.column().classes('w-full gap-4')
 
             def show(result: PostprocessResult) -> None:
@@ -140,18 +128,9 @@ def register(deps: Deps) -> None:
                 )
                 if not steps:
                     raise Invalid('Choose at least one step.', code='invalid_step')
-                state.update(fraction=0.0, message='Starting…')
-                run_button.disable()
-                try:
-                    result = await run.io_bound(
-                        runner.run, slug, req, on_progress=lambda f, m: state.update(fraction=f, message=m)
-                    )
-                finally:
-                    run_button.enable()
-                    tick()
-                show(result)
+                show(await progress.run(runner.run, slug, req))
 
-            run_button.on_click(start)
+            progress.button.on_click(start)
             if derived:
                 ui.label('Earlier outputs').classes('text-lg font-semibold')
                 gallery_grid(slug, derived, lightbox=box, columns=8)

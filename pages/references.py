@@ -9,11 +9,12 @@ from typing import Any
 from nicegui import ui
 
 from components.gallery import Facets, GalleryBrowser
-from components.theme import current_project, frame, stat_card
+from components.theme import frame, stat_card
 from components.upload import UploadBox
 from models.assets import AssetRead
 from models.project import ProjectRead
-from services import assets, characters, projects, prompts, reference_sets, scenes, style_guides
+from pages.common import project_or_hint, project_slugs
+from services import assets, characters, prompts, reference_sets, scenes, style_guides
 from services.assets import AssetFilter, AssetPage, UploadResult
 from services.deps import Deps
 from services.errors import NotFound
@@ -46,18 +47,9 @@ def section_nav(active: str) -> None:
 @contextmanager
 def reference_frame(deps: Deps, title: str, active: str) -> Iterator[ProjectRead | None]:
     """The frame, the sub-navigation and the current project, or a hint to pick one (then the page stops)."""
-    with deps.sessions() as s:
-        slugs = [r.project.slug for r in projects.list_projects(s)]
-    with frame(title, project_slugs=slugs):
+    with frame(title, project_slugs=project_slugs(deps)):
         section_nav(active)
-        slug = current_project()
-        project = None
-        if slug:
-            with suppress(NotFound), deps.sessions() as s:
-                project = projects.get_project(s, slug)
-        if project is None:
-            ui.label('Pick a project at the top right first.').classes('text-gray-600').mark('pick-project')
-        yield project
+        yield project_or_hint(deps)
 
 
 def gallery_for(

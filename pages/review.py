@@ -6,25 +6,19 @@ from nicegui import events, ui
 
 from components.candidate_compare import candidate_row, inputs_strip
 from components.errors import notify_errors
-from components.theme import current_project, frame
+from components.theme import frame
+from pages.common import project_frame, project_slugs
 from services import projects, review, run_queue
 from services.deps import Deps
 
 
 def register(deps: Deps) -> None:
-    def slugs() -> list[str]:
-        with deps.sessions() as s:
-            return [r.project.slug for r in projects.list_projects(s)]
-
     @ui.page('/review')
     def review_index() -> None:
-        slug = current_project()
-        with frame('Review', project_slugs=slugs()):
-            if not slug:
-                ui.label('Pick a project at the top right first.').mark('pick-project')
+        with project_frame(deps, 'Review') as project:
+            if project is None:
                 return
             with deps.sessions() as s:
-                project = projects.get_project(s, slug)
                 rows = run_queue.list_runs(s, project.id)
             ui.label('Runs to review').classes('text-2xl font-semibold')
             for r in [r for r in rows if r.mode.value == 'run']:
@@ -48,7 +42,7 @@ def register(deps: Deps) -> None:
         for i, j in enumerate(jobs):  # the best candidate is pre-selected
             state['cand'][i] = j.candidates.index(j.best) if j.best else 0
 
-        with frame(f'Review {run_id[:8]}', project_slugs=slugs()):
+        with frame(f'Review {run_id[:8]}', project_slugs=project_slugs(deps)):
             ui.label('Keys: ←/→ move · ↑/↓ scene · a approve · r reject · s shortlist').classes('text-sm text-gray-500')
 
             @notify_errors

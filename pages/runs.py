@@ -6,8 +6,9 @@ from nicegui import ui
 
 from components.errors import notify_errors
 from components.run_views import STATUS_COLOURS, plan_view, progress_view
-from components.theme import current_project, frame
+from components.theme import frame
 from models.base import Stage
+from pages.common import project_frame, project_slugs
 from services import characters, projects, provider_accounts, run_queue, runs, scenes
 from services.deps import Deps
 from services.run_plan import RunRequest
@@ -15,19 +16,12 @@ from services.scenes import TIMES, WEATHERS
 
 
 def register(deps: Deps) -> None:
-    def slugs() -> list[str]:
-        with deps.sessions() as s:
-            return [r.project.slug for r in projects.list_projects(s)]
-
     @ui.page('/runs')
     def composer() -> None:
-        slug = current_project()
-        with frame('Runs', project_slugs=slugs()):
-            if not slug:
-                ui.label('Pick a project at the top right first.').classes('text-gray-600').mark('pick-project')
+        with project_frame(deps, 'Runs') as project:
+            if project is None:
                 return
             with deps.sessions() as s:
-                project = projects.get_project(s, slug)
                 scene_list = scenes.list_scenes(s, project.id)
                 char_list = characters.list_characters(s, project.id)
                 accounts = provider_accounts.list_accounts(
@@ -98,7 +92,7 @@ def register(deps: Deps) -> None:
                     plan, _ = runs.plan(s, project, request(), secrets=deps.secrets)
                 plan_box.clear()
                 with plan_box:
-                    plan_view(slug, plan)
+                    plan_view(project.slug, plan)
 
             @notify_errors
             def start() -> None:
@@ -124,12 +118,11 @@ def register(deps: Deps) -> None:
 
     @ui.page('/runs/{run_id}')
     def run_page(run_id: str) -> None:
-        slug = current_project()
         with deps.sessions() as s:
             run = run_queue.get_run_any(s, run_id)
             project = projects.get_project_by_id(s, run.project_id)
         slug = project.slug
-        with frame(f'Run {run_id[:8]}', project_slugs=slugs()):
+        with frame(f'Run {run_id[:8]}', project_slugs=project_slugs(deps)):
             ui.label(f'{run.stage.value} run · {project.name}').classes('text-2xl font-semibold')
 
             @notify_errors
@@ -144,15 +137,12 @@ def register(deps: Deps) -> None:
                 live.refresh()
 
             with ui.row():
-                ui.button('Cancel', icon='stop', on_click=lambda: act('cancel')).props('outline color=negative').mark(
-                    'run-cancel'
-                )
-                ui.button('Resume', icon='play_arrow', on_click=lambda: act('resume')).props('outline').mark(
-                    'run-resume'
-                )
-                ui.button('Retry failed', icon='replay', on_click=lambda: act('retry')).props('outline').mark(
-                    'run-retry'
-                )
+                for what, label, icon, props in (
+                    ('cancel', 'Cancel', 'stop', 'outline color=negative'),
+                    ('resume', 'Resume', 'play_arrow', 'outline'),
+                    ('retry', 'Retry failed', 'replay', 'outline'),
+                ):
+                    ui.button(label, icon=icon, on_click=lambda w=what: act(w)).props(props).mark(f'run-{what}')
                 ui.button('Review', icon='fact_check', on_click=lambda: ui.navigate.to(f'/review/{run_id}')).mark(
                     'run-review'
                 )

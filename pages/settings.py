@@ -7,8 +7,9 @@ from dataclasses import fields
 from nicegui import ui
 
 from components.errors import notify_errors
-from components.theme import current_project, frame, set_current_project
+from components.theme import set_current_project
 from models.project import ProjectUpdate, StorageUpdate
+from pages.common import project_frame
 from services import projects
 from services.deps import Deps
 from services.qa.thresholds import QAThresholds
@@ -17,15 +18,10 @@ from services.qa.thresholds import QAThresholds
 def register(deps: Deps) -> None:
     @ui.page('/settings')
     def settings_page() -> None:
-        with deps.sessions() as s:
-            slugs = [r.project.slug for r in projects.list_projects(s)]
-        slug = current_project()
-        with frame('Settings', project_slugs=slugs):
-            if not slug:
-                ui.label('Pick a project at the top right first.').mark('pick-project')
+        with project_frame(deps, 'Settings') as p:
+            if p is None:
                 return
-            with deps.sessions() as s:
-                p = projects.get_project(s, slug)
+            slug = p.slug
             qa = QAThresholds.from_dict(p.settings.get('qa'))
             with ui.card().classes('w-full max-w-3xl'):
                 ui.label('Project').classes('text-lg font-semibold')

@@ -11,7 +11,8 @@ from components.errors import notify_errors
 from components.provider_forms import LOCAL_NOTE, TESTABLE, AccountForm, KeyForm, Values, account_card, secrets_status
 from components.theme import current_project, frame
 from models.provider import ProviderAccountCreate, ProviderAccountRead, ProviderAccountUpdate
-from services import projects, provider_accounts
+from pages.common import picked_project, project_slugs
+from services import provider_accounts
 from services.deps import Deps
 from services.errors import Invalid
 from services.providers.registry import build_provider
@@ -23,10 +24,8 @@ log = logging.getLogger(__name__)
 def register(deps: Deps) -> None:
     @ui.page('/setup')
     def setup_page() -> None:
-        slug = current_project()
-        with deps.sessions() as s:
-            slugs = [r.project.slug for r in projects.list_projects(s)]
-            project = projects.get_project(s, slug) if slug in slugs else None
+        slugs = project_slugs(deps)
+        project = picked_project(deps) if current_project() in slugs else None
         project_id = project.id if project else None
         scopes = {'global': 'All projects', **({project.id: f'Only {project.name}'} if project else {})}
         with frame('Setup', project_slugs=slugs):

@@ -12,7 +12,8 @@ from nicegui import app, events, run, ui
 from components.compare_slider import CompareSlider
 from components.errors import notify_errors
 from components.theme import frame
-from services import projects, provider_accounts
+from pages.common import project_slugs
+from services import provider_accounts
 from services.deps import Deps
 from services.errors import Invalid, KromaError
 from services.postprocess import builtin_profiles
@@ -33,7 +34,6 @@ def register(deps: Deps) -> None:
     @ui.page('/utilities')
     def utilities_page() -> None:
         with deps.sessions() as s:
-            slugs = [r.project.slug for r in projects.list_projects(s)]
             accounts = provider_accounts.list_accounts(s, kinds=provider_accounts.GENERATION_KINDS)
         choices = {'offline': 'Offline renderer (free)'} | {
             a.id: f'{a.name} ({a.kind.value})' for a in accounts if a.project_id is None and a.kind.value != 'local'
@@ -44,7 +44,7 @@ def register(deps: Deps) -> None:
         def url(path: Path) -> str:
             return f'/scratch/{sid}/{path.name}?v={time.monotonic_ns()}'  # same name, new bytes: defeat the cache
 
-        with frame('Utilities', project_slugs=slugs):
+        with frame('Utilities', project_slugs=project_slugs(deps)):
             ui.label('Utility lab').classes('text-2xl font-semibold')
             ui.label('No project needed: files stay in a scratch folder that is cleared after a day.').classes(
                 'text-gray-600'

@@ -123,6 +123,18 @@ def _check_item(session: Session, project_id: str, spec: ItemSpec) -> ItemSpec:
     return ItemSpec(spec.asset_id or None, spec.label.strip(), spec.content_text.strip())
 
 
+def _new_item(project_id: str, set_id: str, spec: ItemSpec, *, position: int) -> ReferenceSetItem:
+    """Adding one item and replacing them all must build rows alike; the spec is already checked."""
+    return ReferenceSetItem(
+        project_id=project_id,
+        reference_set_id=set_id,
+        asset_id=spec.asset_id,
+        label=spec.label,
+        content_text=spec.content_text,
+        sort_order=position,
+    )
+
+
 def add_item(
     session: Session,
     project_id: str,
@@ -136,17 +148,7 @@ def add_item(
     """Append an image (of this project) or a text note at the end of the set."""
     row = get_owned(session, ReferenceSet, project_id, set_id)
     spec = _check_item(session, project_id, ItemSpec(asset_id, label, content_text))
-    position = len(_items(session, set_id))
-    session.add(
-        ReferenceSetItem(
-            project_id=project_id,
-            reference_set_id=set_id,
-            asset_id=spec.asset_id,
-            label=spec.label,
-            content_text=spec.content_text,
-            sort_order=position,
-        )
-    )
+    session.add(_new_item(project_id, set_id, spec, position=len(_items(session, set_id))))
     session.flush()
     audit.record(
         session,
@@ -199,15 +201,6 @@ def replace_items(session: Session, project_id: str, set_id: str, specs: Sequenc
         session.delete(item)
     session.flush()
     for pos, spec in enumerate(checked):
-        session.add(
-            ReferenceSetItem(
-                project_id=project_id,
-                reference_set_id=set_id,
-                asset_id=spec.asset_id,
-                label=spec.label,
-                content_text=spec.content_text,
-                sort_order=pos,
-            )
-        )
+        session.add(_new_item(project_id, set_id, spec, position=pos))
     session.flush()
     return _read(session, row)

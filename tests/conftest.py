@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,6 +10,8 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from models.db import SessionFactory, create_all, make_engine, session_factory
+from services.assets import AssetStore
+from services.demo import ensure_demo
 
 
 @pytest.fixture
@@ -30,3 +33,22 @@ def engine(data_dir: Path) -> Iterator[Engine]:
 def sessions(engine: Engine) -> SessionFactory:
     """Unit-of-work factory: `with sessions() as s:` commits on success."""
     return session_factory(engine)
+
+
+@pytest.fixture(scope='module')
+def demo_template(tmp_path_factory) -> Path:
+    """The demo universe is built once per module and copied per test: same data, a fraction of the time."""
+    root = tmp_path_factory.mktemp('demo-template')
+    engine = make_engine(f'sqlite:///{root / "kroma.db"}')
+    create_all(engine)
+    ensure_demo(session_factory(engine), AssetStore(root))
+    engine.dispose()
+    return root
+
+
+@pytest.fixture
+def demo_data_dir(tmp_path: Path, demo_template: Path) -> Path:
+    """A module starts every test from the demo by overriding `data_dir` with this one."""
+    home = tmp_path / 'kroma-home'
+    shutil.copytree(demo_template, home)
+    return home

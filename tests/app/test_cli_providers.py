@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
-import logging
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -27,25 +26,6 @@ GOOD = 'sk-kroma-cli-GOOD-4Lm9'
 BAD = 'sk-kroma-cli-BAD-Wq73'
 PNG = b'\x89PNG\r\n\x1a\n'
 Kroma = Callable[..., Result]
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A fresh data dir as KROMA_HOME; the CLI's logging setup is undone afterwards."""
-    home = tmp_path / 'home'
-    monkeypatch.setenv('KROMA_HOME', str(home))
-    for var in ('KROMA_MASTER_KEY', 'KROMA_MASTER_KEY_FILE', 'KROMA_MASTER_KEY_PREVIOUS', 'KROMA_DATABASE_URL'):
-        monkeypatch.delenv(var, raising=False)
-    get_settings.cache_clear()
-    root = logging.getLogger()
-    level, handlers = root.level, list(root.handlers)
-    yield home
-    get_settings.cache_clear()
-    for h in root.handlers:
-        if h not in handlers:
-            h.close()
-    root.handlers[:] = handlers
-    root.setLevel(level)
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,7 @@ from typer.testing import CliRunner
 
 from app import cli_common, cli_providers
 from app.logging import configure_logging
-from app.settings import Settings, get_settings
+from app.settings import Settings
 from app.wiring import build_deps
 from models.base import Stage
 from pages import setup
@@ -33,15 +32,9 @@ CLI_KEY = 'sk-LEAKCANARY-cli-4hJ6nB1cL0pD2sY7'
 
 
 @pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> Iterator[Path]:
-    """KROMA_HOME in tmp; every log record (DEBUG and up) goes to the data dir's log file and to caplog."""
-    home = tmp_path / 'home'
-    monkeypatch.setenv('KROMA_HOME', str(home))
-    for var in ('KROMA_MASTER_KEY', 'KROMA_MASTER_KEY_FILE', 'KROMA_MASTER_KEY_PREVIOUS', 'KROMA_DATABASE_URL'):
-        monkeypatch.delenv(var, raising=False)
-    get_settings.cache_clear()
+def home(home: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> Path:
+    """The shared KROMA_HOME; every log record (DEBUG and up) goes to the data dir's log file and to caplog."""
     root = logging.getLogger()
-    level, handlers = root.level, list(root.handlers)
 
     def verbose_logging(data_dir: Path, _level: str = 'INFO') -> None:
         configure_logging(data_dir, 'DEBUG')
@@ -52,13 +45,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCapt
     verbose_logging(home)
     caplog.set_level(logging.DEBUG)
     caplog.set_level(logging.INFO, logger='PIL')  # chunk-by-chunk PNG parsing: slow, and never near a key
-    yield home
-    get_settings.cache_clear()
-    for h in root.handlers:
-        if h not in handlers and h is not caplog.handler:
-            h.close()
-    root.handlers[:] = handlers
-    root.setLevel(level)
+    return home
 
 
 async def kroma(*args: str, stdin: str | None = None) -> Result:

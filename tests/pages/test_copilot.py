@@ -3,38 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
 from pathlib import Path
 
 import pytest
 from nicegui.testing import User
 from sqlmodel import select
 
-from models.db import create_all, make_engine, session_factory
 from models.ops import Instruction
 from models.runs import Run
 from pages import copilot, dashboard, instructions
 from services import instructions as instructions_svc
-from services.assets import AssetStore
-from services.demo import ensure_demo
-
-
-@pytest.fixture(scope='module')
-def demo_template(tmp_path_factory) -> Path:
-    """The demo universe is built once per module and copied per test: same data, a fraction of the time."""
-    root = tmp_path_factory.mktemp('demo-template')
-    engine = make_engine(f'sqlite:///{root / "kroma.db"}')
-    create_all(engine)
-    ensure_demo(session_factory(engine), AssetStore(root))
-    engine.dispose()
-    return root
 
 
 @pytest.fixture
-def data_dir(tmp_path, demo_template) -> Path:
-    home = tmp_path / 'kroma-home'
-    shutil.copytree(demo_template, home)
-    return home
+def data_dir(demo_data_dir: Path) -> Path:
+    """Every test here starts from a fresh copy of the demo universe."""
+    return demo_data_dir
 
 
 async def open_copilot(user: User, deps) -> None:

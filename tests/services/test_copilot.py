@@ -2,45 +2,23 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 from sqlmodel import select
 
 from models.base import ProviderKind
-from models.db import create_all, make_engine, session_factory
 from models.ops import ChatMessage, Instruction
 from models.provider import ProviderAccountCreate
-from services import copilot, projects, provider_accounts
-from services.assets import AssetStore
-from services.demo import ensure_demo
+from services import copilot, provider_accounts
 from services.errors import Invalid, NotFound
 from tests.fakes.chat_server import FakeChatServer
 
 
-@pytest.fixture(scope='module')
-def demo_template(tmp_path_factory) -> Path:
-    """The demo universe is built once per module and copied per test: same data, a fraction of the time."""
-    root = tmp_path_factory.mktemp('demo-template')
-    engine = make_engine(f'sqlite:///{root / "kroma.db"}')
-    create_all(engine)
-    ensure_demo(session_factory(engine), AssetStore(root))
-    engine.dispose()
-    return root
-
-
 @pytest.fixture
-def data_dir(tmp_path, demo_template) -> Path:
-    home = tmp_path / 'kroma-home'
-    shutil.copytree(demo_template, home)
-    return home
-
-
-@pytest.fixture
-def demo(sessions):  # noqa: ANN201
-    with sessions() as s:
-        return projects.get_project(s, 'demo')
+def data_dir(demo_data_dir: Path) -> Path:
+    """Every test here starts from a fresh copy of the demo universe."""
+    return demo_data_dir
 
 
 @pytest.fixture

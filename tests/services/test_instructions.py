@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import socket
 from datetime import timedelta
 from pathlib import Path
@@ -13,14 +12,12 @@ import pytest
 from sqlmodel import select
 
 from models.base import InstructionState, WorkState, utcnow
-from models.db import create_all, make_engine, session_factory
 from models.ops import Instruction
 from models.project import ProjectUpdate
 from models.runs import Run
 from services import copilot, instruction_handlers, instructions, projects
 from services.assets import AssetStore
 from services.candidate_qa import CandidateQA
-from services.demo import ensure_demo
 from services.errors import Conflict, KromaError
 from services.run_executor import RunExecutor
 from services.secret_keys import KeyRing, MasterKey, generate_key
@@ -35,28 +32,10 @@ def store(data_dir) -> AssetStore:
     return AssetStore(data_dir)
 
 
-@pytest.fixture(scope='module')
-def demo_template(tmp_path_factory) -> Path:
-    """The demo universe is built once per module and copied per test: same data, a fraction of the time."""
-    root = tmp_path_factory.mktemp('demo-template')
-    engine = make_engine(f'sqlite:///{root / "kroma.db"}')
-    create_all(engine)
-    ensure_demo(session_factory(engine), AssetStore(root))
-    engine.dispose()
-    return root
-
-
 @pytest.fixture
-def data_dir(tmp_path, demo_template) -> Path:
-    home = tmp_path / 'kroma-home'
-    shutil.copytree(demo_template, home)
-    return home
-
-
-@pytest.fixture
-def demo(sessions):  # noqa: ANN201
-    with sessions() as s:
-        return projects.get_project(s, 'demo')
+def data_dir(demo_data_dir: Path) -> Path:
+    """Every test here starts from a fresh copy of the demo universe."""
+    return demo_data_dir
 
 
 def ask(sessions, project, text: str) -> instructions.InstructionView:
