@@ -14,8 +14,6 @@ from services.qa.identity import face_distance, face_encodings, find_faces, iden
 from services.qa.thresholds import QAThresholds
 from tests.services.qa import hopper, jitter, photo, rotate
 
-pytestmark = pytest.mark.skipif(not models_available(), reason='dlib face models not installed')
-
 
 @pytest.fixture(scope='module')
 def hopper_ref() -> np.ndarray:

@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import pytest
 
 from services.qa import QAReport, QAThresholds, evaluate, rank
-from services.qa.identity import face_encodings, models_available
+from services.qa.identity import face_encodings
 from services.qa.ranking import best
 from services.qa.report import overall_verdict, weighted_score
 from services.qa.style import build_style_profile
@@ -37,7 +36,6 @@ def test_evaluate_runs_applicable_metrics() -> None:
     assert QAReport.from_dict(json.loads(json.dumps(report.to_dict()))) == report
 
 
-@pytest.mark.skipif(not models_available(), reason='dlib face models not installed')
 def test_evaluate_identity_and_monochrome() -> None:
     ref = face_encodings(hopper())
     gray = np.repeat(hopper().mean(axis=2, keepdims=True).astype(np.uint8), 3, axis=2)
