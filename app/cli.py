@@ -8,7 +8,17 @@ from typing import Annotated, Any
 
 import typer
 
-from app import cli_backups, cli_copilot, cli_export, cli_postprocess, cli_providers, cli_qa, cli_references, cli_runs
+from app import (
+    cli_backups,
+    cli_copilot,
+    cli_export,
+    cli_postprocess,
+    cli_providers,
+    cli_qa,
+    cli_references,
+    cli_runs,
+    cli_tokens,
+)
 from app.cli_common import deps_for_cli, guarded
 from app.logging import configure_logging
 from app.settings import Settings
@@ -28,6 +38,7 @@ cli_providers.register(cli)
 cli_references.register(cli)
 cli_copilot.register(cli)
 cli_export.register(cli)
+cli_tokens.register(cli)
 
 
 @cli.command()
@@ -121,5 +132,5 @@ def main() -> None:
         sys.exit(130)
 
 
-if __name__ in {'__main__', '__mp_main__'}:
+if __name__ == '__main__':
     main()

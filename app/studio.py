@@ -9,12 +9,15 @@ from dataclasses import replace
 from nicegui import app as nicegui_app
 from nicegui import ui
 
+from app.api import register_api
 from app.backup_schedule import add_backup_job
 from app.jobs import INSTRUCTION_WORKER, build_scheduler, wake
+from app.native import prepare_native
 from app.settings import Settings
 from app.wiring import build_deps
 from pages import register_all
 from services.demo import ensure_demo
+from services.login import check_bind
 
 log = logging.getLogger(__name__)
 LOOPBACK = {'127.0.0.1', 'localhost', '::1'}
@@ -22,6 +25,9 @@ LOOPBACK = {'127.0.0.1', 'localhost', '::1'}
 
 def run_studio(settings: Settings) -> None:
     """Build everything once, then hand the loop to NiceGUI (browser or native window)."""
+    login_password = settings.login_password.get_secret_value() if settings.login_password else None
+    check_bind(settings.host, login_password)
+    native_kwargs = prepare_native(nicegui_app) if settings.native else {}
     deps = build_deps(settings)
     if settings.demo:
         ensure_demo(deps.sessions, deps.store)
@@ -40,6 +46,7 @@ def run_studio(settings: Settings) -> None:
         nicegui_app.on_startup(scheduler.start)
         nicegui_app.on_shutdown(lambda: scheduler.shutdown(wait=False))
     register_all(deps)
+    register_api(nicegui_app, deps)
     nicegui_app.add_static_files('/static', str(_static_dir()))
     storage_secret = settings.storage_secret.get_secret_value() if settings.storage_secret else pysecrets.token_hex(16)
     log.info('Kroma Studio on http://%s:%s (data dir %s)', settings.host, settings.port, deps.data_dir)
@@ -50,9 +57,9 @@ def run_studio(settings: Settings) -> None:
         reload=False,
         show=False,
         storage_secret=storage_secret,
-        native=settings.native,
         favicon='🎨',
         dark=None,
+        **native_kwargs,
     )
 
 

@@ -25,6 +25,7 @@ NAV: list[tuple[str, str, str]] = [
     ('Instructions', '/instructions', 'checklist'),
     ('Backups', '/backups', 'cloud_upload'),
     ('Settings', '/settings', 'settings'),
+    ('Audit log', '/audit', 'history'),
 ]
 
 CARD = 'p-4 min-w-[9rem]'

@@ -7,12 +7,14 @@ from services.deps import Deps
 
 def register_all(deps: Deps) -> None:
     from pages import (
+        audit,
         backups,
         copilot,
         dashboard,
         export,
         instructions,
         layout,
+        login,
         media,
         postprocess,
         references,
@@ -23,6 +25,7 @@ def register_all(deps: Deps) -> None:
         utilities,
     )
 
+    login.register(deps)
     media.register(deps)
     dashboard.register(deps)
     runs.register(deps)
@@ -37,3 +40,4 @@ def register_all(deps: Deps) -> None:
     layout.register(deps)
     export.register(deps)
     settings.register(deps)
+    audit.register(deps)

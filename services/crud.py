@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from sqlalchemy import func
+from sqlalchemy import func, literal
 from sqlmodel import Session, SQLModel, select
 
 from models.base import utcnow
@@ -34,7 +34,7 @@ def ensure_unique_name(
     session: Session, model: type[SQLModel], project_id: str, name: str, *, exclude_id: str | None = None
 ) -> None:
     """Names are unique per project ignoring case, checked here for a clear message and by the database index."""
-    query = select(model).where(model.project_id == project_id, func.lower(model.name) == name.lower())  # type: ignore[attr-defined]
+    query = select(model).where(model.project_id == project_id, func.lower(model.name) == func.lower(literal(name)))  # type: ignore[attr-defined]
     for row in session.exec(query):
         if row.id != exclude_id:  # type: ignore[attr-defined]
             raise Conflict(f'"{row.name}" already exists in this project (names ignore case).', code='name_taken')  # type: ignore[attr-defined]

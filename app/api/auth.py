@@ -1,0 +1,147 @@
+"""Who is calling: the bearer dependency, project scope checks, and mutations attributed to 'token:<id>'."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import Depends, Path
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import event
+from sqlmodel import Session
+
+from models.ops import AuditEvent
+from models.project import ProjectRead
+from services import audit, auth, projects
+from services.auth import TokenRead
+from services.deps import Deps
+from services.errors import Forbidden, NotFound, Unauthorized
+from services.login import check_bind
+
+__all__ = ['Access', 'ApiContext', 'Principal', 'Unit', 'check_bind']
+
+log = logging.getLogger(__name__)
+
+bearer = HTTPBearer(auto_error=False, description='An API token: `Authorization: Bearer kroma_…`.')
+SERVICE_ACTOR = 'studio'
+
+
+@dataclass(frozen=True)
+class Principal:
+    """A resolved, active token; its actor name is what the audit log records."""
+
+    token: TokenRead
+
+    @property
+    def id(self) -> str:
+        return self.token.id
+
+    @property
+    def project_id(self) -> str | None:
+        return self.token.project_id
+
+    @property
+    def actor(self) -> str:
+        return self.token.actor
+
+    def require_unscoped(self, what: str) -> None:
+        if self.project_id is not None:
+            raise Forbidden(f'A project-scoped token cannot {what}.')
+
+    def require_project(self, project_id: str | None) -> None:
+        """A scoped token reaches only its own project; None means 'all projects', which is wider."""
+        if self.project_id is not None and self.project_id != project_id:
+            raise Forbidden('This token is scoped to another project.')
+
+
+@dataclass(frozen=True)
+class Access:
+    """A principal allowed on one project, with the project read once."""
+
+    principal: Principal
+    project: ProjectRead
+
+
+@dataclass
+class Unit:
+    """One audited unit of work: the session, and the project and payload the audit event will carry."""
+
+    session: Session
+    project_id: str | None
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+class ApiContext:
+    """The dependencies every route module shares, built once from Deps (no module-level state)."""
+
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+        self.principal: Callable[..., Principal] = self._principal_dependency()
+        self.access: Callable[..., Access] = self._access_dependency()
+        self.unscoped: Callable[..., Principal] = self._unscoped_dependency()
+
+    def _principal_dependency(self) -> Callable[..., Principal]:
+        sessions = self.deps.sessions
+
+        def principal(creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Principal:
+            if creds is None or not creds.credentials:
+                raise Unauthorized('A valid API token is required (Authorization: Bearer kroma_…).')
+            with sessions() as s:
+                return Principal(auth.resolve_token(s, creds.credentials))
+
+        return principal
+
+    def _unscoped_dependency(self) -> Callable[..., Principal]:
+        principal = self.principal
+
+        def unscoped(who: Principal = Depends(principal)) -> Principal:
+            """For actions wider than one project (creating projects): checked before the body is even read."""
+            who.require_unscoped('do this; it needs an unscoped token')
+            return who
+
+        return unscoped
+
+    def _access_dependency(self) -> Callable[..., Access]:
+        sessions = self.deps.sessions
+        principal = self.principal
+
+        def access(
+            slug: str = Path(description='Project slug.', max_length=64), who: Principal = Depends(principal)
+        ) -> Access:
+            """A scoped token gets 403 for any other project, existing or not, so it learns nothing about them."""
+            with sessions() as s:
+                try:
+                    project = projects.get_project(s, slug)
+                except NotFound:
+                    if who.project_id is not None:
+                        raise Forbidden('This token is scoped to another project.') from None
+                    raise
+            who.require_project(project.id)
+            return Access(who, project)
+
+        return access
+
+    @contextmanager
+    def unit(
+        self, who: Principal, action: str, *, project_id: str | None, payload: dict[str, Any] | None = None
+    ) -> Iterator[Unit]:
+        """Run a mutation in one transaction that also holds its audit event, attributed to the token."""
+        with self.deps.sessions() as s:
+            added: list[AuditEvent] = []
+
+            def collect(_session: Session, obj: object) -> None:
+                if isinstance(obj, AuditEvent):
+                    added.append(obj)
+
+            event.listen(s, 'transient_to_pending', collect)
+            u = Unit(s, project_id, dict(payload or {}))
+            yield u
+            for row in added:
+                if row.actor == SERVICE_ACTOR:
+                    row.actor = who.actor
+                    s.add(row)
+            if not added:
+                audit.record(s, project_id=u.project_id, actor=who.actor, action=action, payload=u.payload)

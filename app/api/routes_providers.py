@@ -1,0 +1,162 @@
+"""Provider accounts (a key can be set, never read back) and the project's secrets, by name only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends
+from fastapi.encoders import jsonable_encoder
+from pydantic import BaseModel, ConfigDict, Field
+from sqlmodel import Session
+
+from app.api.auth import Access, ApiContext
+from app.api.errors import EnvelopeRoute
+from models.base import ProviderKind
+from models.provider import ProviderAccountCreate, ProviderAccountRead, ProviderAccountUpdate, SecretRead
+from services import provider_accounts
+from services.errors import Invalid, NotFound
+
+P = '/api/projects/{slug}'
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra='forbid')
+
+
+class AccountIn(Strict):
+    name: str = Field(max_length=100)
+    kind: ProviderKind = ProviderKind.local
+    base_url: str = Field('', max_length=500)
+    model: str = Field('', max_length=200)
+    options: dict[str, Any] = Field(default_factory=dict)
+    shared: bool = Field(False, description='Usable by every project (needs an unscoped token).')
+    api_key: str | None = Field(None, max_length=65_536, description='Stored encrypted; never returned.')
+
+
+class AccountPatch(Strict):
+    name: str | None = Field(None, max_length=100)
+    base_url: str | None = Field(None, max_length=500)
+    model: str | None = Field(None, max_length=200)
+    options: dict[str, Any] | None = None
+
+
+class KeyIn(Strict):
+    api_key: str = Field(max_length=65_536)
+
+
+class SecretIn(Strict):
+    provider: str = Field(max_length=64)
+    name: str = Field(max_length=100)
+    value: str = Field(max_length=65_536, description='Stored encrypted; never returned or listed.')
+
+
+def secret_json(r: SecretRead) -> dict[str, Any]:
+    """Names only: the API never shows a value, not even masked."""
+    return {'id': r.id, 'scope': r.scope, 'provider': r.provider, 'name': r.name, 'key_ref': r.key_ref,
+            'updated_at': r.updated_at.isoformat()}  # fmt: skip
+
+
+def build(ctx: ApiContext) -> APIRouter:
+    router = APIRouter(route_class=EnvelopeRoute)
+    deps, sessions = ctx.deps, ctx.deps.sessions
+    A = P + '/provider-accounts'
+
+    def store() -> Any:
+        if deps.secrets is None:
+            raise Invalid('Secrets are not available in this process (no master key).', code='secrets_unavailable')
+        return deps.secrets
+
+    def account(s: Session, a: Access, account_id: str, *, writing: bool) -> ProviderAccountRead:
+        """An account this project can use: its own or a shared one; changing a shared one needs an unscoped token."""
+        rows = provider_accounts.list_accounts(s, project_id=a.project.id, secrets=deps.secrets)
+        found = next((r for r in rows if r.id == account_id), None)
+        if found is None:
+            raise NotFound('No such provider account for this project.')
+        if writing and found.project_id is None:
+            a.principal.require_unscoped('change a provider account shared by every project')
+        return found
+
+    @router.get(A, tags=['provider accounts'])
+    def list_accounts(a: Access = Depends(ctx.access)) -> dict[str, Any]:
+        """The project's own accounts and the shared ones; `has_key` and a masked hint, never the key."""
+        with sessions() as s:
+            rows = provider_accounts.list_accounts(s, project_id=a.project.id, secrets=deps.secrets)
+        return {'ok': True, 'count': len(rows), 'provider_accounts': jsonable_encoder(rows)}
+
+    @router.post(A, status_code=201, tags=['provider accounts'])
+    def create_account(body: AccountIn, a: Access = Depends(ctx.access)) -> dict[str, Any]:
+        if body.shared:
+            a.principal.require_unscoped('create a provider account shared by every project')
+        data = ProviderAccountCreate(
+            **body.model_dump(exclude={'shared', 'api_key'}), project_id=None if body.shared else a.project.id
+        )
+        payload = {'name': body.name, 'kind': body.kind.value, 'shared': body.shared, 'with_key': bool(body.api_key)}
+        with ctx.unit(a.principal, 'provider_account.create', project_id=a.project.id, payload=payload) as u:
+            row = provider_accounts.create_account(
+                u.session, data, secrets=store() if body.api_key else deps.secrets, api_key=body.api_key
+            )
+        return {'ok': True, 'provider_account': jsonable_encoder(row)}
+
+    @router.get(A + '/{account_id}', tags=['provider accounts'])
+    def get_account(account_id: str, a: Access = Depends(ctx.access)) -> dict[str, Any]:
+        with sessions() as s:
+            row = account(s, a, account_id, writing=False)
+        return {'ok': True, 'provider_account': jsonable_encoder(row)}
+
+    @router.patch(A + '/{account_id}', tags=['provider accounts'])
+    def update_account(account_id: str, body: AccountPatch, a: Access = Depends(ctx.access)) -> dict[str, Any]:
+        patch = {k: v for k, v in body.model_dump(exclude_unset=True).items() if v is not None}
+        payload = {'id': account_id, 'fields': sorted(patch)}
+        with ctx.unit(a.principal, 'provider_account.update', project_id=a.project.id, payload=payload) as u:
+            account(u.session, a, account_id, writing=True)
+            row = provider_accounts.update_account(
+                u.session, account_id, ProviderAccountUpdate(**patch), secrets=deps.secrets
+            )
+        return {'ok': True, 'provider_account': jsonable_encoder(row)}
+
+    @router.delete(A + '/{account_id}', tags=['provider accounts'])
+    def delete_account(account_id: str, a: Access = Depends(ctx.access)) -> dict[str, Any]:
+        """The account and its stored key go together."""
+        payload = {'id': account_id}
+        with ctx.unit(a.principal, 'provider_account.delete', project_id=a.project.id, payload=payload) as u:
+            found = account(u.session, a, account_id, writing=True)
+            u.payload['name'] = found.name
+            provider_accounts.delete_account(u.session, account_id, secrets=deps.secrets)
+        return {'ok': True, 'deleted': True, 'id': account_id}
+
+    @router.put(A + '/{account_id}/key', tags=['provider accounts'])
+    def set_key(account_id: str, body: KeyIn, a: Access = Depends(ctx.access)) -> dict[str, Any]:
+        """Enter or replace the key (R02): encrypted at once, never returned."""
+        payload = {'id': account_id}
+        with ctx.unit(a.principal, 'provider_account.set_key', project_id=a.project.id, payload=payload) as u:
+            account(u.session, a, account_id, writing=True)
+            row = provider_accounts.set_key(u.session, store(), account_id, body.api_key)
+        return {'ok': True, 'provider_account': jsonable_encoder(row)}
+
+    # -- secrets ---------------------------------------------------------------------------------------------
+    @router.get(P + '/secrets', tags=['secrets'])
+    def list_secrets(a: Access = Depends(ctx.access)) -> dict[str, Any]:
+        """The project's secrets by provider and name; values are never shown, not even masked."""
+        with sessions() as s:
+            rows = store().list(s, scope=a.project.id)
+        return {'ok': True, 'count': len(rows), 'secrets': [secret_json(r) for r in rows]}
+
+    @router.post(P + '/secrets', status_code=201, tags=['secrets'])
+    def put_secret(body: SecretIn, a: Access = Depends(ctx.access)) -> dict[str, Any]:
+        """Store (or replace) a secret for this project, encrypted and bound to its scope, provider and name."""
+        payload = {'provider': body.provider, 'name': body.name}
+        with ctx.unit(a.principal, 'secret.put', project_id=a.project.id, payload=payload) as u:
+            row = store().put(u.session, scope=a.project.id, provider=body.provider, name=body.name, value=body.value)
+        return {'ok': True, 'secret': secret_json(row)}
+
+    @router.delete(P + '/secrets/{secret_id}', tags=['secrets'])
+    def delete_secret(secret_id: str, a: Access = Depends(ctx.access)) -> dict[str, Any]:
+        with ctx.unit(a.principal, 'secret.delete', project_id=a.project.id, payload={'id': secret_id}) as u:
+            row = next((r for r in store().list(u.session, scope=a.project.id) if r.id == secret_id), None)
+            if row is None:
+                raise NotFound('No such secret in this project.', code='secret_not_found')
+            u.payload.update({'provider': row.provider, 'name': row.name})
+            store().delete(u.session, secret_id)
+        return {'ok': True, 'deleted': True, 'id': secret_id}
+
+    return router

@@ -1,0 +1,162 @@
+"""Reference sets with their ordered items, and versioned prompt templates."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.encoders import jsonable_encoder
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.api.auth import Access, ApiContext
+from app.api.errors import EnvelopeRoute
+from models.base import Stage
+from services import prompts, reference_sets
+from services.errors import NotFound
+
+P = '/api/projects/{slug}'
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra='forbid')
+
+
+class SetIn(Strict):
+    name: str = Field(max_length=200)
+    description: str = Field('', max_length=5000)
+
+
+class SetPatch(Strict):
+    name: str | None = Field(None, max_length=200)
+    description: str | None = Field(None, max_length=5000)
+
+
+class ItemIn(Strict):
+    asset_id: str | None = Field(None, max_length=32, description='An image of this project, or…')
+    content_text: str = Field('', max_length=20_000, description='…a text note (one of the two is required).')
+    label: str = Field('', max_length=200)
+
+
+class OrderIn(Strict):
+    item_ids: list[str] = Field(max_length=1000, description='Every item of the set, once, in the new order.')
+
+
+class TemplateIn(Strict):
+    stage: Stage
+    text: str = Field(max_length=20_000)
+    name: str | None = Field(None, max_length=200, description='Defaults to "<stage> default".')
+
+
+def build(ctx: ApiContext) -> APIRouter:
+    router = APIRouter(route_class=EnvelopeRoute)
+    sessions = ctx.deps.sessions
+    S = P + '/reference-sets'
+
+    @router.get(S, tags=['reference sets'])
+    def list_sets(a: Access = Depends(ctx.access)) -> dict[str, Any]:
+        with sessions() as s:
+            rows = reference_sets.list_sets(s, a.project.id)
+        return {'ok': True, 'count': len(rows), 'reference_sets': jsonable_encoder(rows)}
+
+    @router.post(S, status_code=201, tags=['reference sets'])
+    def create_set(body: SetIn, a: Access = Depends(ctx.access)) -> dict[str, Any]:
+        who = a.principal
+        with ctx.unit(who, 'reference_set.create', project_id=a.project.id) as u:
+            row = reference_sets.create_set(u.session, a.project.id, **body.model_dump(), actor=who.actor)
+        return {'ok': True, 'reference_set': jsonable_encoder(row)}
+
+    @router.get(S + '/{set_id}', tags=['reference sets'])
+    def get_set(set_id: str, a: Access = Depends(ctx.access)) -> dict[str, Any]:
+        with sessions() as s:
+            row = reference_sets.get_set(s, a.project.id, set_id)
+        return {'ok': True, 'reference_set': jsonable_encoder(row)}
+
+    @router.patch(S + '/{set_id}', tags=['reference sets'])
+    def update_set(set_id: str, body: SetPatch, a: Access = Depends(ctx.access)) -> dict[str, Any]:
+        who = a.principal
+        with ctx.unit(who, 'reference_set.update', project_id=a.project.id) as u:
+            row = reference_sets.update_set(u.session, a.project.id, set_id, **body.model_dump(), actor=who.actor)
+        return {'ok': True, 'reference_set': jsonable_encoder(row)}
+
+    @router.delete(S + '/{set_id}', tags=['reference sets'])
+    def delete_set(set_id: str, a: Access = Depends(ctx.access)) -> dict[str, Any]:
+        """The set and its items go together (the images stay in the project)."""
+        who = a.principal
+        with ctx.unit(who, 'reference_set.delete', project_id=a.project.id) as u:
+            reference_sets.delete_set(u.session, a.project.id, set_id, actor=who.actor)
+        return {'ok': True, 'deleted': True, 'id': set_id}
+
+    @router.get(S + '/{set_id}/items', tags=['reference sets'])
+    def list_items(set_id: str, a: Access = Depends(ctx.access)) -> dict[str, Any]:
+        with sessions() as s:
+            row = reference_sets.get_set(s, a.project.id, set_id)
+        return {'ok': True, 'reference_set_id': set_id, 'count': len(row.items), 'items': row.items}
+
+    @router.post(S + '/{set_id}/items', status_code=201, tags=['reference sets'])
+    def add_item(set_id: str, body: ItemIn, a: Access = Depends(ctx.access)) -> dict[str, Any]:
+        """Append an image or a note at the end of the set."""
+        who = a.principal
+        with ctx.unit(who, 'reference_set.add_item', project_id=a.project.id) as u:
+            row = reference_sets.add_item(u.session, a.project.id, set_id, **body.model_dump(), actor=who.actor)
+        return {'ok': True, 'item': row.items[-1], 'reference_set': jsonable_encoder(row)}
+
+    @router.put(S + '/{set_id}/items/order', tags=['reference sets'])
+    def reorder_items(set_id: str, body: OrderIn, a: Access = Depends(ctx.access)) -> dict[str, Any]:
+        with ctx.unit(a.principal, 'reference_set.reorder', project_id=a.project.id, payload={'set_id': set_id}) as u:
+            row = reference_sets.reorder_items(u.session, a.project.id, set_id, body.item_ids)
+        return {'ok': True, 'reference_set': jsonable_encoder(row)}
+
+    @router.delete(S + '/{set_id}/items/{item_id}', tags=['reference sets'])
+    def remove_item(set_id: str, item_id: str, a: Access = Depends(ctx.access)) -> dict[str, Any]:
+        who = a.principal
+        with ctx.unit(who, 'reference_set.remove_item', project_id=a.project.id) as u:
+            reference_sets.get_set(u.session, a.project.id, set_id)
+            row = reference_sets.remove_item(u.session, a.project.id, item_id, actor=who.actor)
+            if row.id != set_id:
+                raise _item_not_in_set()
+        return {'ok': True, 'deleted': True, 'id': item_id}
+
+    # -- prompt templates ------------------------------------------------------------------------------------
+    T = P + '/prompt-templates'
+
+    @router.get(T, tags=['prompt templates'])
+    def list_templates(all_versions: bool = Query(False), a: Access = Depends(ctx.access)) -> dict[str, Any]:
+        """The current version of each template (or every version)."""
+        with sessions() as s:
+            rows = prompts.list_templates(s, a.project.id, all_versions=all_versions)
+        return {'ok': True, 'count': len(rows), 'prompt_templates': jsonable_encoder(rows)}
+
+    @router.post(T, status_code=201, tags=['prompt templates'])
+    def save_template(body: TemplateIn, a: Access = Depends(ctx.access)) -> dict[str, Any]:
+        """Every save is a new version; unknown {placeholders} are refused before saving."""
+        with ctx.unit(a.principal, 'prompt_template.save', project_id=a.project.id) as u:
+            row = prompts.save_template(u.session, a.project.id, stage=body.stage, text=body.text, name=body.name)
+        return {'ok': True, 'prompt_template': jsonable_encoder(row)}
+
+    @router.get(T + '/{name}', tags=['prompt templates'])
+    def template_versions(name: str, a: Access = Depends(ctx.access)) -> dict[str, Any]:
+        """Every version of one template, newest (current) first."""
+        with sessions() as s:
+            rows = prompts.template_versions(s, a.project.id, name)
+        if not rows:
+            raise _template_missing(name)
+        return {'ok': True, 'prompt_template': jsonable_encoder(rows[0]), 'versions': jsonable_encoder(rows)}
+
+    @router.delete(T + '/{name}', tags=['prompt templates'])
+    def delete_template(name: str, a: Access = Depends(ctx.access)) -> dict[str, Any]:
+        """Remove a template with all its versions; runs fall back to the stage default."""
+        with ctx.unit(a.principal, 'prompt_template.delete', project_id=a.project.id) as u:
+            removed = prompts.delete_template(u.session, a.project.id, name)
+            if not removed:
+                raise _template_missing(name)
+        return {'ok': True, 'deleted': True, 'id': name, 'versions': removed}
+
+    return router
+
+
+def _template_missing(name: str) -> NotFound:
+    return NotFound(f'No prompt template named "{name}" in this project.')
+
+
+def _item_not_in_set() -> NotFound:
+    return NotFound('That item is not in this reference set.')
