@@ -70,6 +70,7 @@ class RunExecutor:
         self._db_lock = threading.Lock()
         self._client: httpx.AsyncClient | None = None
         self.stats = ExecutorStats()
+        tls_context()  # built once per process, before any run is waiting on it
 
     @contextmanager
     def _unit(self) -> Iterator[Session]:
@@ -234,6 +235,7 @@ class RunExecutor:
                     asset.id,
                     LinkRelation.candidate_of,
                     {'run_id': run.id, 'stage': run.stage.value},
+                    audited=False,
                 )
             cand.status, cand.asset_id, cand.error, cand.finished_at = WorkState.done, asset.id, '', utcnow()
             cand.qa_summary = {**cand.qa_summary, 'sha256': asset.sha256}
