@@ -9,10 +9,11 @@ import pytest
 from sqlmodel import select
 
 from models.assets import Asset, QualityReport
-from models.base import Stage, WorkState
+from models.base import ProviderKind, Stage, WorkState
 from models.project import ProjectUpdate
+from models.provider import ProviderAccountCreate
 from models.runs import Candidate, Job, Run
-from services import projects, run_queue, runs
+from services import projects, provider_accounts, run_queue, runs
 from services.candidate_qa import CandidateQA
 from services.errors import Invalid, PolicyRefused
 from services.files import sha256_file
@@ -117,3 +118,26 @@ def test_two_workers_never_claim_the_same_job(sessions, demo) -> None:
         with sessions() as s:
             claimed.append(run_queue.claim_job(s, f'h:{worker}', run_id=run_id))
     assert len({c for c in claimed if c}) == 3 and claimed[-1] is None
+
+
+def test_paid_runs_need_confirmation_and_fit_the_budget(sessions, demo) -> None:
+    with sessions() as s:
+        account = provider_accounts.create_account(
+            s,
+            ProviderAccountCreate(
+                name='paid', kind=ProviderKind.openai, base_url='http://127.0.0.1:9', model='gpt-image-2'
+            ),
+        )
+        req = RunRequest(stage=Stage.style, candidates=2, mode='run', account_id=account.id)
+        plan, _ = runs.plan(s, demo, req)
+        assert plan.total_cost_usd > 0 and not plan.provider_offline
+    with sessions() as s, pytest.raises(PolicyRefused, match='confirm the spend'):
+        runs.start(s, demo, req)
+    with sessions() as s:
+        projects.update_project(s, 'demo', ProjectUpdate(budget_usd=plan.total_cost_usd / 2))
+        poor = projects.get_project(s, 'demo')
+    with sessions() as s, pytest.raises(PolicyRefused, match='over the') as refused:
+        runs.start(s, poor, RunRequest(**{**req.__dict__, 'confirm_spend': True}))
+    assert refused.value.code == 'budget_exceeded'
+    with sessions() as s:
+        assert s.exec(select(Run)).all() == []  # refused before any row or call
