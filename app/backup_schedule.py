@@ -15,6 +15,7 @@ from sqlalchemy.engine import make_url
 
 from app.settings import Settings, get_settings
 from models.db import make_engine, session_factory
+from services.audit import acting_as
 from services.backup_config import is_configured, run_nightly
 from services.deps import Deps
 from services.errors import Invalid, KromaError
@@ -119,15 +120,16 @@ def scheduled_backup(
     """Job body with plain args (the job store pickles them); never receives a key, it loads the keyring itself."""
     engine = make_engine(db_url)
     try:
-        results = run_nightly(
-            session_factory(engine),
-            data_dir=Path(data_dir_str),
-            db_path=Path(db_path),
-            settings_values=target_values,
-            secrets=_secret_store(key_file),
-            keep_daily=keep_daily,
-            keep_weekly=keep_weekly,
-        )
+        with acting_as(f'job:{JOB_ID}'):
+            results = run_nightly(
+                session_factory(engine),
+                data_dir=Path(data_dir_str),
+                db_path=Path(db_path),
+                settings_values=target_values,
+                secrets=_secret_store(key_file),
+                keep_daily=keep_daily,
+                keep_weekly=keep_weekly,
+            )
     except KromaError as e:  # the master key or stored credentials are unusable: an expected failure, not a bug
         log.warning('scheduled backup did not run: %s', e.user_message)
         return []

@@ -24,6 +24,7 @@ from app.logging import configure_logging
 from app.settings import Settings
 from models.project import ProjectCreate
 from services import projects
+from services.audit import acting_as
 
 cli = typer.Typer(
     help='Kroma Studio: comics with consistent style and faces.', no_args_is_help=True, add_completion=False
@@ -58,7 +59,8 @@ def studio(
         overrides['native'] = True
     settings = Settings(**overrides)
     configure_logging(settings.data_dir, settings.log_level)
-    guarded(run_studio)(settings)
+    with acting_as('studio'):  # the server's pages are the studio, not the command that started it
+        guarded(run_studio)(settings)
 
 
 @cli.command()
@@ -126,8 +128,10 @@ def project_delete(slug: str, confirm: Annotated[str, typer.Option(help='Repeat 
 
 
 def main() -> None:
+    """Every change a command makes is audited as 'cli'."""
     try:
-        cli()
+        with acting_as('cli'):
+            cli()
     except KeyboardInterrupt:
         sys.exit(130)
 

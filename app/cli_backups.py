@@ -110,7 +110,9 @@ def restore(
     # without a database (say, restoring a lost data dir in place) credentials come from boto3's chain
     deps = deps_for_cli(settings) if db.exists() else None
     target_dir = to.expanduser().resolve()
-    result = _service(settings, deps, project).restore(snapshot, target_dir, on_progress=_echo_progress)
+    result = _service(settings, deps, project).restore(
+        snapshot, target_dir, on_progress=_echo_progress, session_factory=deps.sessions if deps else None
+    )
     typer.echo(
         f'restored {result["files"]} files and the database ({human_size(result["bytes"])}) into {target_dir}; '
         f'start it with KROMA_HOME={target_dir} and your master key (it is never in a backup)'

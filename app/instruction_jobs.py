@@ -8,10 +8,13 @@ from typing import Any
 from models.db import SessionFactory
 from models.project import ProjectRead
 from services import backup_config, instructions
+from services.audit import acting_as
 from services.deps import Deps
 from services.errors import Invalid
 from services.exports import Exporter, ExportRequest
 from services.instructions import Handler
+
+INSTRUCTION_WORKER = 'instruction-worker'
 
 
 def export_instruction(deps: Deps) -> Handler:
@@ -48,11 +51,12 @@ def backup_instruction(deps: Deps) -> Handler:
 
 def work_instructions(deps: Deps, agent_url: str | None = None) -> str | None:
     """Recover dead locks, then run at most one confirmed copilot instruction through the same services as the pages."""
-    return instructions.work_once(
-        deps.sessions,
-        store=deps.store,
-        secrets=deps.secrets,
-        agent_url=agent_url,
-        wake_runs=deps.wake_runs,
-        handlers={'export': export_instruction(deps), 'backup': backup_instruction(deps)},
-    )
+    with acting_as(f'job:{INSTRUCTION_WORKER}'):
+        return instructions.work_once(
+            deps.sessions,
+            store=deps.store,
+            secrets=deps.secrets,
+            agent_url=agent_url,
+            wake_runs=deps.wake_runs,
+            handlers={'export': export_instruction(deps), 'backup': backup_instruction(deps)},
+        )

@@ -11,8 +11,9 @@ from typing import Any
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from app.instruction_jobs import work_instructions
+from app.instruction_jobs import INSTRUCTION_WORKER, work_instructions
 from services import run_queue
+from services.audit import acting_as
 from services.candidate_qa import CandidateQA
 from services.deps import Deps
 from services.run_executor import RunExecutor
@@ -23,17 +24,19 @@ log = logging.getLogger(__name__)
 RUN_WORKER = 'run-worker'
 RECOVER = 'recover-runs'
 SCRATCH_CLEANUP = 'scratch-cleanup'
-INSTRUCTION_WORKER = 'instruction-worker'
 
 
 def drain_runs(deps: Deps) -> int:
     """One worker pass in its own thread and event loop: the studio's UI loop is never blocked by generation."""
-    executor = RunExecutor(sessions=deps.sessions, store=deps.store, secrets=deps.secrets, qa=CandidateQA(deps.store))
-    return asyncio.run(executor.drain())
+    with acting_as(f'job:{RUN_WORKER}'):
+        executor = RunExecutor(
+            sessions=deps.sessions, store=deps.store, secrets=deps.secrets, qa=CandidateQA(deps.store)
+        )
+        return asyncio.run(executor.drain())
 
 
 def recover(deps: Deps) -> int:
-    with deps.sessions() as s:
+    with acting_as(f'job:{RECOVER}'), deps.sessions() as s:
         count = run_queue.recover_interrupted(s)
     if count:
         log.warning('%d job(s) were interrupted by a stopped process; resume their runs to finish them', count)
@@ -42,7 +45,8 @@ def recover(deps: Deps) -> int:
 
 def clear_scratch(deps: Deps, max_age_hours: float) -> int:
     """Sweep utility-lab scratch folders nobody touched for a while."""
-    return ScratchArea(deps.data_dir).clear_older_than(max_age_hours)
+    with acting_as(f'job:{SCRATCH_CLEANUP}'):
+        return ScratchArea(deps.data_dir).clear_older_than(max_age_hours)
 
 
 def _every(

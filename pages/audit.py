@@ -11,8 +11,8 @@ from nicegui import ui
 
 from components.errors import notify_errors
 from components.theme import frame
-from services import auth, projects
-from services.auth import AuditEventRead, AuditQuery
+from services import audit, projects
+from services.audit import AuditEventRead, AuditQuery
 from services.deps import Deps
 from services.errors import Invalid
 
@@ -95,7 +95,7 @@ def register(deps: Deps) -> None:
                 """Shows the filters as they were when applied (a refresh may run a moment later)."""
                 q: AuditQuery = state['query']
                 with deps.sessions() as s:
-                    events, total = auth.search_events(s, q)
+                    events, total = audit.search_events(s, q)
                 render_events(events, total)
                 if total > len(events) and q.limit < 1000:
                     ui.button('Show more', on_click=more).props('flat').mark('audit-more')

@@ -132,7 +132,10 @@ def register(deps: Deps) -> None:
                     raise Invalid('Enter the full path of a new or empty folder to restore into.')
                 dest, target = Path(raw).expanduser(), found[scope.value]
                 result = await work(
-                    f'Restoring {item.name}', lambda: service(target).restore(item.key, dest, on_progress=progress)
+                    f'Restoring {item.name}',
+                    lambda: service(target).restore(
+                        item.key, dest, on_progress=progress, session_factory=deps.sessions
+                    ),
                 )
                 restore.close()
                 ui.notify(

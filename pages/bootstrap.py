@@ -59,7 +59,7 @@ def register(deps: Deps) -> None:
                 try:
                     with deps.sessions() as s:
                         report = bootstrap.import_answer(
-                            s, project, answer.value or '', mode=mode.value, dry_run=dry_run, actor='studio'
+                            s, project, answer.value or '', mode=mode.value, dry_run=dry_run
                         )
                 except KromaError as e:
                     with result:

@@ -14,6 +14,7 @@ from sqlmodel import Session, col, select
 from models.assets import Asset, AssetLink, AssetRead
 from models.base import AssetKind, LinkRelation, ReviewState
 from models.project import Project, ProjectRead
+from services import audit
 from services.errors import Invalid, KromaError, NotFound
 from services.files import atomic_write, make_thumbnail, safe_child, validate_image
 from services.projects import project_root
@@ -134,6 +135,10 @@ class AssetStore:
                 results.append(UploadResult(name, 'accepted' if created else 'duplicate', '', asset))
             except KromaError as e:
                 results.append(UploadResult(name, 'refused', e.user_message))
+        counts = {k: sum(r.status == k for r in results) for k in ('accepted', 'duplicate', 'refused')}
+        kind = getattr(kwargs.get('kind'), 'value', kwargs.get('kind') or 'reference')
+        payload = {**counts, 'kind': kind, 'asset_ids': [r.asset.id for r in results if r.asset][:100]}
+        audit.record(session, project_id=project.id, action='asset.upload', payload=payload)
         for r in results:
             if r.status == 'accepted' and r.asset:
                 self.thumb_path(project, r.asset)
@@ -177,8 +182,16 @@ def list_assets(
 
 
 def link_assets(
-    session: Session, project_id: str, parent_id: str, child_id: str, relation: LinkRelation, params: dict | None = None
+    session: Session,
+    project_id: str,
+    parent_id: str,
+    child_id: str,
+    relation: LinkRelation,
+    params: dict | None = None,
+    *,
+    audited: bool = True,
 ) -> None:
+    """Idempotent; runs and post-process pass audited=False, since their own run event already covers the link."""
     if parent_id == child_id:
         raise Invalid('An asset cannot be linked to itself.')
     for asset_id in (parent_id, child_id):
@@ -195,6 +208,9 @@ def link_assets(
             )
         )
         session.flush()
+        if audited:
+            payload = {'parent_id': parent_id, 'child_id': child_id, 'relation': getattr(relation, 'value', relation)}
+            audit.record(session, project_id=project_id, action='asset_link.create', payload=payload)
 
 
 def lineage(session: Session, project_id: str, asset_id: str) -> dict[str, list[dict[str, Any]]]:

@@ -14,7 +14,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from models.base import utcnow
-from models.ops import ApiToken, AuditEvent
+from models.ops import ApiToken
 from models.project import Project
 from services.errors import Forbidden, Invalid, NotFound, Unauthorized
 
@@ -233,63 +233,3 @@ def create_first_token(
     if token_count(session) != 1:
         raise Unauthorized('Another first token was created at the same time; use `kroma token create`.')
     return issued
-
-
-# -- audit log queries ---------------------------------------------------------------------------------------
-# NOTE: these read services/audit.py's table for the API and the /audit page; they belong in services/audit.py,
-# whose owner can move them there unchanged (nothing else imports them from here).
-@dataclass(frozen=True)
-class AuditEventRead:
-    id: str
-    project_id: str | None
-    project_slug: str | None
-    actor: str
-    action: str
-    payload: dict
-    created_at: datetime
-
-
-@dataclass(frozen=True)
-class AuditQuery:
-    """Filters for the audit log: actor and action match a prefix ('token:', 'character.'); dates are UTC."""
-
-    project_id: str | None = None
-    actor: str | None = None
-    action: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-    limit: int = 200
-    offset: int = 0
-
-
-def _utc(when: datetime) -> datetime:
-    """A naive filter date means UTC; one far outside the calendar is refused, not crashed on."""
-    try:
-        return aware(when)  # type: ignore[return-value]
-    except OverflowError as e:
-        raise Invalid('That date is out of range.', code='invalid_date') from e
-
-
-def search_events(session: Session, q: AuditQuery) -> tuple[list[AuditEventRead], int]:
-    """Newest first, one page, plus the total that matched (for paging)."""
-    if not 1 <= q.limit <= 1000 or q.offset < 0:
-        raise Invalid('Limit must be 1–1000 and offset ≥ 0.')
-    query = select(AuditEvent)
-    if q.project_id:
-        query = query.where(AuditEvent.project_id == q.project_id)
-    if q.actor:
-        query = query.where(col(AuditEvent.actor).startswith(q.actor.strip(), autoescape=True))
-    if q.action:
-        query = query.where(col(AuditEvent.action).startswith(q.action.strip(), autoescape=True))
-    if q.since:
-        query = query.where(AuditEvent.created_at >= _utc(q.since))
-    if q.until:
-        query = query.where(AuditEvent.created_at <= _utc(q.until))
-    total = session.exec(select(func.count()).select_from(query.subquery())).one()
-    rows = session.exec(
-        query.order_by(col(AuditEvent.created_at).desc(), col(AuditEvent.id)).offset(q.offset).limit(q.limit)
-    ).all()
-    slugs = dict(session.exec(select(Project.id, Project.slug)).all())
-    out = [AuditEventRead(r.id, r.project_id, slugs.get(r.project_id or ''), r.actor, r.action, r.payload,
-                          aware(r.created_at)) for r in rows]  # type: ignore[arg-type]  # fmt: skip
-    return out, total

@@ -22,6 +22,7 @@ from models.base import utcnow
 from models.db import SessionFactory
 from models.ops import Backup
 from models.project import Project
+from services import audit
 from services import backup_retention as retention
 from services.backup_retention import DB_PATH, MASTER_KEY_NAME, select_retained
 from services.backup_store import ObjectStore, S3Target, describe_s3_error, make_s3_client
@@ -113,8 +114,9 @@ class BackupService:
             if isinstance(e, KromaError):
                 message = e.user_message
             self._update(
-                session_factory, backup_id, status='failed', error=message, duration_s=time.monotonic() - started
-            )
+                session_factory, backup_id, status='failed', error=message, duration_s=time.monotonic() - started,
+                event=('backup.failed', {'backup_id': backup_id, 'scope': project_slug or 'all', 'error': message}),
+            )  # fmt: skip
             log.warning('backup %s failed: %s', backup_id, message)
             if not isinstance(e, Exception):
                 raise
@@ -124,6 +126,12 @@ class BackupService:
             session_factory, backup_id, status='complete', snapshot_key=key, manifest={**summary, 'key': key},
             size_bytes=manifest['size_bytes'], file_count=manifest['file_count'],
             uploaded_bytes=manifest['uploaded_bytes'], duration_s=round(time.monotonic() - started, 3),
+            event=('backup.complete', {
+                'backup_id': backup_id, 'scope': project_slug or 'all', 'snapshot_key': key,
+                'bucket': self.target.bucket,
+                'file_count': manifest['file_count'], 'size_bytes': manifest['size_bytes'],
+                'uploaded_bytes': manifest['uploaded_bytes'],
+            }),
         )  # fmt: skip
         _notify(on_progress, 1.0, 'Backup complete')
         log.info('backup %s complete: %d files, %d bytes uploaded', backup_id, row.file_count, row.uploaded_bytes)
@@ -223,11 +231,17 @@ class BackupService:
     ) -> dict[str, Any]:
         """Re-check every object of a snapshot; stamps verified_at on its backup row when it passes."""
         result = self._guard('Verify', retention.verify_snapshot, self.store, snapshot_key, deep=deep)
-        if result['ok'] and session_factory is not None:
+        if session_factory is not None:
             with session_factory() as s:
-                for row in s.exec(select(Backup).where(Backup.snapshot_key == result['snapshot_key'])).all():
+                rows = s.exec(select(Backup).where(Backup.snapshot_key == result['snapshot_key'])).all()
+                for row in rows if result['ok'] else ():
                     row.verified_at = self._now()
                     s.add(row)
+                payload = {'snapshot_key': result['snapshot_key'], 'ok': result['ok'], 'deep': deep}
+                payload |= {'checked': result['checked'], 'missing': len(result['missing'])}
+                payload['mismatched'] = len(result['mismatched'])
+                project_id = rows[0].project_id if rows else None
+                audit.record(s, project_id=project_id, action='backup.verify', payload=payload)
         return result
 
     def apply_retention(
@@ -239,16 +253,27 @@ class BackupService:
             result = self._guard(
                 'Retention', retention.apply_retention, self.store, keep_daily=keep_daily, keep_weekly=keep_weekly
             )
-        if session_factory is not None and result['deleted_snapshots']:
+        if session_factory is not None:
             with session_factory() as s:
                 query = select(Backup).where(Backup.snapshot_key.in_(result['deleted_snapshots']))  # type: ignore[attr-defined]
-                for row in s.exec(query).all():
+                for row in s.exec(query).all() if result['deleted_snapshots'] else ():
                     row.status = 'expired'
                     s.add(row)
+                payload = {'bucket': self.target.bucket, 'keep_daily': keep_daily, 'keep_weekly': keep_weekly}
+                payload |= {'kept': len(result['kept']), 'deleted_snapshots': len(result['deleted_snapshots'])}
+                payload |= {'deleted_objects': result['deleted_objects'], 'freed_bytes': result['freed_bytes']}
+                audit.record(s, project_id=None, action='backup.retention', payload=payload)
         return result
 
-    def restore(self, snapshot_key: str, target_dir: Path, *, on_progress: Progress | None = None) -> dict[str, Any]:
-        """Rebuild a data dir from a snapshot, only into a new or empty folder, checking every file's hash."""
+    def restore(
+        self,
+        snapshot_key: str,
+        target_dir: Path,
+        *,
+        on_progress: Progress | None = None,
+        session_factory: SessionFactory | None = None,
+    ) -> dict[str, Any]:
+        """Rebuild a data dir from a snapshot into a new or empty folder; the session (if any) only logs it."""
         target = Path(target_dir)
         if target.exists() and (not target.is_dir() or any(target.iterdir())):
             raise Invalid(
@@ -258,6 +283,11 @@ class BackupService:
             'Restore', retention.restore_snapshot, self.store, snapshot_key, target, partial(_notify, on_progress)
         )
         _notify(on_progress, 1.0, 'Restore complete')
+        if session_factory is not None:
+            with session_factory() as s:
+                payload = {'snapshot_key': result['snapshot_key'], 'target_dir': result['target_dir']}
+                payload |= {'files': result['files'], 'bytes': result['bytes']}
+                audit.record(s, project_id=None, action='backup.restore', payload=payload)
         return result
 
     def _guard(self, action: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -282,10 +312,15 @@ class BackupService:
         now = self.clock()
         return now.replace(tzinfo=UTC) if now.tzinfo is None else now.astimezone(UTC)
 
-    def _update(self, sf: SessionFactory, backup_id: str, **values: Any) -> Backup:
+    def _update(
+        self, sf: SessionFactory, backup_id: str, *, event: tuple[str, dict[str, Any]] | None = None, **values: Any
+    ) -> Backup:
+        """Update the row; a final status carries its audit event in the same transaction."""
         with sf() as s:
             row = s.get(Backup, backup_id)
             for name, value in values.items():
                 setattr(row, name, value)
             s.add(row)
+            if event is not None:
+                audit.record(s, project_id=row.project_id, action=event[0], payload=event[1])
         return row

@@ -216,7 +216,7 @@ def import_answer(
     *,
     mode: str | Mapping[str, str] | None = None,
     dry_run: bool = True,
-    actor: str = 'studio',
+    actor: str | None = None,
 ) -> ImportReport:
     """Validate everything first, then apply all sections in the caller's one transaction (or nothing, if dry)."""
     payload = parse_payload(answer if isinstance(answer, dict) else extract_json(answer))

@@ -14,6 +14,7 @@ from models.base import AssetKind, LinkRelation, ReviewState
 from models.layout import Chapter, Page, Panel
 from models.project import ProjectRead
 from services import assets as assets_svc
+from services import audit
 from services.assets import AssetStore
 from services.balloons import Balloon
 from services.crud import get_owned
@@ -135,13 +136,19 @@ def save_chapter(
     row.writer = _text(writer, 'Writer') if writer is not None else row.writer
     session.add(row)
     session.flush()
+    action = 'chapter.update' if chapter_id else 'chapter.create'
+    audit.record(session, project_id=project_id, action=action, payload={'chapter_id': row.id, 'number': row.number})
     return get_chapter(session, project_id, row.id)
 
 
 def delete_chapter(session: Session, project_id: str, chapter_id: str) -> None:
     """Pages and panels go with it (foreign-key cascade); the placed assets themselves are untouched."""
-    session.delete(get_owned(session, Chapter, project_id, chapter_id))
+    row = get_owned(session, Chapter, project_id, chapter_id)
+    session.delete(row)
     session.flush()
+    audit.record(
+        session, project_id=project_id, action='chapter.delete', payload={'chapter_id': row.id, 'number': row.number}
+    )
 
 
 def _page_read(session: Session, page: Page) -> PageRead:
@@ -183,11 +190,20 @@ def save_page(
     row.template, row.size_preset, row.layout = spec.template, spec.size_preset, dict(spec.grid or {})
     session.add(row)
     session.flush()
+    payload = {'page_id': row.id, 'chapter_id': row.chapter_id, 'number': row.number, 'template': row.template}
+    audit.record(session, project_id=project_id, action='page.update' if page_id else 'page.create', payload=payload)
     return _page_read(session, row)
 
 
 def reorder_pages(session: Session, project_id: str, chapter_id: str, page_ids: list[str]) -> list[PageRead]:
     """Renumber 1..n in the given order; the list must name every page of the chapter exactly once."""
+    pages = _renumber(session, project_id, chapter_id, page_ids)
+    audit.record(session, project_id=project_id, action='page.reorder', payload={'chapter_id': chapter_id})
+    return pages
+
+
+def _renumber(session: Session, project_id: str, chapter_id: str, page_ids: list[str]) -> list[PageRead]:
+    """Unaudited, so a move or a delete records one event of its own rather than two."""
     get_owned(session, Chapter, project_id, chapter_id)
     rows = {p.id: p for p in session.exec(select(Page).where(Page.chapter_id == chapter_id)).all()}
     if sorted(page_ids) != sorted(rows):
@@ -206,7 +222,10 @@ def move_page(session: Session, project_id: str, page_id: str, offset: int) -> l
     order = [p.id for p in list_pages(session, project_id, page.chapter_id)]
     order.remove(page_id)
     order.insert(min(max(page.number - 1 + offset, 0), len(order)), page_id)
-    return reorder_pages(session, project_id, page.chapter_id, order)
+    pages = _renumber(session, project_id, page.chapter_id, order)
+    payload = {'page_id': page_id, 'chapter_id': page.chapter_id, 'offset': offset}
+    audit.record(session, project_id=project_id, action='page.move', payload=payload)
+    return pages
 
 
 def delete_page(session: Session, project_id: str, page_id: str) -> None:
@@ -215,7 +234,9 @@ def delete_page(session: Session, project_id: str, page_id: str) -> None:
     session.delete(page)
     session.flush()
     rest = [p.id for p in list_pages(session, project_id, page.chapter_id)]
-    reorder_pages(session, project_id, page.chapter_id, rest)
+    _renumber(session, project_id, page.chapter_id, rest)
+    payload = {'page_id': page_id, 'chapter_id': page.chapter_id, 'number': page.number}
+    audit.record(session, project_id=project_id, action='page.delete', payload=payload)
 
 
 def derived_chain(session: Session, asset: Asset) -> tuple[Asset, list[tuple[AssetLink, Asset]]]:
@@ -267,9 +288,11 @@ def _panel(session: Session, project_id: str, page_id: str, slot: int) -> tuple[
     return page, row or Panel(project_id=project_id, page_id=page_id, slot=slot, crop={}, balloons=[])
 
 
-def _save(session: Session, page: Page, row: Panel) -> PageRead:
+def _save(session: Session, page: Page, row: Panel, action: str, **extra: Any) -> PageRead:
     session.add(row)
     session.flush()
+    payload = {'page_id': page.id, 'slot': row.slot, 'asset_id': row.asset_id, **extra}
+    audit.record(session, project_id=page.project_id, action=action, payload=payload)
     return _page_read(session, page)
 
 
@@ -280,14 +303,14 @@ def place_asset(
     page, row = _panel(session, project_id, page_id, slot)
     row.asset_id = placeable_asset(session, project_id, asset_id).id
     row.crop = normalise_crop(crop, where=f'Panel {slot + 1} crop')
-    return _save(session, page, row)
+    return _save(session, page, row, 'panel.place')
 
 
 def set_crop(session: Session, project_id: str, page_id: str, slot: int, crop: dict) -> PageRead:
     """Frame the panel: zoom 1–4 around a focal centre x/y (0–1); the source stays untouched."""
     page, row = _panel(session, project_id, page_id, slot)
     row.crop = normalise_crop(crop, where=f'Panel {slot + 1} crop')
-    return _save(session, page, row)
+    return _save(session, page, row, 'panel.crop')
 
 
 def clear_panel(session: Session, project_id: str, page_id: str, slot: int) -> PageRead:
@@ -296,6 +319,8 @@ def clear_panel(session: Session, project_id: str, page_id: str, slot: int) -> P
     if session.get(Panel, row.id) is not None:
         session.delete(row)
         session.flush()
+        payload = {'page_id': page.id, 'slot': slot, 'asset_id': row.asset_id}
+        audit.record(session, project_id=project_id, action='panel.clear', payload=payload)
     return _page_read(session, page)
 
 
@@ -327,7 +352,8 @@ def edit_balloon(
     else:
         items[index] = balloon
     row.balloons = validate_balloons(items)
-    return _save(session, page, row)
+    change = 'add' if index is None else 'remove' if balloon is None else 'replace'
+    return _save(session, page, row, f'balloon.{change}', index=index, balloons=len(row.balloons))
 
 
 def page_spec(session: Session, project: ProjectRead, page_id: str, *, store: AssetStore) -> PageSpec:

@@ -54,7 +54,7 @@ def create_character(
     )
     session.add(row)
     session.flush()
-    audit.record(session, project_id=project_id, actor='studio', action='character.create', payload={'name': name})
+    audit.record(session, project_id=project_id, action='character.create', payload={'name': name})
     return _read(session, row)
 
 
@@ -67,16 +67,14 @@ def update_character(session: Session, project_id: str, character_id: str, **pat
         patch['palette'] = validate_palette(patch['palette'])  # type: ignore[arg-type]
     apply_patch(row, patch)
     session.add(row)
-    audit.record(
-        session, project_id=project_id, actor='studio', action='character.update', payload={'id': row.id, **patch}
-    )
+    audit.record(session, project_id=project_id, action='character.update', payload={'id': row.id, **patch})
     return _read(session, row)
 
 
 def delete_character(session: Session, project_id: str, character_id: str) -> None:
     row = get_owned(session, Character, project_id, character_id)
     session.delete(row)
-    audit.record(session, project_id=project_id, actor='studio', action='character.delete', payload={'name': row.name})
+    audit.record(session, project_id=project_id, action='character.delete', payload={'name': row.name})
 
 
 def list_characters(session: Session, project_id: str) -> list[CharacterRead]:
@@ -156,7 +154,6 @@ def remove_reference(session: Session, project_id: str, character_id: str, asset
             audit.record(
                 session,
                 project_id=project_id,
-                actor='studio',
                 action='character.remove_reference',
                 payload={'character_id': character_id, 'asset_id': asset_id},
             )

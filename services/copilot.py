@@ -14,7 +14,7 @@ from models.base import ProviderKind, utcnow
 from models.ops import ChatMessage, ChatSession
 from models.project import ProjectRead
 from models.provider import ProviderAccount
-from services import characters, instructions, provider_accounts, runs, scenes
+from services import audit, characters, instructions, provider_accounts, runs, scenes
 from services.errors import Invalid, KromaError, NotFound
 from services.instruction_handlers import run_request
 from services.instructions import InstructionView
@@ -82,6 +82,7 @@ def create_session(session: Session, project_id: str, *, title: str = DEFAULT_TI
     row = ChatSession(project_id=project_id, title=_title(title))
     session.add(row)
     session.flush()
+    audit.record(session, project_id=project_id, action='chat.create_session', payload={'session_id': row.id})
     return _session_view(row)
 
 
@@ -90,6 +91,8 @@ def rename_session(session: Session, project_id: str, session_id: str, title: st
     row.title, row.updated_at = _title(title), utcnow()
     session.add(row)
     session.flush()
+    payload = {'session_id': row.id, 'title': row.title}
+    audit.record(session, project_id=project_id, action='chat.rename_session', payload=payload)
     return _session_view(row)
 
 
@@ -221,14 +224,14 @@ def post_message(
     prefix = f'{note} ' if note else ''
     if isinstance(result, NotUnderstood):
         reply = add_message(session, project.id, session_id, 'assistant', prefix + _not_understood(result))
-        return Posted(mine, reply, None)
+        return _posted(session, project, Posted(mine, reply, None))
     try:
         estimate, cost_text = _estimate(session, project, result, secrets)
     except KromaError as e:
         reply = add_message(
             session, project.id, session_id, 'assistant', f'{prefix}I cannot propose that: {e.user_message}'
         )
-        return Posted(mine, reply, None)
+        return _posted(session, project, Posted(mine, reply, None))
     payload = {
         'inputs': result.inputs,
         'constraints': result.constraints,
@@ -246,4 +249,12 @@ def post_message(
     )
     content = f'{prefix}Here is what I would do: {result.objective}. {cost_text} Confirm to queue it, or cancel.'
     reply = add_message(session, project.id, session_id, 'assistant', content, instruction_id=proposed.id)
-    return Posted(mine, reply, proposed)
+    return _posted(session, project, Posted(mine, reply, proposed))
+
+
+def _posted(session: Session, project: ProjectRead, posted: Posted) -> Posted:
+    """One event per message, whatever the answer was: ids and whether an instruction was proposed, never the text."""
+    payload = {'session_id': posted.message.session_id, 'message_id': posted.message.id}
+    payload |= {'proposed': posted.instruction is not None, 'instruction_id': getattr(posted.instruction, 'id', None)}
+    audit.record(session, project_id=project.id, action='chat.message', payload=payload)
+    return posted

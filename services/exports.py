@@ -20,7 +20,7 @@ from models.db import SessionFactory
 from models.layout import Export
 from models.project import ProjectRead
 from models.runs import Candidate, Job, Run
-from services import chapters, packages, projects
+from services import audit, chapters, packages, projects
 from services.assets import AssetStore
 from services.chapters import ChapterRead, PanelRead
 from services.crud import get_owned
@@ -270,6 +270,9 @@ def _record(
     row.size_bytes, row.checksum_sha256, row.manifest = out.stat().st_size, digest, manifest
     session.add(row)
     session.flush()
+    payload = {'export_id': row.id, 'format': row.format, 'chapter': req.chapter, 'pages': len(plan.pages)}
+    payload |= {'sha256': digest, 'size_bytes': row.size_bytes}
+    audit.record(session, project_id=plan.project.id, action='export.create', payload=payload)
     return _read(row)
 
 

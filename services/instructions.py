@@ -18,7 +18,7 @@ from models.base import utcnow
 from models.db import SessionFactory
 from models.ops import Instruction, InstructionEvent
 from models.project import ProjectRead
-from services import projects, run_queue
+from services import audit, projects, run_queue
 from services.errors import Conflict, KromaError, NotFound
 
 log = logging.getLogger(__name__)
@@ -148,6 +148,8 @@ def confirm(session: Session, project_id: str, instruction_id: str) -> Instructi
     row.payload = {**row.payload, 'confirmed': True, 'not_before': None}
     row.attempts, row.last_error, row.locked_by, row.locked_at = 0, '', None, None
     _move(session, row, S.queued, 'confirmed', 'Confirmed again after a failure.' if again else 'Confirmed; queued.')
+    payload = {'instruction_id': row.id, 'type': row.type, 'again': again, 'cost_estimate_usd': row.cost_estimate_usd}
+    audit.record(session, project_id=row.project_id, action='instruction.confirm', payload=payload)
     return view(row)
 
 
@@ -158,8 +160,11 @@ def cancel(session: Session, project_id: str, instruction_id: str, *, reason: st
         return view(row)
     if row.state in (S.done, S.failed):
         raise Conflict(f'This instruction is already {row.state.value}.', code='instruction_finished')
+    was = row.state.value
     row.locked_by, row.locked_at = None, None
     _move(session, row, S.canceled, 'canceled', reason or 'Canceled by the artist.')
+    payload = {'instruction_id': row.id, 'type': row.type, 'was': was, 'reason': reason}
+    audit.record(session, project_id=row.project_id, action='instruction.cancel', payload=payload)
     return view(row)
 
 

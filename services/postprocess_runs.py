@@ -18,8 +18,8 @@ from models.base import AssetKind, LinkRelation, ProviderKind, ReviewState
 from models.db import SessionFactory
 from models.project import ProjectRead, ProjectUpdate
 from models.references import Scene
+from services import audit, projects, provider_accounts
 from services import postprocess as pp
-from services import projects, provider_accounts
 from services.assets import AssetStore, get_asset, link_assets, read
 from services.candidate_qa import thresholds_for
 from services.errors import Conflict, Invalid, KromaError, ProviderError
@@ -214,6 +214,14 @@ class PostprocessRunner:
                 parent, ops = out.asset_id, out.ops
                 report((n * len(ctx.steps) + k + 1) / total, f'{name}: {step.op} ({out.method}) → {out.verdict}')
         archived = sum(o.archived for o in result.outputs)
+        with self.sessions() as s:
+            payload = {
+                'steps': [st.op for st in ctx.steps],
+                'sources': len(ctx.sources),
+                'outputs': len(result.outputs),
+            }
+            payload |= {'archived': archived, 'failed': len(result.failures)}
+            audit.record(s, project_id=ctx.project.id, action='postprocess.run', payload=payload)
         report(1.0, f'Done: {len(result.outputs)} output(s), {archived} archived, {len(result.failures)} failed')
         log.info('post-process on %s: %d outputs, %d archived', slug, len(result.outputs), archived)
         return result
@@ -284,7 +292,7 @@ class PostprocessRunner:
                 dedupe=False,  # a new asset per run, even when the bytes repeat; the file itself is stored once
             )
             link = {'op': step.op, 'method': method, 'params': params, 'ms': ms}
-            link_assets(s, ctx.project.id, parent, asset.id, LinkRelation.derived_from, link)
+            link_assets(s, ctx.project.id, parent, asset.id, LinkRelation.derived_from, link, audited=False)
             metrics = qa.to_dict()['metrics']
             s.add(
                 QualityReport(

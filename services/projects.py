@@ -22,6 +22,7 @@ from models.project import (
     StorageUpdate,
 )
 from models.runs import CostEvent, Run
+from services import audit
 from services.errors import Conflict, Invalid, NotFound
 
 SLUG_RE = re.compile(r'^[a-z0-9_-]+$')
@@ -108,6 +109,7 @@ def create_project(session: Session, data: ProjectCreate, *, data_dir: Path) -> 
     session.add(row)
     session.flush()
     project_root(row, data_dir).mkdir(parents=True, exist_ok=True)
+    audit.record(session, project_id=row.id, action='project.create', payload={'slug': slug, 'name': name})
     return _read(row)
 
 
@@ -127,6 +129,7 @@ def update_project(session: Session, slug: str, data: ProjectUpdate) -> ProjectR
         setattr(row, key, value.strip() if isinstance(value, str) else value)
     row.updated_at = utcnow()
     session.add(row)
+    audit.record(session, project_id=row.id, action='project.update', payload={'fields': sorted(patch)})
     return _read(row)
 
 
@@ -158,6 +161,7 @@ def update_storage(session: Session, slug: str, data: StorageUpdate, *, data_dir
             setattr(row, key, (patch[key] or '').strip().strip('/') or None)
     row.updated_at = utcnow()
     session.add(row)
+    audit.record(session, project_id=row.id, action='project.storage', payload={'fields': sorted(patch)})
     return _read(row)
 
 
@@ -166,6 +170,8 @@ def archive_project(session: Session, slug: str, *, archived: bool = True) -> Pr
     row.status = 'archived' if archived else 'active'
     row.updated_at = utcnow()
     session.add(row)
+    action = 'project.archive' if archived else 'project.restore'
+    audit.record(session, project_id=row.id, action=action, payload={'slug': slug})
     return _read(row)
 
 
@@ -177,6 +183,7 @@ def delete_project(session: Session, slug: str, *, confirm: str, data_dir: Path)
     root = project_root(row, data_dir)
     session.delete(row)
     session.flush()
+    audit.record(session, project_id=None, action='project.delete', payload={'id': row.id, 'slug': slug})
     if root.resolve().is_relative_to(data_dir.resolve()) and root.exists():
         shutil.rmtree(root)
 

@@ -71,7 +71,6 @@ def save_template(
     audit.record(
         session,
         project_id=project_id,
-        actor='studio',
         action='prompt_template.save',
         payload={'name': name, 'stage': stage.value, 'version': row.version},
     )
@@ -193,7 +192,5 @@ def delete_template(session: Session, project_id: str, name: str) -> int:
     ).all()
     for row in rows:
         session.delete(row)
-    audit.record(
-        session, project_id=project_id, actor='studio', action='prompt_template.delete', payload={'name': name}
-    )
+    audit.record(session, project_id=project_id, action='prompt_template.delete', payload={'name': name})
     return len(rows)

@@ -58,7 +58,7 @@ def _read(row: ProviderAccount, secrets: SecretStore | None, session: Session) -
 def _audit(session: Session, row: ProviderAccount, action: str, **extra: Any) -> None:
     """Who changed which account; the payload names the account, never its key."""
     payload = {'account_id': row.id, 'name': row.name, 'kind': row.kind.value, **extra}
-    audit.record(session, project_id=row.project_id, actor='studio', action=action, payload=payload)
+    audit.record(session, project_id=row.project_id, action=action, payload=payload)
 
 
 def get_row(session: Session, account_id: str) -> ProviderAccount:
@@ -142,7 +142,7 @@ def delete_account(session: Session, account_id: str, *, secrets: SecretStore | 
     session.delete(row)
     session.flush()
     if secret_id and secrets is not None:
-        secrets.delete(session, secret_id)
+        secrets.delete(session, secret_id, audited=False)
 
 
 def set_key(session: Session, secrets: SecretStore, account_id: str, value: str) -> ProviderAccountRead:
@@ -152,7 +152,12 @@ def set_key(session: Session, secrets: SecretStore, account_id: str, value: str)
     if not value:
         raise Invalid('The key must not be empty.', code='key_required')
     secret = secrets.put(
-        session, scope=row.project_id or 'global', provider=row.kind.value, name=f'account:{row.id}', value=value
+        session,
+        scope=row.project_id or 'global',
+        provider=row.kind.value,
+        name=f'account:{row.id}',
+        value=value,
+        audited=False,
     )
     row.secret_id = secret.id
     row.health = {}

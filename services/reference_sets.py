@@ -58,7 +58,7 @@ def _renumber(session: Session, items: Sequence[ReferenceSetItem]) -> None:
 
 
 def create_set(
-    session: Session, project_id: str, *, name: str, description: str = '', actor: str = 'studio'
+    session: Session, project_id: str, *, name: str, description: str = '', actor: str | None = None
 ) -> ReferenceSetRead:
     name = clean_name(name, 'Reference set')
     ensure_unique_name(session, ReferenceSet, project_id, name)
@@ -76,7 +76,7 @@ def update_set(
     *,
     name: str | None = None,
     description: str | None = None,
-    actor: str = 'studio',
+    actor: str | None = None,
 ) -> ReferenceSetRead:
     """Rename and/or describe a set; a name clash (ignoring case) is refused."""
     row = get_owned(session, ReferenceSet, project_id, set_id)
@@ -95,7 +95,7 @@ def update_set(
     return _read(session, row)
 
 
-def delete_set(session: Session, project_id: str, set_id: str, *, actor: str = 'studio') -> None:
+def delete_set(session: Session, project_id: str, set_id: str, *, actor: str | None = None) -> None:
     row = get_owned(session, ReferenceSet, project_id, set_id)
     for item in _items(session, set_id):
         session.delete(item)
@@ -143,7 +143,7 @@ def add_item(
     asset_id: str | None = None,
     label: str = '',
     content_text: str = '',
-    actor: str = 'studio',
+    actor: str | None = None,
 ) -> ReferenceSetRead:
     """Append an image (of this project) or a text note at the end of the set."""
     row = get_owned(session, ReferenceSet, project_id, set_id)
@@ -160,7 +160,7 @@ def add_item(
     return _read(session, row)
 
 
-def remove_item(session: Session, project_id: str, item_id: str, *, actor: str = 'studio') -> ReferenceSetRead:
+def remove_item(session: Session, project_id: str, item_id: str, *, actor: str | None = None) -> ReferenceSetRead:
     item = get_owned(session, ReferenceSetItem, project_id, item_id)
     row = get_owned(session, ReferenceSet, project_id, item.reference_set_id)
     session.delete(item)

@@ -12,6 +12,7 @@ from models.base import LinkRelation, ReviewState, WorkState
 from models.references import Scene
 from models.runs import Candidate, Job, Run
 from services import assets as assets_svc
+from services import audit
 from services.crud import get_owned
 from services.errors import Invalid
 
@@ -167,6 +168,8 @@ def decide(session: Session, project_id: str, candidate_id: str, decision: str, 
             ),
         ]
     )
+    payload = {'candidate_id': cand.id, 'asset_id': asset.id, 'run_id': run.id, 'scene_id': job.scene_id}
+    audit.record(session, project_id=project_id, action=f'review.{decision}', payload={**payload, 'note': note})
     session.flush()
     return next(c for v in run_review(session, project_id, run.id) for c in v.candidates if c.id == cand.id)
 
@@ -177,6 +180,8 @@ def mark_retry(session: Session, project_id: str, scene_id: str, stage: str, not
     if not note.strip():
         raise Invalid('Say what should change in the retry note.', code='note_required')
     session.add(Review(project_id=project_id, scene_id=scene_id, stage=stage, state='retry', note=note.strip()))
+    payload = {'scene_id': scene_id, 'stage': stage, 'note': note.strip()}
+    audit.record(session, project_id=project_id, action='review.retry', payload=payload)
     session.flush()
 
 

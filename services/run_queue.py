@@ -14,6 +14,7 @@ from sqlmodel import Session, col, select
 
 from models.base import RunMode, WorkState, utcnow
 from models.runs import Candidate, CostEvent, Job, Run, RunRead
+from services import audit
 from services.errors import Invalid, NotFound
 from services.run_plan import RunPlan
 
@@ -201,6 +202,7 @@ def cancel_run(session: Session, project_id: str, run_id: str) -> None:
     )
     session.flush()
     settle_run(session, run_id)
+    audit.record(session, project_id=project_id, action='run.cancel', payload={'run_id': run_id})
 
 
 def requeue(session: Session, project_id: str, run_id: str, *, failed_only: bool = False) -> int:
@@ -231,6 +233,8 @@ def requeue(session: Session, project_id: str, run_id: str, *, failed_only: bool
     if job_ids:
         run.status, run.finished_at, run.error = WorkState.queued, None, ''
         session.add(run)
+    action = 'run.retry_failed' if failed_only else 'run.resume'
+    audit.record(session, project_id=project_id, action=action, payload={'run_id': run_id, 'requeued': len(cands)})
     session.flush()
     return len(cands)
 

@@ -12,7 +12,7 @@ from models.base import ProviderKind
 from models.project import ProjectRead
 from models.provider import ProviderAccount
 from models.runs import CostEvent
-from services import provider_accounts, run_queue
+from services import audit, provider_accounts, run_queue
 from services.errors import NotFound
 from services.providers.base import GenerationRequest, InputImage, Provider, ProviderConfig
 from services.providers.registry import build_provider
@@ -102,4 +102,9 @@ def start(session: Session, project: ProjectRead, req: RunRequest, *, secrets: A
         'base_url': account.base_url,
     }
     run_id = run_queue.create_run(session, project.id, result, account=snapshot)
+    asked = result.request
+    payload = {'run_id': run_id, 'stage': getattr(asked.stage, 'value', asked.stage), 'mode': asked.mode}
+    payload |= {'jobs': len(result.runnable), 'candidates': asked.candidates, 'account': account.name}
+    payload['cost_estimate_usd'] = result.total_cost_usd
+    audit.record(session, project_id=project.id, action='run.start', payload=payload)
     return StartedRun(run_id, result)

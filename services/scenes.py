@@ -58,7 +58,7 @@ def create_scene(
     session.flush()
     if reference_asset_id:
         _tag_reference(session, row.id, reference_asset_id)
-    audit.record(session, project_id=project_id, actor='studio', action='scene.create', payload={'name': name})
+    audit.record(session, project_id=project_id, action='scene.create', payload={'name': name})
     return SceneRead.model_validate(row, from_attributes=True)
 
 
@@ -82,14 +82,14 @@ def update_scene(session: Session, project_id: str, scene_id: str, **patch: Any)
         _tag_reference(session, row.id, patch['reference_asset_id'])
     apply_patch(row, patch)
     session.add(row)
-    audit.record(session, project_id=project_id, actor='studio', action='scene.update', payload={'id': row.id, **patch})
+    audit.record(session, project_id=project_id, action='scene.update', payload={'id': row.id, **patch})
     return SceneRead.model_validate(row, from_attributes=True)
 
 
 def delete_scene(session: Session, project_id: str, scene_id: str) -> None:
     row = get_owned(session, Scene, project_id, scene_id)
     session.delete(row)
-    audit.record(session, project_id=project_id, actor='studio', action='scene.delete', payload={'name': row.name})
+    audit.record(session, project_id=project_id, action='scene.delete', payload={'name': row.name})
 
 
 def list_scenes(session: Session, project_id: str) -> list[SceneRead]:

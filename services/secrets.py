@@ -17,7 +17,9 @@ from sqlmodel import Session, col, select
 
 from models.base import utcnow
 from models.db import SessionFactory
+from models.project import Project
 from models.provider import Secret, SecretRead
+from services import audit
 from services.errors import Conflict, Invalid, NotFound, SecretError
 from services.secret_keys import ENV_KEY, ENV_PREVIOUS, KeyRing, MasterKey, load_keyring
 
@@ -80,6 +82,13 @@ def _split(ciphertext: str) -> tuple[str | None, str] | None:
 
 def _b64decode(blob: str) -> bytes:
     return base64.urlsafe_b64decode(blob + '=' * (-len(blob) % 4))
+
+
+def _audit(session: Session, action: str, row: Secret) -> None:
+    """Names and scope only, never the value; a scope that is a project id files the event under that project."""
+    project_id = row.scope if session.get(Project, row.scope) is not None else None
+    payload = {'secret_id': row.id, 'scope': row.scope, 'provider': row.provider, 'name': row.name}
+    audit.record(session, project_id=project_id, action=action, payload={**payload, 'key_ref': row.key_ref})
 
 
 def _to_read(row: Secret) -> SecretRead:
@@ -177,8 +186,10 @@ class SecretStore:
 
     # -- CRUD --------------------------------------------------------------------------------------------------
 
-    def put(self, session: Session, *, scope: str, provider: str, name: str, value: str) -> SecretRead:
-        """Upsert by (scope, provider, name) so re-entering a key replaces it instead of duplicating it."""
+    def put(
+        self, session: Session, *, scope: str, provider: str, name: str, value: str, audited: bool = True
+    ) -> SecretRead:
+        """Upsert by (scope, provider, name); audited=False when the caller (an account) records its own event."""
         scope, provider, name = _clean('scope', scope), _clean('provider', provider), _clean('name', name)
         if not isinstance(value, str) or not value.strip():
             raise Invalid('The secret value is empty.', code='secret_value_empty')
@@ -200,6 +211,8 @@ class SecretStore:
                 f'Secret {provider}/{name} was saved by someone else at the same time; try again.',
                 code='secret_conflict',
             ) from e
+        if audited:
+            _audit(session, 'secret.put', row)
         log.info('secret stored: %s key_ref=%s', _label(row), row.key_ref)
         return _to_read(row)
 
@@ -228,9 +241,11 @@ class SecretStore:
         )
         return None if row is None else self._decrypt(row)
 
-    def delete(self, session: Session, secret_id: str) -> None:
+    def delete(self, session: Session, secret_id: str, *, audited: bool = True) -> None:
         """Remove a secret; provider accounts pointing at it lose their key (the foreign key sets NULL)."""
         row = self._row(session, secret_id)
+        if audited:
+            _audit(session, 'secret.delete', row)
         session.delete(row)
         session.flush()
         log.info('secret deleted: %s', _label(row))
@@ -297,6 +312,9 @@ class SecretStore:
                 result['rotated'] += 1
                 result['plaintext_reencrypted'] += int(outcome == 'plaintext')
         log.info('secrets rotation to key %s: %s, %d failed', self._keyring.current.ref, result, len(failures))
+        with session_factory() as s:
+            payload = {**result, 'failed': len(failures), 'key_ref': self._keyring.current.ref}
+            audit.record(s, project_id=None, action='secret.rotate', payload=payload)
         if failures:
             raise self._rotation_error(result, failures)
         return result

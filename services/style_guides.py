@@ -41,7 +41,7 @@ def create_style_guide(
     )
     session.add(row)
     session.flush()
-    audit.record(session, project_id=project_id, actor='studio', action='style_guide.create', payload={'name': name})
+    audit.record(session, project_id=project_id, action='style_guide.create', payload={'name': name})
     return _read(session, row)
 
 
@@ -54,18 +54,14 @@ def update_style_guide(session: Session, project_id: str, guide_id: str, **patch
         patch['palette'] = validate_palette(patch['palette'])  # type: ignore[arg-type]
     apply_patch(row, patch)
     session.add(row)
-    audit.record(
-        session, project_id=project_id, actor='studio', action='style_guide.update', payload={'id': row.id, **patch}
-    )
+    audit.record(session, project_id=project_id, action='style_guide.update', payload={'id': row.id, **patch})
     return _read(session, row)
 
 
 def delete_style_guide(session: Session, project_id: str, guide_id: str) -> None:
     row = get_owned(session, StyleGuide, project_id, guide_id)
     session.delete(row)
-    audit.record(
-        session, project_id=project_id, actor='studio', action='style_guide.delete', payload={'name': row.name}
-    )
+    audit.record(session, project_id=project_id, action='style_guide.delete', payload={'name': row.name})
 
 
 def get_style_guide(session: Session, project_id: str, guide_id: str) -> StyleGuideRead:

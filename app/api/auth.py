@@ -1,9 +1,9 @@
-"""Who is calling: the bearer dependency, project scope checks, and mutations attributed to 'token:<id>'."""
+"""Who is calling: the bearer dependency (which sets the audit actor to 'token:<id>'), and project scope checks."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,7 +26,6 @@ __all__ = ['Access', 'ApiContext', 'Principal', 'Unit', 'check_bind']
 log = logging.getLogger(__name__)
 
 bearer = HTTPBearer(auto_error=False, description='An API token: `Authorization: Bearer kroma_…`.')
-SERVICE_ACTOR = 'studio'
 
 
 @dataclass(frozen=True)
@@ -79,18 +78,29 @@ class ApiContext:
 
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
-        self.principal: Callable[..., Principal] = self._principal_dependency()
+        self.resolve: Callable[..., Principal] = self._resolve_dependency()
+        self.principal: Callable[..., AsyncIterator[Principal]] = self._principal_dependency()
         self.access: Callable[..., Access] = self._access_dependency()
         self.unscoped: Callable[..., Principal] = self._unscoped_dependency()
 
-    def _principal_dependency(self) -> Callable[..., Principal]:
+    def _resolve_dependency(self) -> Callable[..., Principal]:
         sessions = self.deps.sessions
 
-        def principal(creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Principal:
+        def resolve(creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Principal:
             if creds is None or not creds.credentials:
                 raise Unauthorized('A valid API token is required (Authorization: Bearer kroma_…).')
             with sessions() as s:
                 return Principal(auth.resolve_token(s, creds.credentials))
+
+        return resolve
+
+    def _principal_dependency(self) -> Callable[..., AsyncIterator[Principal]]:
+        resolve = self.resolve
+
+        async def principal(who: Principal = Depends(resolve)) -> AsyncIterator[Principal]:
+            """Async on purpose: the actor is set in the request's own context, which the sync route thread copies."""
+            with audit.acting_as(who.actor):
+                yield who
 
         return principal
 
@@ -128,8 +138,8 @@ class ApiContext:
     def unit(
         self, who: Principal, action: str, *, project_id: str | None, payload: dict[str, Any] | None = None
     ) -> Iterator[Unit]:
-        """Run a mutation in one transaction that also holds its audit event, attributed to the token."""
-        with self.deps.sessions() as s:
+        """One transaction for a mutation; a service that records no event of its own gets this generic one."""
+        with audit.acting_as(who.actor), self.deps.sessions() as s:
             added: list[AuditEvent] = []
 
             def collect(_session: Session, obj: object) -> None:
@@ -139,9 +149,5 @@ class ApiContext:
             event.listen(s, 'transient_to_pending', collect)
             u = Unit(s, project_id, dict(payload or {}))
             yield u
-            for row in added:
-                if row.actor == SERVICE_ACTOR:
-                    row.actor = who.actor
-                    s.add(row)
             if not added:
-                audit.record(s, project_id=u.project_id, actor=who.actor, action=action, payload=u.payload)
+                audit.record(s, project_id=u.project_id, action=action, payload=u.payload)

@@ -10,8 +10,8 @@ from fastapi.encoders import jsonable_encoder
 
 from app.api.auth import Access, ApiContext, Principal
 from app.api.errors import EnvelopeRoute
-from services import auth, projects
-from services.auth import AuditQuery
+from services import audit, projects
+from services.audit import AuditQuery
 from services.errors import Forbidden
 
 
@@ -40,7 +40,7 @@ def build(ctx: ApiContext) -> APIRouter:
 
     def page(q: AuditQuery) -> dict[str, Any]:
         with sessions() as s:
-            rows, total = auth.search_events(s, q)
+            rows, total = audit.search_events(s, q)
         return {'ok': True, 'count': len(rows), 'total': total, 'audit_events': jsonable_encoder(rows)}
 
     @router.get('/api/audit-events')

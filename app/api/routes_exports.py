@@ -14,7 +14,7 @@ from app.api.auth import Access, ApiContext, Principal
 from app.api.errors import EnvelopeRoute
 from app.backup_schedule import backup_settings
 from models.project import ProjectRead
-from services import audit, exports, projects
+from services import exports, projects
 from services.backup import BackupService
 from services.backup_config import backup_history, backup_service, resolve_target
 from services.exports import DEFAULT_DPI, Exporter, ExportRequest
@@ -56,9 +56,6 @@ def build(ctx: ApiContext) -> APIRouter:
     def create_export(body: ExportIn, a: Access = Depends(ctx.access)) -> dict[str, Any]:
         """Render the pages and write the package (blocking: runs in a worker thread); manifest has every sha256."""
         read = Exporter(deps.sessions, deps.store).run(a.project.slug, ExportRequest(**body.model_dump()))
-        with sessions() as s:
-            payload = {'export_id': read.id, 'format': read.format, 'pages': read.pages, 'sha256': read.sha256}
-            audit.record(s, project_id=a.project.id, actor=a.principal.actor, action='export.create', payload=payload)
         return {'ok': True, 'export': jsonable_encoder(read)}
 
     @router.get(P + '/exports/{export_id}', tags=['exports'])
@@ -106,23 +103,15 @@ def build(ctx: ApiContext) -> APIRouter:
     @router.post('/api/backups', status_code=201, tags=['backups'])
     def backup_now(body: BackupIn, who: Principal = Depends(ctx.principal)) -> dict[str, Any]:
         """Snapshot the database and files now (blocking: a worker thread); unchanged files are not uploaded again."""
-        svc, project = service(who, body.project_slug)
+        svc, _ = service(who, body.project_slug)
         snap = svc.snapshot(deps.sessions, project_slug=body.project_slug)
-        with sessions() as s:
-            payload = {'backup_id': snap.id, 'snapshot_key': snap.snapshot_key, 'uploaded_bytes': snap.uploaded_bytes}
-            audit.record(s, project_id=project.id if project else None, actor=who.actor, action='backup.create',
-                         payload=payload)  # fmt: skip
         return {'ok': True, 'backup': jsonable_encoder(snap)}
 
     @router.post('/api/backups/verify', tags=['backups'])
     def verify_backup(body: VerifyIn, who: Principal = Depends(ctx.principal)) -> dict[str, Any]:
         """Re-check every object of a snapshot against its SHA-256; ok is false when anything is missing or damaged."""
-        svc, project = service(who, body.project_slug)
+        svc, _ = service(who, body.project_slug)
         result = svc.verify(body.snapshot_key, deep=body.deep, session_factory=deps.sessions)
-        with sessions() as s:
-            payload = {'snapshot_key': result['snapshot_key'], 'ok': result['ok']}
-            audit.record(s, project_id=project.id if project else None, actor=who.actor, action='backup.verify',
-                         payload=payload)  # fmt: skip
         return {'ok': True, 'verify': jsonable_encoder(result)}
 
     return router

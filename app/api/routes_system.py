@@ -93,7 +93,7 @@ def build(ctx: ApiContext, route_count: Callable[[], int]) -> APIRouter:
                     payload={'token_id': issued.info.id, 'prefix': issued.info.prefix, 'first': True},
                 )
             return {'ok': True, 'auth_token': issued_json(issued)}
-        who = ctx.principal(creds)
+        who = ctx.resolve(creds)
         with ctx.unit(who, 'token.create', project_id=None) as u:
             if body.project_slug is None:
                 who.require_unscoped('create an unscoped token')

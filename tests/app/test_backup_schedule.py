@@ -13,11 +13,13 @@ import pytest
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
+from sqlmodel import select
 
 from app import settings as app_settings
 from app.backup_schedule import JOB_ID, add_backup_job, backup_settings, scheduled_backup
 from app.settings import Settings
 from app.wiring import build_deps
+from models.ops import AuditEvent
 from services.deps import Deps
 from services.errors import Invalid
 from tests.fakes.s3_server import S3Server
@@ -87,6 +89,9 @@ def test_the_job_survives_a_restart_and_runs_a_backup(s3: S3Server, tmp_path: Pa
     keys = [o['Key'] for o in s3.client().list_objects_v2(Bucket=bucket)['Contents']]
     assert results[0]['snapshot_key'] in keys
     assert any(k.startswith('kroma/objects/') for k in keys)
+    with deps.sessions() as s:  # the job writes its own audit events, attributed to itself
+        logged = {(e.actor, e.action) for e in s.exec(select(AuditEvent)).all()}
+    assert {(f'job:{JOB_ID}', 'backup.complete'), (f'job:{JOB_ID}', 'backup.retention')} <= logged
 
 
 def test_no_bucket_means_no_job_and_says_why(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:

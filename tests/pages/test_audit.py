@@ -15,7 +15,7 @@ from services import audit, characters, projects
 
 def seed(deps) -> None:  # noqa: ANN001
     with deps.sessions() as s:
-        saga = projects.create_project(s, ProjectCreate(slug='saga', name='Saga'), data_dir=deps.data_dir)
+        saga = projects.create_project(s, ProjectCreate(slug='saga', name='Saga'), data_dir=deps.data_dir)  # audited
         other = projects.create_project(s, ProjectCreate(slug='other', name='Other'), data_dir=deps.data_dir)
         characters.create_character(s, saga.id, name='Mara')  # the service records it as 'studio'
         audit.record(s, project_id=saga.id, actor='token:abc123', action='run.start', payload={'run_id': 'r1'})
@@ -41,10 +41,12 @@ async def test_filters(user: User, deps) -> None:
     seed(deps)
     audit_page.register(deps)
     await user.open('/audit')
-    await user.should_see('3 event(s) match')
+    await user.should_see('5 event(s) match')
     assert shown(user) == [
         ('other', 'cli', 'token.create'),
+        ('other', 'studio', 'project.create'),
         ('saga', 'studio', 'character.create'),
+        ('saga', 'studio', 'project.create'),
         ('saga', 'token:abc123', 'run.start'),
     ]
     user.find('audit-actor').type('token:')
@@ -58,7 +60,7 @@ async def test_filters(user: User, deps) -> None:
     with user.client:  # type: ignore[union-attr]
         user.find('audit-project').elements.pop().value = 'other'
     user.find('audit-filter').click()
-    await expect(user, [('other', 'cli', 'token.create')])
+    await expect(user, [('other', 'cli', 'token.create'), ('other', 'studio', 'project.create')])
     tomorrow = (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
     user.find('audit-since').type(tomorrow)
     user.find('audit-filter').click()
