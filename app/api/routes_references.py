@@ -9,6 +9,7 @@ from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.auth import Access, ApiContext
+from app.api.crud_routes import add_crud_routes, patch_fields
 from app.api.errors import EnvelopeRoute
 from services import characters, scenes, style_guides
 
@@ -76,11 +77,6 @@ class ScenePatch(Strict):
     sort_order: int | None = Field(None, ge=0, le=1_000_000)
 
 
-def _patch(body: BaseModel) -> dict[str, Any]:
-    """Fields sent explicitly as null are dropped too: a PATCH never blanks a field by accident."""
-    return {k: v for k, v in body.model_dump(exclude_unset=True).items() if v is not None}
-
-
 def build(ctx: ApiContext) -> APIRouter:
     router = APIRouter(route_class=EnvelopeRoute)
     sessions = ctx.deps.sessions
@@ -108,7 +104,7 @@ def build(ctx: ApiContext) -> APIRouter:
     @router.patch(P + '/characters/{character_id}', tags=['characters'])
     def update_character(character_id: str, body: CharacterPatch, a: Access = Depends(ctx.access)) -> dict[str, Any]:
         with ctx.unit(a.principal, 'character.update', project_id=a.project.id) as u:
-            row = characters.update_character(u.session, a.project.id, character_id, **_patch(body))
+            row = characters.update_character(u.session, a.project.id, character_id, **patch_fields(body))
         return {'ok': True, 'character': jsonable_encoder(row)}
 
     @router.delete(P + '/characters/{character_id}', tags=['characters'])
@@ -133,66 +129,34 @@ def build(ctx: ApiContext) -> APIRouter:
             characters.remove_reference(u.session, a.project.id, character_id, asset_id)
         return {'ok': True, 'deleted': True, 'id': asset_id}
 
-    # -- style guides ----------------------------------------------------------------------------------------
-    @router.get(P + '/style-guides', tags=['style guides'])
-    def list_style_guides(a: Access = Depends(ctx.access)) -> dict[str, Any]:
-        with sessions() as s:
-            rows = style_guides.list_style_guides(s, a.project.id)
-        return {'ok': True, 'count': len(rows), 'style_guides': jsonable_encoder(rows)}
-
-    @router.post(P + '/style-guides', status_code=201, tags=['style guides'])
-    def create_style_guide(body: StyleGuideIn, a: Access = Depends(ctx.access)) -> dict[str, Any]:
-        with ctx.unit(a.principal, 'style_guide.create', project_id=a.project.id) as u:
-            row = style_guides.create_style_guide(u.session, a.project.id, **body.model_dump())
-        return {'ok': True, 'style_guide': jsonable_encoder(row)}
-
-    @router.get(P + '/style-guides/{guide_id}', tags=['style guides'])
-    def get_style_guide(guide_id: str, a: Access = Depends(ctx.access)) -> dict[str, Any]:
-        with sessions() as s:
-            row = style_guides.get_style_guide(s, a.project.id, guide_id)
-        return {'ok': True, 'style_guide': jsonable_encoder(row)}
-
-    @router.patch(P + '/style-guides/{guide_id}', tags=['style guides'])
-    def update_style_guide(guide_id: str, body: StyleGuidePatch, a: Access = Depends(ctx.access)) -> dict[str, Any]:
-        with ctx.unit(a.principal, 'style_guide.update', project_id=a.project.id) as u:
-            row = style_guides.update_style_guide(u.session, a.project.id, guide_id, **_patch(body))
-        return {'ok': True, 'style_guide': jsonable_encoder(row)}
-
-    @router.delete(P + '/style-guides/{guide_id}', tags=['style guides'])
-    def delete_style_guide(guide_id: str, a: Access = Depends(ctx.access)) -> dict[str, Any]:
-        with ctx.unit(a.principal, 'style_guide.delete', project_id=a.project.id) as u:
-            style_guides.delete_style_guide(u.session, a.project.id, guide_id)
-        return {'ok': True, 'deleted': True, 'id': guide_id}
-
-    # -- scenes ----------------------------------------------------------------------------------------------
-    @router.get(P + '/scenes', tags=['scenes'])
-    def list_scenes(a: Access = Depends(ctx.access)) -> dict[str, Any]:
-        with sessions() as s:
-            rows = scenes.list_scenes(s, a.project.id)
-        return {'ok': True, 'count': len(rows), 'scenes': jsonable_encoder(rows)}
-
-    @router.post(P + '/scenes', status_code=201, tags=['scenes'])
-    def create_scene(body: SceneIn, a: Access = Depends(ctx.access)) -> dict[str, Any]:
-        with ctx.unit(a.principal, 'scene.create', project_id=a.project.id) as u:
-            row = scenes.create_scene(u.session, a.project.id, **body.model_dump())
-        return {'ok': True, 'scene': jsonable_encoder(row)}
-
-    @router.get(P + '/scenes/{scene_id}', tags=['scenes'])
-    def get_scene(scene_id: str, a: Access = Depends(ctx.access)) -> dict[str, Any]:
-        with sessions() as s:
-            row = scenes.get_scene(s, a.project.id, scene_id)
-        return {'ok': True, 'scene': jsonable_encoder(row)}
-
-    @router.patch(P + '/scenes/{scene_id}', tags=['scenes'])
-    def update_scene(scene_id: str, body: ScenePatch, a: Access = Depends(ctx.access)) -> dict[str, Any]:
-        with ctx.unit(a.principal, 'scene.update', project_id=a.project.id) as u:
-            row = scenes.update_scene(u.session, a.project.id, scene_id, **_patch(body))
-        return {'ok': True, 'scene': jsonable_encoder(row)}
-
-    @router.delete(P + '/scenes/{scene_id}', tags=['scenes'])
-    def delete_scene(scene_id: str, a: Access = Depends(ctx.access)) -> dict[str, Any]:
-        with ctx.unit(a.principal, 'scene.delete', project_id=a.project.id) as u:
-            scenes.delete_scene(u.session, a.project.id, scene_id)
-        return {'ok': True, 'deleted': True, 'id': scene_id}
-
+    add_crud_routes(
+        router,
+        ctx,
+        path=P + '/style-guides',
+        singular='style_guide',
+        plural='style_guides',
+        tag='style guides',
+        create_model=StyleGuideIn,
+        patch_model=StyleGuidePatch,
+        list_fn=style_guides.list_style_guides,
+        get_fn=style_guides.get_style_guide,
+        create_fn=style_guides.create_style_guide,
+        update_fn=style_guides.update_style_guide,
+        delete_fn=style_guides.delete_style_guide,
+    )
+    add_crud_routes(
+        router,
+        ctx,
+        path=P + '/scenes',
+        singular='scene',
+        plural='scenes',
+        tag='scenes',
+        create_model=SceneIn,
+        patch_model=ScenePatch,
+        list_fn=scenes.list_scenes,
+        get_fn=scenes.get_scene,
+        create_fn=scenes.create_scene,
+        update_fn=scenes.update_scene,
+        delete_fn=scenes.delete_scene,
+    )
     return router
