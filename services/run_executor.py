@@ -130,7 +130,8 @@ class RunExecutor:
             return run_queue.claim_job(s, worker, run_id=run_id)
 
     def _load(self, job_id: str) -> tuple[Job, Run, Project, list[Candidate], tuple[InputImage, ...], Provider]:
-        with self._unit() as s:
+        """Reads only, so it never waits behind another job's writes; the pending candidates are started in one go."""
+        with self.sessions() as s:
             job = s.get(Job, job_id)
             run = s.get(Run, job.run_id)
             project = s.get(Project, job.project_id)
@@ -146,7 +147,7 @@ class RunExecutor:
                     )
                 )
             provider = self._provider(s, run.provider_account_id)
-            return job, run, project, run_queue.pending_candidates(s, job_id), tuple(inputs), provider
+        return job, run, project, self._start_pending(job_id), tuple(inputs), provider
 
     async def execute_job(self, job_id: str) -> None:
         try:
@@ -158,7 +159,7 @@ class RunExecutor:
         params = {k: job.params.get(k) for k in ('time', 'weather') if job.params.get(k)}
 
         async def one(cand: Candidate) -> None:
-            if not await asyncio.to_thread(self._start_candidate, cand.id):
+            if await asyncio.to_thread(self._canceled, run.id):  # re-read between candidates: cancel starts nothing new
                 return
             req = GenerationRequest(
                 prompt=job.prompt, inputs=inputs, size=size, n=1, seed=cand.seed, stage=run.stage.value, params=params
@@ -182,16 +183,21 @@ class RunExecutor:
         await asyncio.gather(*(one(c) for c in pending))
         await asyncio.to_thread(self._finish, job_id, project)
 
-    def _start_candidate(self, cand_id: str) -> bool:
-        """Between candidates the run's state is re-read: a canceled run starts nothing new."""
+    def _start_pending(self, job_id: str) -> list[Candidate]:
+        """Mark every unfinished candidate of the job running in one transaction (none if the run was canceled)."""
         with self._unit() as s:
-            cand = s.get(Candidate, cand_id)
-            run = s.get(Run, cand.run_id)
-            if run.status == WorkState.canceled or cand.status == WorkState.done:
-                return False
-            cand.status, cand.attempts = WorkState.running, cand.attempts + 1
-            s.add(cand)
-            return True
+            job = s.get(Job, job_id)
+            if s.get(Run, job.run_id).status == WorkState.canceled:
+                return []
+            pending = run_queue.pending_candidates(s, job_id)
+            for cand in pending:
+                cand.status, cand.attempts = WorkState.running, cand.attempts + 1
+                s.add(cand)
+            return pending
+
+    def _canceled(self, run_id: str) -> bool:
+        with self.sessions() as s:
+            return s.get(Run, run_id).status == WorkState.canceled
 
     def _commit_candidate(
         self,
