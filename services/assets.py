@@ -16,7 +16,7 @@ from models.base import AssetKind, LinkRelation, ReviewState
 from models.project import Project, ProjectRead
 from services import audit
 from services.errors import Invalid, KromaError, NotFound
-from services.files import atomic_write, make_thumbnail, safe_child, validate_image
+from services.files import ImageInfo, atomic_write, make_thumbnail, safe_child, validate_image
 from services.projects import project_root
 
 log = logging.getLogger(__name__)
@@ -32,6 +32,15 @@ class UploadResult:
     status: str
     reason: str = ''
     asset: AssetRead | None = None
+
+
+@dataclass(frozen=True)
+class StagedFile:
+    """A validated image already written under its hash, waiting for its row."""
+
+    info: ImageInfo
+    rel: str
+    name: str
 
 
 @dataclass(frozen=True)
@@ -98,20 +107,61 @@ class AssetStore:
             ).first()
             if existing is not None:
                 return read(existing), False
+        staged = self._write(project, data, info, name)
+        row = self.add_staged(
+            session,
+            project,
+            staged,
+            kind=kind,
+            tags=tags,
+            scene_id=scene_id,
+            character_id=character_id,
+            stage=stage,
+            status=status,
+            meta=meta,
+        )
+        session.flush()
+        return read(row), True
+
+    def stage(self, project: Project | ProjectRead, data: bytes, *, name: str = 'image') -> StagedFile:
+        """Validate and write the file without touching the database: the slow half of an ingest, safe in parallel.
+
+        The file is content-addressed, so a file whose row never comes (a crash in between) is harmless."""
+        return self._write(project, data, validate_image(data, name=name), name)
+
+    def _write(self, project: Project | ProjectRead, data: bytes, info: ImageInfo, name: str) -> StagedFile:
         rel = f'assets/{info.sha256[:2]}/{info.sha256}.{info.ext}'
         target = safe_child(self.root(project), rel)
         if not target.exists():
             atomic_write(target, data)
+        return StagedFile(info, rel, Path(name).name[:200])
+
+    def add_staged(
+        self,
+        session: Session,
+        project: Project | ProjectRead,
+        staged: StagedFile,
+        *,
+        kind: AssetKind = AssetKind.reference,
+        tags: Sequence[str] = (),
+        scene_id: str | None = None,
+        character_id: str | None = None,
+        stage: str | None = None,
+        status: ReviewState = ReviewState.generated,
+        meta: dict[str, Any] | None = None,
+    ) -> Asset:
+        """The row for a file already written by `stage`; the caller's transaction decides when it counts."""
+        info = staged.info
         row = Asset(
             project_id=project.id,
             kind=kind,
-            path=rel,
+            path=staged.rel,
             sha256=info.sha256,
             size_bytes=info.size_bytes,
             width=info.width,
             height=info.height,
             mime=MIME[info.ext],
-            original_name=Path(name).name[:200],
+            original_name=staged.name,
             tags=sorted({t.strip().lower() for t in tags if t.strip()}),
             scene_id=scene_id,
             character_id=character_id,
@@ -120,8 +170,7 @@ class AssetStore:
             meta=meta or {},
         )
         session.add(row)
-        session.flush()
-        return read(row), True
+        return row
 
     def upload_many(
         self, session: Session, project: Project | ProjectRead, files: Sequence[tuple[str, bytes]], **kwargs: Any

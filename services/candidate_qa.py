@@ -41,8 +41,13 @@ class CandidateQA:
         self.store = store
 
     def __call__(self, session: Session, job: Job, candidates: list[Candidate]) -> None:
+        """Measure and record in one go (QA checks outside a run)."""
+        self.record(session, job, candidates, self.measure(session, job, candidates))
+
+    def measure(self, session: Session, job: Job, candidates: list[Candidate]) -> list[QAReport]:
+        """The slow half, reading only: the run engine measures outside its write transaction."""
         if not candidates:
-            return
+            return []
         project = session.get(Project, job.project_id)
         thresholds = thresholds_for(project)
         paths = {i['asset_id']: self.store.root(project) / i['path'] for i in job.inputs}
@@ -56,21 +61,25 @@ class CandidateQA:
                     characters[i.get('name') or 'character'] += list(
                         reference_encodings(str(paths[i['asset_id']]), i['sha256'])
                     )
-        reports: list[QAReport] = []
-        for cand in candidates:
-            asset = session.get(Asset, cand.asset_id)
-            report = evaluate(
-                self.store.path_of(project, asset),
+        return [
+            evaluate(
+                self.store.path_of(project, session.get(Asset, cand.asset_id)),
                 scene=scene,
                 style_profile=profile,
                 characters=dict(characters) or None,
                 thresholds=thresholds,
             )
-            reports.append(report)
+            for cand in candidates
+        ]
+
+    def record(self, session: Session, job: Job, candidates: list[Candidate], reports: list[QAReport]) -> None:
+        """Store each report, summarise it on the candidate, archive failures and rank the job's candidates."""
+        for cand, report in zip(candidates, reports, strict=True):
+            asset = session.get(Asset, cand.asset_id)
             data = report.to_dict()
             session.add(
                 QualityReport(
-                    project_id=project.id,
+                    project_id=job.project_id,
                     asset_id=asset.id,
                     candidate_id=cand.id,
                     verdict=report.verdict,

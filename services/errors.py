@@ -35,6 +35,12 @@ class Conflict(KromaError):
     status, kind, code = 409, 'validation', 'conflict'
 
 
+class Canceled(KromaError):
+    """The work was canceled before it started; nothing was sent or spent."""
+
+    status, kind, code = 409, 'validation', 'canceled'
+
+
 class Unauthorized(KromaError):
     status, kind, code = 401, 'auth', 'unauthorized'
 

@@ -1,36 +1,55 @@
-"""Executes queued jobs: candidates run concurrently up to the account's limit; each is committed with its file."""
+"""Executes queued jobs: candidates run concurrently up to the account's limit; each is committed with its file.
+
+The critical path is the provider call. Everything around it is kept off that path: jobs are claimed in one
+transaction, inputs are read once per drain, finished images are validated, hashed and written in parallel
+worker threads, their rows share one transaction when they finish together (group commit), and QA is measured
+outside the write transaction."""
 
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any
+from typing import Any, Protocol
 
+import anyio
+import anyio.lowlevel
 import httpx
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 
+from models.assets import AssetLink
 from models.base import AssetKind, LinkRelation, WorkState, utcnow
 from models.db import SessionFactory
 from models.project import Project
 from models.runs import Candidate, CostEvent, Job, Run
 from services import assets as assets_svc
 from services import provider_accounts, run_queue
-from services.assets import AssetStore
-from services.errors import KromaError
-from services.providers.base import GenerationRequest, InputImage, Provider, ProviderConfig
+from services.assets import AssetStore, StagedFile
+from services.db_writer import SerialWriter
+from services.errors import Canceled, KromaError
+from services.providers.base import GeneratedImage, GenerationRequest, InputImage, Provider, ProviderConfig
 from services.providers.registry import build_provider
+from services.qa.report import QAReport
 from services.run_log import write_run_log
 
 log = logging.getLogger(__name__)
 
-QAHook = Callable[[Session, Job, list[Candidate]], None]
+CANCEL_CHECK_S = 0.05  # how stale a "not canceled" answer may be when a queued candidate gets its slot
+
+
+class QAHook(Protocol):
+    """Measures a job's finished candidates (reading only), then records the reports in the job's last write."""
+
+    def measure(self, session: Session, job: Job, candidates: list[Candidate]) -> list[QAReport]: ...
+
+    def record(self, session: Session, job: Job, candidates: list[Candidate], reports: list[QAReport]) -> None: ...
 
 
 @dataclass
@@ -41,6 +60,41 @@ class ExecutorStats:
     provider_s: float = 0.0
     wall_s: float = 0.0
     per_candidate_overhead_s: list[float] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class JobContext:
+    """What every candidate of a job shares, read once before the first call."""
+
+    job: Job
+    run: Run
+    project: Project
+    pending: list[Candidate]
+    inputs: tuple[InputImage, ...]
+    provider: Provider
+    admit: Callable[[], None]
+
+
+@dataclass(frozen=True)
+class FinishedCandidate:
+    """A generated image already on disk, waiting for the rows that make it count."""
+
+    ctx: JobContext
+    cand: Candidate
+    staged: StagedFile
+    meta: dict[str, Any]
+    cost: float
+
+
+def _preload_network_stack() -> None:
+    """httpx's async stack imports ~0.2 s of modules (anyio's lazy parts and its asyncio backend) inside the first
+    call, with the event loop blocked; a worker process pays that once, at import, instead of in its first run."""
+    _ = anyio.Event, anyio.lowlevel.checkpoint
+    importlib.import_module('anyio._backends._asyncio')
+    importlib.import_module('httpcore._backends.anyio')
+
+
+_preload_network_stack()
 
 
 @cache
@@ -67,35 +121,16 @@ class RunExecutor:
         self.max_parallel_jobs = max_parallel_jobs
         self._providers: dict[str, Provider] = {}
         self._lock = threading.Lock()
-        self._db_lock = threading.Lock()
+        self._inputs: dict[str, bytes] = {}
+        self._cancel_seen: dict[str, tuple[float, bool]] = {}
         self._client: httpx.AsyncClient | None = None
+        self.writer: SerialWriter | None = None
         self.stats = ExecutorStats()
         tls_context()  # built once per process, before any run is waiting on it
 
-    @contextmanager
-    def _unit(self) -> Iterator[Session]:
-        """One write at a time from this process: threads queue on a lock instead of sleeping in SQLite's busy handler."""
-        with self._db_lock, self.sessions() as s:
-            yield s
-
-    def _provider(self, session: Session, account_id: str | None) -> Provider:
-        key = account_id or 'local'
-        with self._lock:
-            return self._providers.get(key) or self._build(session, key, account_id)
-
-    def _build(self, session: Session, key: str, account_id: str | None) -> Provider:
-        if key not in self._providers:
-            config = (
-                provider_accounts.provider_config(session, account_id, secrets=self.secrets)
-                if account_id
-                else ProviderConfig(kind='local', name='Offline renderer')
-            )
-            factory = self.provider_factory or (lambda c: build_provider(c, client=self._client))
-            self._providers[key] = factory(config)
-        return self._providers[key]
-
     async def drain(self, *, run_id: str | None = None, worker: str | None = None) -> int:
         """Claim and run queued jobs until none is left; several jobs at once, each candidate within its account's limit."""
+        self.writer = SerialWriter(self.sessions)
         async with httpx.AsyncClient(
             verify=tls_context(), timeout=None, limits=httpx.Limits(max_connections=64, max_keepalive_connections=16)
         ) as client:
@@ -105,17 +140,16 @@ class RunExecutor:
             finally:
                 self._client = None
                 self._providers.clear()
+                self._inputs.clear()
 
     async def _drain(self, run_id: str | None, worker: str) -> int:
         started = time.perf_counter()
         running: set[asyncio.Task] = set()
         done = 0
         while True:
-            while len(running) < self.max_parallel_jobs:
-                job_id = await asyncio.to_thread(self._claim, worker, run_id)
-                if job_id is None:
-                    break
-                running.add(asyncio.create_task(self.execute_job(job_id)))
+            if free := self.max_parallel_jobs - len(running):
+                for job_id, cand_ids in await self._write(self._claim, worker, run_id, free):
+                    running.add(asyncio.create_task(self.execute_job(job_id, cand_ids)))
             if not running:
                 break
             finished, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
@@ -125,173 +159,227 @@ class RunExecutor:
         self.stats.wall_s += time.perf_counter() - started
         return done
 
-    def _claim(self, worker: str, run_id: str | None) -> str | None:
-        with self._unit() as s:
-            return run_queue.claim_job(s, worker, run_id=run_id)
+    async def _write(self, fn: Callable[..., Any], *args: Any) -> Any:
+        assert self.writer is not None, 'drain() owns the writer'
+        return await self.writer.run(fn, *args)
 
-    def _load(self, job_id: str) -> tuple[Job, Run, Project, list[Candidate], tuple[InputImage, ...], Provider]:
-        """Reads only, so it never waits behind another job's writes; the pending candidates are started in one go."""
+    @staticmethod
+    def _claim(s: Session, worker: str, run_id: str | None, limit: int) -> list[tuple[str, list[str]]]:
+        """Claim jobs and start their unfinished candidates in one transaction."""
+        return [
+            (job_id, [c.id for c in run_queue.start_candidates(s, job_id)])
+            for job_id in run_queue.claim_jobs(s, worker, run_id=run_id, limit=limit)
+        ]
+
+    def _load(self, job_id: str, cand_ids: list[str]) -> JobContext:
+        """Reads only, so it never waits behind another job's writes; input files are read once per drain."""
         with self.sessions() as s:
             job = s.get(Job, job_id)
             run = s.get(Run, job.run_id)
             project = s.get(Project, job.project_id)
             inputs = []
             for i in job.inputs:
-                asset = assets_svc.get_asset(s, project.id, i['asset_id'])
-                inputs.append(
-                    InputImage(
-                        role=i['role'],
-                        data=self.store.path_of(project, asset).read_bytes(),
-                        name=i.get('name', ''),
-                        sha256=asset.sha256,
-                    )
-                )
+                data = self._inputs.get(i['asset_id'])
+                if data is None:
+                    asset = assets_svc.get_asset(s, project.id, i['asset_id'])
+                    data = self._inputs[i['asset_id']] = self.store.path_of(project, asset).read_bytes()
+                inputs.append(InputImage(role=i['role'], data=data, name=i.get('name', ''), sha256=i.get('sha256', '')))
+            pending = list(
+                s.exec(select(Candidate).where(col(Candidate.id).in_(cand_ids)).order_by(col(Candidate.index)))
+            )
             provider = self._provider(s, run.provider_account_id)
-        return job, run, project, self._start_pending(job_id), tuple(inputs), provider
+        return JobContext(job, run, project, pending, tuple(inputs), provider, self._admission(run.id))
 
-    async def execute_job(self, job_id: str) -> None:
+    def _provider(self, session: Session, account_id: str | None) -> Provider:
+        key = account_id or 'local'
+        with self._lock:
+            if key not in self._providers:
+                config = (
+                    provider_accounts.provider_config(session, account_id, secrets=self.secrets)
+                    if account_id
+                    else ProviderConfig(kind='local', name='Offline renderer')
+                )
+                factory = self.provider_factory or (lambda c: build_provider(c, client=self._client))
+                self._providers[key] = factory(config)
+            return self._providers[key]
+
+    def _admission(self, run_id: str) -> Callable[[], None]:
+        """Checked when a queued candidate gets its slot: after a cancel, nothing new is sent."""
+
+        def admit() -> None:
+            now = time.monotonic()
+            seen = self._cancel_seen.get(run_id)
+            if seen is None or now - seen[0] > CANCEL_CHECK_S:
+                with self.sessions() as s:  # one primary-key read; WAL readers never wait for the writer
+                    status = s.exec(select(Run.status).where(Run.id == run_id)).one()
+                seen = self._cancel_seen[run_id] = (now, status == WorkState.canceled)
+            if seen[1]:
+                raise Canceled('The run was canceled before this candidate started.')
+
+        return admit
+
+    async def execute_job(self, job_id: str, cand_ids: list[str]) -> None:
         try:
-            job, run, project, pending, inputs, provider = await asyncio.to_thread(self._load, job_id)
+            ctx = await asyncio.to_thread(self._load, job_id, cand_ids)
         except KromaError as e:
-            await asyncio.to_thread(self._fail_job, job_id, e.user_message)
+            await self._write(self._fail_job, job_id, e.user_message)
             return
-        size = tuple(job.params.get('size') or (1024, 1536))
-        params = {k: job.params.get(k) for k in ('time', 'weather') if job.params.get(k)}
+        await asyncio.gather(*(self._candidate(ctx, c) for c in ctx.pending))
+        await self._finish(ctx)
 
-        async def one(cand: Candidate) -> None:
-            if await asyncio.to_thread(self._canceled, run.id):  # re-read between candidates: cancel starts nothing new
-                return
-            req = GenerationRequest(
-                prompt=job.prompt, inputs=inputs, size=size, n=1, seed=cand.seed, stage=run.stage.value, params=params
-            )
-            t0 = time.perf_counter()
-            try:
-                images = await provider.generate(req)
-            except KromaError as e:
-                await asyncio.to_thread(self._fail_candidate, cand.id, e.user_message)
-                return
-            provider_s = time.perf_counter() - t0
-            cost = 0.0 if provider.is_offline else provider.estimate_cost(req)
-            t1 = time.perf_counter()
-            await asyncio.to_thread(
-                self._commit_candidate, project, job, run, cand.id, images[0].data, images[0].meta, provider, cost
-            )
-            self.stats.candidates += 1
-            self.stats.provider_s += provider_s
-            self.stats.per_candidate_overhead_s.append(time.perf_counter() - t1)
+    async def _candidate(self, ctx: JobContext, cand: Candidate) -> None:
+        job = ctx.job
+        req = GenerationRequest(
+            prompt=job.prompt,
+            inputs=ctx.inputs,
+            size=tuple(job.params.get('size') or (1024, 1536)),
+            n=1,
+            seed=cand.seed,
+            stage=ctx.run.stage.value,
+            params={k: job.params.get(k) for k in ('time', 'weather') if job.params.get(k)},
+            admit=ctx.admit,
+        )
+        t0 = time.perf_counter()
+        try:
+            images = await ctx.provider.generate(req)
+        except Canceled:
+            return  # settled as canceled with its job
+        except KromaError as e:
+            await self._write(self._fail_candidate, cand.id, e.user_message, None)
+            return
+        t1 = time.perf_counter()
+        cost = 0.0 if ctx.provider.is_offline else ctx.provider.estimate_cost(req)
+        try:
+            staged = await asyncio.to_thread(self._stage, ctx, cand, images[0])
+        except KromaError as e:
+            message = f'The provider returned an unusable image: {e.user_message}'
+            await self._write(self._fail_candidate, cand.id, message, self._cost_event(ctx, cand, cost))
+            return
+        await self.writer.grouped(self._commit_rows, FinishedCandidate(ctx, cand, staged, images[0].meta, cost))
+        self.stats.candidates += 1
+        self.stats.provider_s += t1 - t0
+        self.stats.per_candidate_overhead_s.append(time.perf_counter() - t1)
 
-        await asyncio.gather(*(one(c) for c in pending))
-        await asyncio.to_thread(self._finish, job_id, project)
+    def _stage(self, ctx: JobContext, cand: Candidate, image: GeneratedImage) -> StagedFile:
+        """Validate, hash and write the file atomically; runs in parallel, before any row exists."""
+        scene = ctx.job.params.get('scene', 'scene')
+        name = f'{ctx.run.stage.value}-{scene}-{ctx.job.index + 1}-c{cand.index + 1}.png'
+        return self.store.stage(ctx.project, image.data, name=name)
 
-    def _start_pending(self, job_id: str) -> list[Candidate]:
-        """Mark every unfinished candidate of the job running in one transaction (none if the run was canceled)."""
-        with self._unit() as s:
-            job = s.get(Job, job_id)
-            if s.get(Run, job.run_id).status == WorkState.canceled:
-                return []
-            pending = run_queue.pending_candidates(s, job_id)
-            for cand in pending:
-                cand.status, cand.attempts = WorkState.running, cand.attempts + 1
-                s.add(cand)
-            return pending
-
-    def _canceled(self, run_id: str) -> bool:
-        with self.sessions() as s:
-            return s.get(Run, run_id).status == WorkState.canceled
-
-    def _commit_candidate(
-        self,
-        project: Project,
-        job: Job,
-        run: Run,
-        cand_id: str,
-        data: bytes,
-        meta: dict,
-        provider: Provider,
-        cost: float,
-    ) -> None:
-        """File first (atomic), then the rows in one transaction: a candidate counts as done only with its file."""
-        with self._unit() as s:
-            cand = s.get(Candidate, cand_id)
-            asset, _ = self.store.ingest(
+    def _commit_rows(self, s: Session, items: list[FinishedCandidate]) -> None:
+        """The rows of finished candidates in one transaction: a candidate counts as done only with its file."""
+        done = []
+        for item in items:
+            ctx, cand = item.ctx, item.cand
+            run, job = ctx.run, ctx.job
+            asset = self.store.add_staged(
                 s,
-                project,
-                data,
-                name=f'{run.stage.value}-{job.params.get("scene", "scene")}-{job.index + 1}-c{cand.index + 1}.png',
+                ctx.project,
+                item.staged,
                 kind=AssetKind.candidate,
                 stage=run.stage.value,
                 scene_id=job.scene_id,
-                dedupe=False,
                 meta={
                     'run_id': run.id,
                     'job_id': job.id,
                     'candidate_id': cand.id,
                     'seed': cand.seed,
-                    'provider': provider.kind,
-                    'model': provider.config.model,
-                    'provider_meta': {k: v for k, v in meta.items() if isinstance(v, str | int | float)},
+                    'provider': ctx.provider.kind,
+                    'model': ctx.provider.config.model,
+                    'provider_meta': {k: v for k, v in item.meta.items() if isinstance(v, str | int | float)},
                 },
             )
             scene_input = next((i for i in job.inputs if i['role'] == 'scene'), None)
-            if scene_input:
-                assets_svc.link_assets(
-                    s,
-                    project.id,
-                    scene_input['asset_id'],
-                    asset.id,
-                    LinkRelation.candidate_of,
-                    {'run_id': run.id, 'stage': run.stage.value},
-                    audited=False,
-                )
-            cand.status, cand.asset_id, cand.error, cand.finished_at = WorkState.done, asset.id, '', utcnow()
-            cand.qa_summary = {**cand.qa_summary, 'sha256': asset.sha256}
-            s.add(cand)
-            if cost > 0:
+            if scene_input:  # a new asset cannot be linked yet, so no lookup is needed
+                params = {'run_id': run.id, 'stage': run.stage.value}
                 s.add(
-                    CostEvent(
-                        project_id=project.id,
-                        run_id=run.id,
-                        job_id=job.id,
-                        candidate_id=cand.id,
-                        provider=provider.kind,
-                        model=provider.config.model,
-                        amount_usd=cost,
+                    AssetLink(
+                        project_id=ctx.project.id,
+                        parent_id=scene_input['asset_id'],
+                        child_id=asset.id,
+                        relation=LinkRelation.candidate_of,
+                        params=params,
                     )
                 )
+            if event := self._cost_event(ctx, cand, item.cost):
+                s.add(event)
+            done.append(
+                {
+                    'id': cand.id,
+                    'status': WorkState.done,
+                    'asset_id': asset.id,
+                    'error': '',
+                    'finished_at': utcnow(),
+                    'qa_summary': {'sha256': item.staged.info.sha256},
+                }
+            )
+        s.flush()  # the asset rows first: the candidates point at them
+        s.execute(update(Candidate), done)  # one UPDATE by primary key for the whole batch
 
-    def _fail_candidate(self, cand_id: str, message: str) -> None:
-        with self._unit() as s:
-            cand = s.get(Candidate, cand_id)
-            cand.status, cand.error, cand.finished_at = WorkState.failed, message, utcnow()
-            s.add(cand)
+    @staticmethod
+    def _cost_event(ctx: JobContext, cand: Candidate, cost: float) -> CostEvent | None:
+        """A paid call costs money whether or not its image could be used."""
+        if cost <= 0:
+            return None
+        return CostEvent(
+            project_id=ctx.project.id,
+            run_id=ctx.run.id,
+            job_id=ctx.job.id,
+            candidate_id=cand.id,
+            provider=ctx.provider.kind,
+            model=ctx.provider.config.model,
+            amount_usd=cost,
+        )
+
+    @staticmethod
+    def _fail_candidate(s: Session, cand_id: str, message: str, cost: CostEvent | None) -> None:
+        cand = s.get(Candidate, cand_id)
+        cand.status, cand.error, cand.finished_at = WorkState.failed, message, utcnow()
+        s.add(cand)
+        if cost is not None:
+            s.add(cost)
         log.warning('Candidate %s failed: %s', cand_id, message)
 
-    def _fail_job(self, job_id: str, message: str) -> None:
-        with self._unit() as s:
-            job = s.get(Job, job_id)
-            job.error = message
-            for cand in run_queue.pending_candidates(s, job_id):
-                cand.status, cand.error = WorkState.failed, message
-                s.add(cand)
-            s.add(job)
-            s.flush()
-            run_queue.finish_job(s, job_id)
+    @staticmethod
+    def _fail_job(s: Session, job_id: str, message: str) -> None:
+        job = s.get(Job, job_id)
+        job.error = message
+        for cand in run_queue.pending_candidates(s, job_id):
+            cand.status, cand.error = WorkState.failed, message
+            s.add(cand)
+        s.add(job)
+        s.flush()
+        run_queue.finish_job(s, job_id)
 
-    def _finish(self, job_id: str, project: Project) -> None:
-        with self._unit() as s:
+    async def _finish(self, ctx: JobContext) -> None:
+        """QA is measured outside the write lock (it reads files for a while); its reports land with the settling."""
+        measured = None
+        if self.qa is not None:
+            try:
+                measured = await asyncio.to_thread(self._measure, ctx.job.id)
+            except KromaError as e:
+                log.warning('QA could not run for job %s: %s', ctx.job.id, e.user_message)
+        await self._write(self._settle, ctx.job.id, ctx.project, measured)
+
+    def _measure(self, job_id: str) -> tuple[list[str], list[QAReport]]:
+        with self.sessions() as s:
             job = s.get(Job, job_id)
-            if self.qa is not None:
-                cands = list(
-                    s.exec(
-                        select(Candidate)
-                        .where(Candidate.job_id == job_id, Candidate.status == WorkState.done)
-                        .order_by(col(Candidate.index))
-                    ).all()
-                )
-                try:
-                    self.qa(s, job, cands)
-                except KromaError as e:
-                    log.warning('QA could not run for job %s: %s', job_id, e.user_message)
-            run_queue.finish_job(s, job_id)
-            s.flush()
-            write_run_log(s, self.store.root(project), job.run_id)
+            cands = self._done(s, job_id)
+            return [c.id for c in cands], self.qa.measure(s, job, cands)
+
+    @staticmethod
+    def _done(s: Session, job_id: str) -> list[Candidate]:
+        query = select(Candidate).where(Candidate.job_id == job_id, Candidate.status == WorkState.done)
+        return list(s.exec(query.order_by(col(Candidate.index))).all())
+
+    def _settle(
+        self, s: Session, job_id: str, project: Project, measured: tuple[list[str], list[QAReport]] | None
+    ) -> None:
+        job = s.get(Job, job_id)
+        if measured and measured[0]:
+            by_id = {c.id: c for c in self._done(s, job_id)}
+            ids, reports = measured
+            self.qa.record(s, job, [by_id[i] for i in ids], reports)
+        run_queue.finish_job(s, job_id)
+        s.flush()
+        write_run_log(s, self.store.root(project), job.run_id)

@@ -89,7 +89,12 @@ def create_run(session: Session, project_id: str, plan: RunPlan, *, account: dic
 
 
 def claim_job(session: Session, worker: str, *, run_id: str | None = None) -> str | None:
-    """Take one queued job atomically (one UPDATE guarded by its status), so two processes never run the same job."""
+    """Take one queued job atomically; see claim_jobs."""
+    return next(iter(claim_jobs(session, worker, run_id=run_id, limit=1)), None)
+
+
+def claim_jobs(session: Session, worker: str, *, run_id: str | None = None, limit: int = 1) -> list[str]:
+    """Take up to `limit` queued jobs, each with one UPDATE guarded by its status: two processes never run one job."""
     query = (
         select(Job.id)
         .join(Run, Run.id == Job.run_id)
@@ -97,21 +102,37 @@ def claim_job(session: Session, worker: str, *, run_id: str | None = None) -> st
     )  # type: ignore[attr-defined]
     if run_id:
         query = query.where(Job.run_id == run_id)
-    for job_id in session.exec(query.order_by(col(Job.created_at), col(Job.index)).limit(5)).all():
+    claimed: list[str] = []
+    for job_id in session.exec(query.order_by(col(Job.created_at), col(Job.index)).limit(limit + 4)).all():
         result = session.execute(
             update(Job)
             .where(Job.id == job_id, Job.status == WorkState.queued)
             .values(status=WorkState.running, claimed_by=worker, claimed_at=utcnow())
         )
-        if result.rowcount == 1:
-            job = session.get(Job, job_id)
-            run = session.get(Run, job.run_id)
-            if run.status == WorkState.queued:
-                run.status, run.started_at = WorkState.running, run.started_at or utcnow()
-                session.add(run)
-            session.flush()
-            return job_id
-    return None
+        if result.rowcount != 1:  # another process took it between the select and the update
+            continue
+        claimed.append(job_id)
+        run = session.get(Run, session.get(Job, job_id).run_id)
+        if run.status == WorkState.queued:
+            run.status, run.started_at = WorkState.running, run.started_at or utcnow()
+            session.add(run)
+        if len(claimed) == limit:
+            break
+    session.flush()
+    return claimed
+
+
+def start_candidates(session: Session, job_id: str) -> list[Candidate]:
+    """Mark every unfinished candidate of a claimed job running (none if its run was canceled)."""
+    job = session.get(Job, job_id)
+    if session.get(Run, job.run_id).status == WorkState.canceled:
+        return []
+    pending = pending_candidates(session, job_id)
+    for cand in pending:
+        cand.status, cand.attempts = WorkState.running, cand.attempts + 1
+        session.add(cand)
+    session.flush()
+    return pending
 
 
 def pending_candidates(session: Session, job_id: str) -> list[Candidate]:

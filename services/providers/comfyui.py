@@ -66,7 +66,7 @@ class ComfyUIProvider:
     async def generate(self, request: GenerationRequest) -> list[GeneratedImage]:
         """Upload inputs, queue n prompts (seed, seed+1, …), wait for each, and download every output image."""
         self.validate(request)
-        async with self.gate.slot(), self._http() as client:
+        async with self.gate.slot(request.admit), self._http() as client:
             names = [await self._retry(lambda i=img: self._upload(client, i)) for img in request.inputs]
             graph = self.template if request.inputs else to_txt2img(self.template)
             queued = []

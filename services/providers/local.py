@@ -47,7 +47,7 @@ class LocalProvider:
         """Render n candidates with seeds seed, seed+1, …; the CPU work runs in a worker thread."""
         validate(request)
         out = []
-        async with self.gate.slot():
+        async with self.gate.slot(request.admit):
             for i in range(request.n):
                 seed = request.seed + i
                 data = await asyncio.to_thread(render_png, request, seed)

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
+import json
 import logging
 import re
 import time
@@ -12,6 +11,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcon
 from typing import Any
 
 import httpx
+import pybase64
 
 from services.errors import (
     Invalid,
@@ -67,16 +67,28 @@ class OpenAIImagesProvider:
         self._client = client
 
     async def generate(self, request: GenerationRequest) -> list[GeneratedImage]:
-        """One API call for n images: edits when there are inputs (scene first), generations otherwise."""
+        """One API call for n images: edits when there are inputs (scene first), generations otherwise.
+
+        The account's slot is held until the answer's headers arrive: the provider has finished by then, so the
+        next call starts while this one's megabytes are still downloading."""
         quality, size = self.validate(request)
-        async with self.gate.slot():
-            body = await with_retries(
-                lambda: self._call_images(request, quality, size),
-                max_retries=self.max_retries,
-                max_total_s=self.max_total_s,
-                base_delay=self.retry_base_s,
-            )
-        return await asyncio.to_thread(self._decode, body, request, quality, size)  # megabytes of base64: off the loop
+        async with self._http() as client:
+            async with self.gate.slot(request.admit):
+                resp = await with_retries(
+                    lambda: self._call_images(client, request, quality, size),
+                    max_retries=self.max_retries,
+                    max_total_s=self.max_total_s,
+                    base_delay=self.retry_base_s,
+                )
+            try:
+                raw = await resp.aread()
+            except httpx.TransportError as e:  # answered, so billed: never retried
+                raise transport_error(
+                    e, provider='OpenAI', base_url=self.base_url, timeout_s=self.timeout_s, paid=True
+                ) from None
+            finally:
+                await resp.aclose()
+        return await asyncio.to_thread(self._decode, raw, request, quality, size)  # megabytes of base64: off the loop
 
     def validate(self, request: GenerationRequest) -> tuple[str, str]:
         """Check size, n, quality and inputs against the catalog entry before any money is spent."""
@@ -166,17 +178,23 @@ class OpenAIImagesProvider:
         """The injected client, or a short-lived one (safe across event loops)."""
         return nullcontext(self._client) if self._client is not None else _own_client()
 
-    async def _send(self, client: httpx.AsyncClient, method: str, path: str, *, timeout: float, **kw: Any):
+    async def _send(
+        self, client: httpx.AsyncClient, method: str, path: str, *, timeout: float, stream: bool = False, **kw: Any
+    ) -> httpx.Response:
         headers = {'Authorization': f'Bearer {self.config.api_key}'}
         t = httpx.Timeout(timeout, connect=min(timeout, 10.0))
         try:
-            return await client.request(method, self.base_url + path, headers=headers, timeout=t, **kw)
+            req = client.build_request(method, self.base_url + path, headers=headers, timeout=t, **kw)
+            return await client.send(req, stream=stream)
         except httpx.TransportError as e:
             raise transport_error(
                 e, provider='OpenAI', base_url=self.base_url, timeout_s=timeout, paid=method == 'POST'
             ) from None
 
-    async def _call_images(self, request: GenerationRequest, quality: str, size: str) -> dict:
+    async def _call_images(
+        self, client: httpx.AsyncClient, request: GenerationRequest, quality: str, size: str
+    ) -> httpx.Response:
+        """Send the request and wait for the answer's headers; an error answer is read and raised as its type."""
         fields = {
             'model': self.model,
             'prompt': request.prompt,
@@ -185,10 +203,10 @@ class OpenAIImagesProvider:
             'n': request.n,
             'output_format': 'png',
         }
-        async with self._http() as client:
-            if not request.inputs:
-                resp = await self._send(client, 'POST', '/v1/images/generations', timeout=self.timeout_s, json=fields)
-                return await asyncio.to_thread(self._check, resp)
+        if not request.inputs:
+            kw: dict[str, Any] = {'json': fields}
+            path = '/v1/images/generations'
+        else:
             if self.entry.get('input_fidelity'):
                 fields['input_fidelity'] = str(
                     request.params.get('input_fidelity') or self.config.options.get('input_fidelity') or 'high'
@@ -197,9 +215,18 @@ class OpenAIImagesProvider:
             for i, image in enumerate(request.inputs):
                 mime, ext = image_mime(image.data)
                 files.append(('image[]', (safe_filename(image.name, i, image.role, ext), image.data, mime)))
-            data = {k: str(v) for k, v in fields.items()}
-            resp = await self._send(client, 'POST', '/v1/images/edits', timeout=self.timeout_s, data=data, files=files)
-            return await asyncio.to_thread(self._check, resp)
+            kw = {'data': {k: str(v) for k, v in fields.items()}, 'files': files}
+            path = '/v1/images/edits'
+        resp = await self._send(client, 'POST', path, timeout=self.timeout_s, stream=True, **kw)
+        if resp.is_success:
+            return resp
+        try:
+            await resp.aread()
+        except httpx.TransportError:
+            pass  # the status alone says enough
+        finally:
+            await resp.aclose()
+        raise self._error(resp, _json_or_empty(resp))
 
     def _check(self, resp: httpx.Response) -> dict:
         """Return the JSON body of a success, or raise the typed error for the status and OpenAI error code."""
@@ -257,15 +284,21 @@ class OpenAIImagesProvider:
             text = text.replace(self.config.api_key, '***')
         return _KEY_LIKE.sub('sk-***', text)
 
-    def _decode(self, body: dict, request: GenerationRequest, quality: str, size: str) -> list[GeneratedImage]:
+    def _decode(self, raw: bytes, request: GenerationRequest, quality: str, size: str) -> list[GeneratedImage]:
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            raise ProviderError('OpenAI answered without JSON.', code='bad_response')
         items = body.get('data')
         if not isinstance(items, list) or not items:
             raise ProviderError('OpenAI answered without any image data.', code='bad_response')
         out = []
         for i, item in enumerate(items):
-            try:
-                data = base64.b64decode(item['b64_json'], validate=True)
-            except (KeyError, TypeError, binascii.Error) as e:
+            try:  # SIMD base64: ~0.3 ms instead of ~17 ms of held GIL for a 3.5 MB answer
+                data = pybase64.b64decode(item['b64_json'], validate=True)
+            except (KeyError, TypeError, ValueError) as e:
                 raise ProviderError(
                     f'OpenAI image {i + 1} was not valid base64 image data.', code='bad_response'
                 ) from e
@@ -284,6 +317,14 @@ class OpenAIImagesProvider:
                 meta['revised_prompt'] = item['revised_prompt']
             out.append(GeneratedImage(data=data, seed=request.seed + i, meta=meta))
         return out
+
+
+def _json_or_empty(resp: httpx.Response) -> dict:
+    try:
+        body = resp.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
 
 
 @asynccontextmanager

@@ -1,0 +1,161 @@
+"""The executor's scheduling: cancel reaches queued calls, finished candidates share commits, bad images are caught."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+from sqlmodel import select
+
+from models.base import ProviderKind, Stage, WorkState
+from models.project import ProjectCreate
+from models.provider import ProviderAccountCreate
+from models.runs import Candidate, CostEvent, Run
+from services import projects, provider_accounts, run_queue, runs
+from services.db_writer import SerialWriter
+from services.errors import Conflict
+from services.providers.base import GeneratedImage, GenerationRequest, HealthResult, ProviderConfig
+from services.run_executor import RunExecutor
+from services.run_plan import RunRequest
+from services.secrets import KeyRing, MasterKey, SecretStore
+from tests.fakes.openai_server import FakeOpenAIServer
+
+SECRETS = SecretStore(KeyRing(MasterKey.from_bytes(b'k' * 32)))
+
+
+def paid_run(sessions, demo, base_url: str, *, candidates: int, concurrency: int = 1) -> str:
+    """A confirmed paid run of the first demo scene against an OpenAI-compatible server."""
+    with sessions() as s:
+        account = provider_accounts.create_account(
+            s,
+            ProviderAccountCreate(
+                name='fake',
+                kind=ProviderKind.openai,
+                base_url=base_url,
+                model='gpt-image-2',
+                options={'concurrency': concurrency, 'quality': 'low'},
+            ),
+            secrets=SECRETS,
+            api_key='sk-test-good',
+        )
+        scene_id = runs.plan(s, demo, RunRequest(stage=Stage.style))[0].jobs[0].scene_id
+        req = RunRequest(
+            stage=Stage.style,
+            scene_ids=[scene_id],
+            candidates=candidates,
+            account_id=account.id,
+            mode='run',
+            confirm_spend=True,
+        )
+        return runs.start(s, demo, req, secrets=SECRETS).run_id
+
+
+def test_cancel_stops_candidates_still_waiting_for_a_slot(sessions, store, demo) -> None:
+    with FakeOpenAIServer(latency_s=0.6) as server:
+        run_id = paid_run(sessions, demo, server.base_url, candidates=3, concurrency=1)
+        executor = RunExecutor(sessions=sessions, store=store, secrets=SECRETS)
+        worker = threading.Thread(target=lambda: asyncio.run(executor.drain(run_id=run_id)))
+        worker.start()
+        deadline = time.monotonic() + 20
+        while server.max_in_flight < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        with sessions() as s:
+            run_queue.cancel_run(s, demo.id, run_id)  # the first call is in flight, two wait for the one slot
+        worker.join(30)
+        assert not worker.is_alive()
+        assert len(server.image_requests()) == 1  # the waiting candidates never reached the provider
+    with sessions() as s:
+        states = sorted(c.status for c in s.exec(select(Candidate).where(Candidate.run_id == run_id)))
+        assert states == [WorkState.canceled, WorkState.canceled, WorkState.done]  # the paid image is kept
+        assert s.get(Run, run_id).status == WorkState.canceled
+
+
+def test_candidates_finishing_together_share_one_commit(sessions, store, demo) -> None:
+    with FakeOpenAIServer(latency_s=0.2) as server:
+        run_id = paid_run(sessions, demo, server.base_url, candidates=4, concurrency=4)
+        executor = RunExecutor(sessions=sessions, store=store, secrets=SECRETS)
+        asyncio.run(executor.drain(run_id=run_id))
+        assert server.max_in_flight <= 4
+    with sessions() as s:
+        cands = s.exec(select(Candidate).where(Candidate.run_id == run_id)).all()
+        assert all(c.status == WorkState.done and c.asset_id and c.qa_summary['sha256'] for c in cands)
+        assert len(s.exec(select(CostEvent).where(CostEvent.run_id == run_id)).all()) == 4
+    assert executor.stats.candidates == 4 and len(executor.stats.per_candidate_overhead_s) == 4
+
+
+class GarbageProvider:
+    """A paid provider that answers with bytes that are not an image."""
+
+    kind, is_offline = 'openai', False
+
+    def __init__(self, config: ProviderConfig) -> None:
+        self.config = config
+
+    async def generate(self, request: GenerationRequest) -> list[GeneratedImage]:
+        return [GeneratedImage(data=b'<html>503 from a proxy</html>', seed=request.seed)]
+
+    def estimate_cost(self, request: GenerationRequest) -> float:
+        return 0.05
+
+    async def health(self) -> HealthResult:
+        return HealthResult(True, 'ok')
+
+
+def test_an_unusable_image_fails_its_candidate_and_keeps_its_cost(sessions, store, demo) -> None:
+    run_id = paid_run(sessions, demo, 'http://127.0.0.1:9', candidates=2)
+    executor = RunExecutor(sessions=sessions, store=store, secrets=SECRETS, provider_factory=GarbageProvider)
+    asyncio.run(executor.drain(run_id=run_id))
+    with sessions() as s:
+        cands = s.exec(select(Candidate).where(Candidate.run_id == run_id)).all()
+        assert {c.status for c in cands} == {WorkState.failed}
+        assert all('unusable image' in c.error and 'not a readable' in c.error for c in cands)
+        costs = s.exec(select(CostEvent).where(CostEvent.run_id == run_id)).all()
+        assert [round(c.amount_usd, 2) for c in costs] == [0.05, 0.05]  # paid for, even though unusable
+        assert s.get(Run, run_id).status == WorkState.failed
+
+
+def project_writer(data_dir):  # noqa: ANN201
+    def create_projects(s, names: list[str]) -> None:
+        for name in names:
+            projects.create_project(s, ProjectCreate(name=name, slug=name.lower()), data_dir=data_dir)
+
+    return create_projects
+
+
+def test_writer_groups_queued_writes_and_isolates_a_bad_one(sessions, data_dir) -> None:
+    create_projects = project_writer(data_dir)
+
+    async def main() -> list:
+        writer = SerialWriter(sessions)
+        first = await asyncio.gather(*(writer.grouped(create_projects, n) for n in ('Alpha', 'Beta', 'Gamma')))
+        second = await asyncio.gather(
+            *(writer.grouped(create_projects, n) for n in ('Delta', 'Alpha', 'Epsilon')), return_exceptions=True
+        )
+        alone = await asyncio.gather(writer.grouped(create_projects, 'Beta'), return_exceptions=True)
+        return [writer.batches, first, second, alone]
+
+    batches, first, second, alone = asyncio.run(main())
+    assert batches == [3, 3, 1] and first == [None, None, None]  # three writes, one transaction
+    assert second[0] is None and second[2] is None and isinstance(second[1], Conflict)  # the others still landed
+    assert isinstance(alone[0], Conflict)
+    with sessions() as s:
+        assert {r.project.slug for r in projects.list_projects(s)} == {'alpha', 'beta', 'gamma', 'delta', 'epsilon'}
+
+
+def test_writer_runs_one_write_at_a_time(sessions) -> None:
+    active, peak = 0, 0
+
+    def slow(s, label: str) -> str:
+        nonlocal active, peak
+        active += 1
+        peak = max(peak, active)
+        time.sleep(0.02)
+        active -= 1
+        return label
+
+    async def main() -> list[str]:
+        writer = SerialWriter(sessions)
+        return await asyncio.gather(*(writer.run(slow, str(i)) for i in range(5)))
+
+    assert asyncio.run(main()) == ['0', '1', '2', '3', '4'] and peak == 1
