@@ -123,6 +123,8 @@ class RunExecutor:
         self._lock = threading.Lock()
         self._inputs: dict[str, bytes] = {}
         self._cancel_seen: dict[str, tuple[float, bool]] = {}
+        self._log_locks: dict[str, asyncio.Lock] = {}
+        self._side_tasks: set[asyncio.Task] = set()
         self._client: httpx.AsyncClient | None = None
         self.writer: SerialWriter | None = None
         self.stats = ExecutorStats()
@@ -141,6 +143,7 @@ class RunExecutor:
                 self._client = None
                 self._providers.clear()
                 self._inputs.clear()
+                self._log_locks.clear()
 
     async def _drain(self, run_id: str | None, worker: str) -> int:
         started = time.perf_counter()
@@ -148,14 +151,20 @@ class RunExecutor:
         done = 0
         while True:
             if free := self.max_parallel_jobs - len(running):
-                for job_id, cand_ids in await self._write(self._claim, worker, run_id, free):
+                limit = free if running else 1  # the first job alone, so its calls go out before the rest is claimed
+                claimed = await self._write(self._claim, worker, run_id, limit)
+                for job_id, cand_ids in claimed:
                     running.add(asyncio.create_task(self.execute_job(job_id, cand_ids)))
+                if len(claimed) == limit < free:
+                    continue  # there may be more to claim right away
             if not running:
                 break
             finished, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
             for task in finished:
                 task.result()
                 done += 1
+        await asyncio.gather(*self._side_tasks)
+        self._side_tasks.clear()
         self.stats.wall_s += time.perf_counter() - started
         return done
 
@@ -224,6 +233,9 @@ class RunExecutor:
         except KromaError as e:
             await self._write(self._fail_job, job_id, e.user_message)
             return
+        if ctx.run.id not in self._log_locks:  # the log exists from the first job on, so a run that dies has one
+            self._log_locks[ctx.run.id] = asyncio.Lock()
+            self._side_tasks.add(asyncio.create_task(self._write_log(ctx)))
         await asyncio.gather(*(self._candidate(ctx, c) for c in ctx.pending))
         await self._finish(ctx)
 
@@ -359,7 +371,8 @@ class RunExecutor:
                 measured = await asyncio.to_thread(self._measure, ctx.job.id)
             except KromaError as e:
                 log.warning('QA could not run for job %s: %s', ctx.job.id, e.user_message)
-        await self._write(self._settle, ctx.job.id, ctx.project, measured)
+        await self._write(self._settle, ctx.job.id, measured)
+        await self._write_log(ctx)
 
     def _measure(self, job_id: str) -> tuple[list[str], list[QAReport]]:
         with self.sessions() as s:
@@ -372,14 +385,20 @@ class RunExecutor:
         query = select(Candidate).where(Candidate.job_id == job_id, Candidate.status == WorkState.done)
         return list(s.exec(query.order_by(col(Candidate.index))).all())
 
-    def _settle(
-        self, s: Session, job_id: str, project: Project, measured: tuple[list[str], list[QAReport]] | None
-    ) -> None:
+    def _settle(self, s: Session, job_id: str, measured: tuple[list[str], list[QAReport]] | None) -> None:
         job = s.get(Job, job_id)
         if measured and measured[0]:
             by_id = {c.id: c for c in self._done(s, job_id)}
             ids, reports = measured
             self.qa.record(s, job, [by_id[i] for i in ids], reports)
         run_queue.finish_job(s, job_id)
-        s.flush()
-        write_run_log(s, self.store.root(project), job.run_id)
+
+    async def _write_log(self, ctx: JobContext) -> None:
+        """Rewritten from the database after each job, outside the writer; one rewrite per run at a time, so the
+        newest state is always written last."""
+        async with self._log_locks[ctx.run.id]:
+            await asyncio.to_thread(self._log, ctx.project, ctx.run.id)
+
+    def _log(self, project: Project, run_id: str) -> None:
+        with self.sessions() as s:
+            write_run_log(s, self.store.root(project), run_id)

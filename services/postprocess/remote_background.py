@@ -18,6 +18,7 @@ from services.errors import (
     ProviderTimeout,
     ProviderUnavailable,
 )
+from services.providers.multipart import encode_multipart
 
 log = logging.getLogger(__name__)
 
@@ -66,14 +67,16 @@ async def remove_background_remote(
         raise Invalid(f'{spec.label} base URL must start with https:// or http://.', code='invalid_base_url')
     url = base + spec.path
     headers = {spec.key_header: api_key, 'Accept': 'image/png, application/json'}
-    files = {'image_file': ('image.png', image_png, 'image/png')}
+    body, headers['Content-Type'] = encode_multipart(
+        dict(spec.fields), [('image_file', 'image.png', image_png, 'image/png')]
+    )
     started = time.perf_counter()
     try:
         if client is None:
             async with httpx.AsyncClient(timeout=timeout_s) as own:
-                response = await own.post(url, headers=headers, data=dict(spec.fields), files=files)
+                response = await own.post(url, headers=headers, content=body)
         else:
-            response = await client.post(url, headers=headers, data=dict(spec.fields), files=files, timeout=timeout_s)
+            response = await client.post(url, headers=headers, content=body, timeout=timeout_s)
     except httpx.TimeoutException as e:
         raise ProviderTimeout(f'{spec.label} did not answer within {timeout_s:g} s.') from e
     except httpx.TransportError as e:

@@ -37,6 +37,7 @@ from services.providers.base import (
     parse_retry_after,
     transport_error,
 )
+from services.providers.multipart import encode_multipart
 from services.providers.registry import fill_workflow, placeholders, to_txt2img
 from services.providers.retry import with_retries
 
@@ -160,6 +161,7 @@ class ComfyUIProvider:
 
     async def _send(self, client: httpx.AsyncClient, method: str, path: str, *, timeout: float, **kw: Any):
         headers = {'Authorization': f'Bearer {self.config.api_key}'} if self.config.api_key else {}
+        headers |= kw.pop('headers', {})
         t = httpx.Timeout(timeout, connect=min(timeout, 10.0))
         try:
             resp = await client.request(method, self.base_url + path, headers=headers, timeout=t, **kw)
@@ -194,8 +196,17 @@ class ComfyUIProvider:
     async def _upload(self, client: httpx.AsyncClient, image: InputImage) -> str:
         mime, ext = image_mime(image.data)
         name = f'kroma_{(image.sha256 or sha256_bytes(image.data))[:20]}.{ext}'
-        form = {'files': {'image': (name, image.data, mime)}, 'data': {'overwrite': 'true', 'type': 'input'}}
-        body = await self._json(client, 'POST', '/upload/image', timeout=self.timeout_s, **form)
+        content, content_type = encode_multipart(
+            {'overwrite': 'true', 'type': 'input'}, [('image', name, image.data, mime)]
+        )
+        body = await self._json(
+            client,
+            'POST',
+            '/upload/image',
+            timeout=self.timeout_s,
+            content=content,
+            headers={'Content-Type': content_type},
+        )
         if not body.get('name'):
             raise ProviderError('ComfyUI accepted the upload but returned no file name.', code='bad_response')
         return f'{body["subfolder"]}/{body["name"]}' if body.get('subfolder') else body['name']

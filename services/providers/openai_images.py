@@ -37,6 +37,7 @@ from services.providers.base import (
     safe_filename,
     transport_error,
 )
+from services.providers.multipart import encode_multipart
 from services.providers.registry import check_size, model_entry, price
 from services.providers.retry import with_retries
 
@@ -181,7 +182,7 @@ class OpenAIImagesProvider:
     async def _send(
         self, client: httpx.AsyncClient, method: str, path: str, *, timeout: float, stream: bool = False, **kw: Any
     ) -> httpx.Response:
-        headers = {'Authorization': f'Bearer {self.config.api_key}'}
+        headers = {'Authorization': f'Bearer {self.config.api_key}'} | kw.pop('headers', {})
         t = httpx.Timeout(timeout, connect=min(timeout, 10.0))
         try:
             req = client.build_request(method, self.base_url + path, headers=headers, timeout=t, **kw)
@@ -214,8 +215,9 @@ class OpenAIImagesProvider:
             files = []
             for i, image in enumerate(request.inputs):
                 mime, ext = image_mime(image.data)
-                files.append(('image[]', (safe_filename(image.name, i, image.role, ext), image.data, mime)))
-            kw = {'data': {k: str(v) for k, v in fields.items()}, 'files': files}
+                files.append(('image[]', safe_filename(image.name, i, image.role, ext), image.data, mime))
+            body, content_type = encode_multipart({k: str(v) for k, v in fields.items()}, files)
+            kw = {'content': body, 'headers': {'Content-Type': content_type}}
             path = '/v1/images/edits'
         resp = await self._send(client, 'POST', path, timeout=self.timeout_s, stream=True, **kw)
         if resp.is_success:

@@ -244,6 +244,7 @@ class FakeOpenAIServer(LoopbackFake):
         self.models_latency_s = 0.0  # delay for /v1/models (health checks)
         self.models = dict(DEFAULT_MODELS if models is None else models)
         self.failures: deque[tuple[str, Reply]] = deque()
+        self._images_cache: dict[str, str] = {}
 
     def fail_next(
         self,
@@ -297,6 +298,19 @@ class FakeOpenAIServer(LoopbackFake):
             return reply
         return openai_error(404, f'Invalid URL ({rec.method} {rec.path})')
 
+    def _b64_png(self, size: tuple[int, int], key: str, source: bytes | None) -> str:
+        """Equal requests get equal images (the key holds the inputs' hashes), so each is drawn and encoded once:
+        the fake's own CPU then stays out of the timings of the calls it serves concurrently."""
+        with self.lock:
+            cached = self._images_cache.get(key)
+        if cached is None:
+            cached = base64.b64encode(make_png(size, key, source)).decode()
+            with self.lock:
+                if len(self._images_cache) >= 64:
+                    self._images_cache.pop(next(iter(self._images_cache)))
+                self._images_cache[key] = cached
+        return cached
+
     def _model(self, model: str) -> dict:
         return {'id': model, 'object': 'model', 'created': 1776729600, 'owned_by': 'system'}
 
@@ -336,13 +350,9 @@ class FakeOpenAIServer(LoopbackFake):
         except ValueError:
             return openai_error(400, f"Invalid value for 'size' or 'n': {params.get('size')!r}, {params.get('n')!r}.")
         key = '|'.join([model, str(params['prompt']), f'{w}x{h}'] + [i['sha256'] for i in images])
+        source = images[0]['data'] if images else None
         data = [
-            {
-                'b64_json': base64.b64encode(
-                    make_png((w, h), f'{key}|{i}', images[0]['data'] if images else None)
-                ).decode(),
-                'revised_prompt': str(params['prompt']),
-            }
+            {'b64_json': self._b64_png((w, h), f'{key}|{i}', source), 'revised_prompt': str(params['prompt'])}
             for i in range(n)
         ]
         usage = {'input_tokens': 50 + 1000 * len(images), 'output_tokens': 1756 * n, 'total_tokens': 0}
