@@ -11,7 +11,7 @@ from typer.core import TyperGroup
 
 from app.cli_common import deps_for_cli, guarded
 from models.base import Stage, WorkState
-from services import projects, provider_accounts, run_queue, runs, scenes
+from services import projects, provider_accounts, run_queue, run_status, runs, scenes
 from services.candidate_qa import CandidateQA
 from services.deps import Deps
 from services.errors import Invalid
@@ -51,7 +51,7 @@ def _execute(deps: Deps, project_id: str, run_id: str, wait: bool) -> str:
         last = ''
         while True:
             with deps.sessions() as s:
-                p = run_queue.run_progress(s, project_id, run_id)
+                p = run_status.run_progress(s, project_id, run_id)
             line = f'{p.run.status.value} {p.run.done}/{p.run.total} done, {p.run.failed} failed'
             if line != last:
                 typer.echo(line)
@@ -63,7 +63,7 @@ def _execute(deps: Deps, project_id: str, run_id: str, wait: bool) -> str:
 
     asyncio.run(go())
     with deps.sessions() as s:
-        return run_queue.run_progress(s, project_id, run_id).run.status.value
+        return run_status.run_progress(s, project_id, run_id).run.status.value
 
 
 @run_cli.command('start')

@@ -6,7 +6,7 @@ from nicegui import ui
 
 from components.gallery import thumb_url
 from services.run_plan import RunPlan
-from services.run_queue import RunProgress
+from services.run_status import RunProgress
 
 STATUS_COLOURS = {
     'done': 'positive',

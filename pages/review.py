@@ -8,7 +8,7 @@ from components.candidate_compare import candidate_row, inputs_strip
 from components.errors import notify_errors
 from components.theme import frame
 from pages.common import project_frame, project_slugs
-from services import projects, review, run_queue
+from services import projects, review, run_queue, run_status
 from services.deps import Deps
 
 
@@ -19,7 +19,7 @@ def register(deps: Deps) -> None:
             if project is None:
                 return
             with deps.sessions() as s:
-                rows = run_queue.list_runs(s, project.id)
+                rows = run_status.list_runs(s, project.id)
             ui.label('Runs to review').classes('text-2xl font-semibold')
             for r in [r for r in rows if r.mode.value == 'run']:
                 ui.link(

@@ -9,7 +9,7 @@ from components.run_views import STATUS_COLOURS, plan_view, progress_view
 from components.theme import frame
 from models.base import Stage
 from pages.common import project_frame, project_slugs
-from services import characters, projects, provider_accounts, run_queue, runs, scenes
+from services import characters, projects, provider_accounts, run_queue, run_status, runs, scenes
 from services.deps import Deps
 from services.run_plan import RunRequest
 from services.scenes import TIMES, WEATHERS
@@ -27,7 +27,7 @@ def register(deps: Deps) -> None:
                 accounts = provider_accounts.list_accounts(
                     s, project_id=project.id, kinds=provider_accounts.GENERATION_KINDS
                 )
-                recent = run_queue.list_runs(s, project.id, limit=20)
+                recent = run_status.list_runs(s, project.id, limit=20)
             ui.label(f'New run · {project.name}').classes('text-2xl font-semibold')
             with ui.row().classes('gap-4 items-end flex-wrap'):
                 stage = (
@@ -150,7 +150,7 @@ def register(deps: Deps) -> None:
             @ui.refreshable
             def live() -> None:
                 with deps.sessions() as s:
-                    progress_view(slug, run_queue.run_progress(s, project.id, run_id))
+                    progress_view(slug, run_status.run_progress(s, project.id, run_id))
 
             live()
             ui.timer(0.5, live.refresh)

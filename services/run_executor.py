@@ -16,40 +16,31 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any, Protocol
+from typing import Any
 
 import anyio
 import anyio.lowlevel
 import httpx
-from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from models.assets import AssetLink
-from models.base import AssetKind, LinkRelation, WorkState, utcnow
+from models.base import WorkState
 from models.db import SessionFactory
 from models.project import Project
-from models.runs import Candidate, CostEvent, Job, Run
+from models.runs import Candidate, Job, Run
 from services import assets as assets_svc
-from services import provider_accounts, run_queue
+from services import provider_accounts, run_commits, run_queue
 from services.assets import AssetStore, StagedFile
 from services.db_writer import SerialWriter
 from services.errors import Canceled, KromaError
 from services.providers.base import GeneratedImage, GenerationRequest, InputImage, Provider, ProviderConfig
 from services.providers.registry import build_provider
 from services.qa.report import QAReport
+from services.run_commits import FinishedCandidate, JobContext, QAHook
 from services.run_log import write_run_log
 
 log = logging.getLogger(__name__)
 
 CANCEL_CHECK_S = 0.05  # how stale a "not canceled" answer may be when a queued candidate gets its slot
-
-
-class QAHook(Protocol):
-    """Measures a job's finished candidates (reading only), then records the reports in the job's last write."""
-
-    def measure(self, session: Session, job: Job, candidates: list[Candidate]) -> list[QAReport]: ...
-
-    def record(self, session: Session, job: Job, candidates: list[Candidate], reports: list[QAReport]) -> None: ...
 
 
 @dataclass
@@ -60,30 +51,6 @@ class ExecutorStats:
     provider_s: float = 0.0
     wall_s: float = 0.0
     per_candidate_overhead_s: list[float] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class JobContext:
-    """What every candidate of a job shares, read once before the first call."""
-
-    job: Job
-    run: Run
-    project: Project
-    pending: list[Candidate]
-    inputs: tuple[InputImage, ...]
-    provider: Provider
-    admit: Callable[[], None]
-
-
-@dataclass(frozen=True)
-class FinishedCandidate:
-    """A generated image already on disk, waiting for the rows that make it count."""
-
-    ctx: JobContext
-    cand: Candidate
-    staged: StagedFile
-    meta: dict[str, Any]
-    cost: float
 
 
 def _preload_network_stack() -> None:
@@ -231,7 +198,7 @@ class RunExecutor:
         try:
             ctx = await asyncio.to_thread(self._load, job_id, cand_ids)
         except KromaError as e:
-            await self._write(self._fail_job, job_id, e.user_message)
+            await self._write(run_commits.fail_job, job_id, e.user_message)
             return
         if ctx.run.id not in self._log_locks:  # the log exists from the first job on, so a run that dies has one
             self._log_locks[ctx.run.id] = asyncio.Lock()
@@ -257,7 +224,7 @@ class RunExecutor:
         except Canceled:
             return  # settled as canceled with its job
         except KromaError as e:
-            await self._write(self._fail_candidate, cand.id, e.user_message, None)
+            await self._write(run_commits.fail_candidate, cand.id, e.user_message, None)
             return
         t1 = time.perf_counter()
         cost = 0.0 if ctx.provider.is_offline else ctx.provider.estimate_cost(req)
@@ -265,9 +232,9 @@ class RunExecutor:
             staged = await asyncio.to_thread(self._stage, ctx, cand, images[0])
         except KromaError as e:
             message = f'The provider returned an unusable image: {e.user_message}'
-            await self._write(self._fail_candidate, cand.id, message, self._cost_event(ctx, cand, cost))
+            await self._write(run_commits.fail_candidate, cand.id, message, run_commits.cost_event(ctx, cand, cost))
             return
-        await self.writer.grouped(self._commit_rows, FinishedCandidate(ctx, cand, staged, images[0].meta, cost))
+        await self.writer.grouped(self._commit, FinishedCandidate(ctx, cand, staged, images[0].meta, cost))
         self.stats.candidates += 1
         self.stats.provider_s += t1 - t0
         self.stats.per_candidate_overhead_s.append(time.perf_counter() - t1)
@@ -278,90 +245,8 @@ class RunExecutor:
         name = f'{ctx.run.stage.value}-{scene}-{ctx.job.index + 1}-c{cand.index + 1}.png'
         return self.store.stage(ctx.project, image.data, name=name)
 
-    def _commit_rows(self, s: Session, items: list[FinishedCandidate]) -> None:
-        """The rows of finished candidates in one transaction: a candidate counts as done only with its file."""
-        done = []
-        for item in items:
-            ctx, cand = item.ctx, item.cand
-            run, job = ctx.run, ctx.job
-            asset = self.store.add_staged(
-                s,
-                ctx.project,
-                item.staged,
-                kind=AssetKind.candidate,
-                stage=run.stage.value,
-                scene_id=job.scene_id,
-                meta={
-                    'run_id': run.id,
-                    'job_id': job.id,
-                    'candidate_id': cand.id,
-                    'seed': cand.seed,
-                    'provider': ctx.provider.kind,
-                    'model': ctx.provider.config.model,
-                    'provider_meta': {k: v for k, v in item.meta.items() if isinstance(v, str | int | float)},
-                },
-            )
-            scene_input = next((i for i in job.inputs if i['role'] == 'scene'), None)
-            if scene_input:  # a new asset cannot be linked yet, so no lookup is needed
-                params = {'run_id': run.id, 'stage': run.stage.value}
-                s.add(
-                    AssetLink(
-                        project_id=ctx.project.id,
-                        parent_id=scene_input['asset_id'],
-                        child_id=asset.id,
-                        relation=LinkRelation.candidate_of,
-                        params=params,
-                    )
-                )
-            if event := self._cost_event(ctx, cand, item.cost):
-                s.add(event)
-            done.append(
-                {
-                    'id': cand.id,
-                    'status': WorkState.done,
-                    'asset_id': asset.id,
-                    'error': '',
-                    'finished_at': utcnow(),
-                    'qa_summary': {'sha256': item.staged.info.sha256},
-                }
-            )
-        s.flush()  # the asset rows first: the candidates point at them
-        s.execute(update(Candidate), done)  # one UPDATE by primary key for the whole batch
-
-    @staticmethod
-    def _cost_event(ctx: JobContext, cand: Candidate, cost: float) -> CostEvent | None:
-        """A paid call costs money whether or not its image could be used."""
-        if cost <= 0:
-            return None
-        return CostEvent(
-            project_id=ctx.project.id,
-            run_id=ctx.run.id,
-            job_id=ctx.job.id,
-            candidate_id=cand.id,
-            provider=ctx.provider.kind,
-            model=ctx.provider.config.model,
-            amount_usd=cost,
-        )
-
-    @staticmethod
-    def _fail_candidate(s: Session, cand_id: str, message: str, cost: CostEvent | None) -> None:
-        cand = s.get(Candidate, cand_id)
-        cand.status, cand.error, cand.finished_at = WorkState.failed, message, utcnow()
-        s.add(cand)
-        if cost is not None:
-            s.add(cost)
-        log.warning('Candidate %s failed: %s', cand_id, message)
-
-    @staticmethod
-    def _fail_job(s: Session, job_id: str, message: str) -> None:
-        job = s.get(Job, job_id)
-        job.error = message
-        for cand in run_queue.pending_candidates(s, job_id):
-            cand.status, cand.error = WorkState.failed, message
-            s.add(cand)
-        s.add(job)
-        s.flush()
-        run_queue.finish_job(s, job_id)
+    def _commit(self, s: Session, items: list[FinishedCandidate]) -> None:
+        run_commits.commit_finished(s, self.store, items)
 
     async def _finish(self, ctx: JobContext) -> None:
         """QA is measured outside the write lock (it reads files for a while); its reports land with the settling."""
@@ -371,27 +256,14 @@ class RunExecutor:
                 measured = await asyncio.to_thread(self._measure, ctx.job.id)
             except KromaError as e:
                 log.warning('QA could not run for job %s: %s', ctx.job.id, e.user_message)
-        await self._write(self._settle, ctx.job.id, measured)
+        await self._write(run_commits.settle_job, ctx.job.id, self.qa, measured)
         await self._write_log(ctx)
 
     def _measure(self, job_id: str) -> tuple[list[str], list[QAReport]]:
         with self.sessions() as s:
             job = s.get(Job, job_id)
-            cands = self._done(s, job_id)
+            cands = run_commits.done_candidates(s, job_id)
             return [c.id for c in cands], self.qa.measure(s, job, cands)
-
-    @staticmethod
-    def _done(s: Session, job_id: str) -> list[Candidate]:
-        query = select(Candidate).where(Candidate.job_id == job_id, Candidate.status == WorkState.done)
-        return list(s.exec(query.order_by(col(Candidate.index))).all())
-
-    def _settle(self, s: Session, job_id: str, measured: tuple[list[str], list[QAReport]] | None) -> None:
-        job = s.get(Job, job_id)
-        if measured and measured[0]:
-            by_id = {c.id: c for c in self._done(s, job_id)}
-            ids, reports = measured
-            self.qa.record(s, job, [by_id[i] for i in ids], reports)
-        run_queue.finish_job(s, job_id)
 
     async def _write_log(self, ctx: JobContext) -> None:
         """Rewritten from the database after each job, outside the writer; one rewrite per run at a time, so the

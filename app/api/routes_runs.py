@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.api.auth import Access, ApiContext
 from app.api.errors import EnvelopeRoute
 from models.base import Stage
-from services import review, run_queue, runs
+from services import review, run_queue, run_status, runs
 from services.run_plan import MAX_CANDIDATES, RunPlan, RunRequest
 
 P = '/api/projects/{slug}'
@@ -73,7 +73,7 @@ def build(ctx: ApiContext) -> APIRouter:
     @router.get(R)
     def list_runs(limit: int = Query(50, ge=1, le=1000), a: Access = Depends(ctx.access)) -> dict[str, Any]:
         with sessions() as s:
-            rows = run_queue.list_runs(s, a.project.id, limit=limit)
+            rows = run_status.list_runs(s, a.project.id, limit=limit)
         return {'ok': True, 'count': len(rows), 'runs': jsonable_encoder(rows)}
 
     def trigger(body: RunIn, a: Access) -> dict[str, Any]:
@@ -82,7 +82,7 @@ def build(ctx: ApiContext) -> APIRouter:
         with ctx.unit(a.principal, 'run.start', project_id=a.project.id, payload=payload) as u:
             started = runs.start(u.session, a.project, req, secrets=deps.secrets)
             u.payload.update(run_id=started.run_id, cost_estimate_usd=started.plan.total_cost_usd)
-            progress = run_queue.run_progress(u.session, a.project.id, started.run_id)
+            progress = run_status.run_progress(u.session, a.project.id, started.run_id)
         if body.mode == 'run':
             deps.wake_runs()
         return {'ok': True, 'run_id': started.run_id, 'run': jsonable_encoder(progress.run),
@@ -102,7 +102,7 @@ def build(ctx: ApiContext) -> APIRouter:
     def get_run(run_id: str, a: Access = Depends(ctx.access)) -> dict[str, Any]:
         """The run with per-job progress, read from the database (the truth for every tab and after a restart)."""
         with sessions() as s:
-            progress = run_queue.run_progress(s, a.project.id, run_id)
+            progress = run_status.run_progress(s, a.project.id, run_id)
             snapshot = run_queue.get_run(s, a.project.id, run_id).settings_snapshot
         return {'ok': True, 'run': {**jsonable_encoder(progress.run), 'fraction': progress.fraction,
                                     'blocked': snapshot.get('blocked', [])}, 'jobs': jsonable_encoder(progress.jobs)}  # fmt: skip
@@ -110,7 +110,7 @@ def build(ctx: ApiContext) -> APIRouter:
     @router.get(R + '/{run_id}/jobs')
     def run_jobs(run_id: str, a: Access = Depends(ctx.access)) -> dict[str, Any]:
         with sessions() as s:
-            progress = run_queue.run_progress(s, a.project.id, run_id)
+            progress = run_status.run_progress(s, a.project.id, run_id)
         return {'ok': True, 'run_id': run_id, 'count': len(progress.jobs), 'jobs': jsonable_encoder(progress.jobs)}
 
     @router.get(R + '/{run_id}/candidates')
@@ -138,7 +138,7 @@ def build(ctx: ApiContext) -> APIRouter:
         """Finished candidates are kept; queued work never starts."""
         with ctx.unit(a.principal, 'run.cancel', project_id=a.project.id, payload={'run_id': run_id}) as u:
             run_queue.cancel_run(u.session, a.project.id, run_id)
-            progress = run_queue.run_progress(u.session, a.project.id, run_id)
+            progress = run_status.run_progress(u.session, a.project.id, run_id)
         return {'ok': True, 'run': jsonable_encoder(progress.run)}
 
     # -- reviews ---------------------------------------------------------------------------------------------

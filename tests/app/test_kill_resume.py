@@ -17,7 +17,7 @@ from models.base import ProviderKind, WorkState
 from models.db import make_engine, session_factory
 from models.provider import ProviderAccountCreate
 from models.runs import Candidate
-from services import provider_accounts, run_queue
+from services import provider_accounts, run_queue, run_status
 from services.assets import AssetStore
 from services.demo import ensure_demo
 from services.files import sha256_file
@@ -86,7 +86,7 @@ def test_kill_during_run_then_resume(tmp_path) -> None:
             requests_before = len(server.image_requests())
             assert 3 <= len(before) < 9
             assert run_queue.recover_interrupted(s) >= 1
-            progress = run_queue.run_progress(s, run_queue.get_run_any(s, run_id).project_id, run_id)
+            progress = run_status.run_progress(s, run_queue.get_run_any(s, run_id).project_id, run_id)
             assert progress.run.status == WorkState.interrupted
             run_queue.requeue(s, progress.run.project_id, run_id)
         asyncio.run(RunExecutor(sessions=sessions, store=store, secrets=secrets).drain(run_id=run_id))
@@ -96,7 +96,7 @@ def test_kill_during_run_then_resume(tmp_path) -> None:
             for c in cands:
                 if c.id in before:
                     assert (c.asset_id, c.qa_summary['sha256']) == before[c.id]
-            project = run_queue.run_progress(s, progress.run.project_id, run_id)
+            project = run_status.run_progress(s, progress.run.project_id, run_id)
             assert project.run.status == WorkState.done
         # one call at most may have been in flight at the kill (concurrency 1); no finished candidate was asked again
         assert len(server.image_requests()) - requests_before == 9 - len(before)

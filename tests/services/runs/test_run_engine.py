@@ -13,7 +13,7 @@ from models.base import ProviderKind, Stage, WorkState
 from models.project import ProjectUpdate
 from models.provider import ProviderAccountCreate
 from models.runs import Candidate, Job, Run
-from services import projects, provider_accounts, run_queue, runs
+from services import projects, provider_accounts, run_queue, run_status, runs
 from services.candidate_qa import CandidateQA
 from services.errors import Invalid, PolicyRefused
 from services.files import sha256_file
@@ -57,7 +57,7 @@ def test_run_executes_durably_with_qa_and_a_valid_log(sessions, store, demo) -> 
         run_id = runs.start(s, demo, RunRequest(stage=Stage.style, candidates=2, mode='run')).run_id
     assert execute(sessions, store) == 3
     with sessions() as s:
-        progress = run_queue.run_progress(s, demo.id, run_id)
+        progress = run_status.run_progress(s, demo.id, run_id)
         assert progress.run.status == WorkState.done and progress.run.done == 6
         cands = s.exec(select(Candidate).where(Candidate.run_id == run_id)).all()
         for c in cands:
@@ -94,7 +94,7 @@ def test_cancel_keeps_finished_and_resume_runs_only_the_rest(sessions, store, de
         assert run_queue.recover_interrupted(s) == 1
     execute(sessions, store, run_id)  # the other two jobs
     with sessions() as s:
-        progress = run_queue.run_progress(s, demo.id, run_id)
+        progress = run_status.run_progress(s, demo.id, run_id)
         assert progress.run.status == WorkState.interrupted and progress.run.done == 4
         done_before = {c.id: c.asset_id for c in s.exec(select(Candidate).where(Candidate.status == WorkState.done))}
         assert run_queue.requeue(s, demo.id, run_id) == 2
@@ -103,7 +103,7 @@ def test_cancel_keeps_finished_and_resume_runs_only_the_rest(sessions, store, de
         cands = s.exec(select(Candidate).where(Candidate.run_id == run_id)).all()
         assert all(c.status == WorkState.done for c in cands)
         assert all(c.asset_id == done_before[c.id] and c.attempts == 1 for c in cands if c.id in done_before)
-        assert run_queue.run_progress(s, demo.id, run_id).run.status == WorkState.done
+        assert run_status.run_progress(s, demo.id, run_id).run.status == WorkState.done
         rid2 = runs.start(s, demo, RunRequest(stage=Stage.style, candidates=1, mode='run')).run_id
         run_queue.cancel_run(s, demo.id, rid2)
         assert s.get(Run, rid2).status == WorkState.canceled
