@@ -10,7 +10,7 @@ from models.base import AssetKind, ProviderKind
 from models.db import SessionFactory
 from models.project import Project, ProjectCreate
 from models.provider import ProviderAccount
-from services import characters, demo_art, scenes, style_guides
+from services import characters, scenes, style_guides
 from services.assets import AssetStore
 from services.projects import create_project
 
@@ -37,6 +37,8 @@ def ensure_local_account(sessions: SessionFactory) -> None:
 
 def ensure_demo(sessions: SessionFactory, store: AssetStore) -> bool:
     """Create the demo project once; returns True when it was created now."""
+    from services import demo_art  # NumPy and the drawing code load only when the demo is made
+
     ensure_local_account(sessions)
     with sessions() as s:
         if s.exec(select(Project).where(Project.slug == DEMO_SLUG)).first():

@@ -35,3 +35,28 @@ def test_sqlite_pragmas(tmp_path) -> None:
         assert conn.exec_driver_sql('PRAGMA foreign_keys').scalar() == 1
         assert conn.exec_driver_sql('PRAGMA busy_timeout').scalar() == 30000
     engine.dispose()
+
+
+def test_start_up_knows_the_head_without_alembic(tmp_path, monkeypatch) -> None:
+    from alembic import command
+    from alembic.script import ScriptDirectory
+
+    from app.migrate import alembic_config, database_revisions, script_heads
+
+    url = f'sqlite:///{tmp_path / "h.db"}'
+    assert script_heads() == set(ScriptDirectory.from_config(alembic_config(url)).get_heads())
+    assert database_revisions(url) == set()
+    upgrade(url)
+    assert database_revisions(url) == script_heads()
+
+    def must_not_run(*a, **k) -> None:
+        raise AssertionError('an up-to-date database must not run Alembic')
+
+    monkeypatch.setattr(command, 'upgrade', must_not_run)
+    upgrade(url)  # at head: nothing to do
+    with sqlite3.connect(tmp_path / 'h.db') as db:
+        db.execute("UPDATE alembic_version SET version_num = 'older'")
+    with_called = []
+    monkeypatch.setattr(command, 'upgrade', lambda cfg, rev: with_called.append(rev))
+    upgrade(url)
+    assert with_called == ['head']  # behind: Alembic runs
