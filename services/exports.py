@@ -20,7 +20,7 @@ from models.db import SessionFactory
 from models.layout import Export
 from models.project import ProjectRead
 from models.runs import Candidate, Job, Run
-from services import audit, chapters, packages, projects
+from services import audit, chapters, packages, projects, run_queue
 from services.assets import AssetStore
 from services.chapters import ChapterRead, PanelRead
 from services.crud import get_owned
@@ -216,7 +216,7 @@ class Exporter:
         out |= {'provider': meta.get('provider') or account.get('kind', ''), 'model': meta.get('model') or ''}
         out |= {'provider_meta': meta.get('provider_meta') or {}, 'stage': run.stage.value, 'prompt': job.prompt}
         out |= {'seed': cand.seed, 'size': list(params.get('size') or (1024, 1536)), 'inputs': inputs}
-        out |= {'stage_params': {k: params[k] for k in ('time', 'weather') if params.get(k)}}
+        out |= {'stage_params': run_queue.provider_params(params)}
         out |= {'scene': params.get('scene', ''), 'characters': params.get('characters') or []}
         return out | {'qa': _qa(session, source.id, cand.id), 'rank': cand.rank, 'review_state': cand.review_state}
 

@@ -31,7 +31,7 @@ from services import assets as assets_svc
 from services import provider_accounts, run_commits, run_queue
 from services.assets import AssetStore, StagedFile
 from services.db_writer import SerialWriter
-from services.errors import Canceled, KromaError
+from services.errors import Canceled, KromaError, StorageError
 from services.providers.base import GeneratedImage, GenerationRequest, InputImage, Provider, ProviderConfig
 from services.providers.registry import build_provider
 from services.qa.report import QAReport
@@ -158,7 +158,13 @@ class RunExecutor:
                 data = self._inputs.get(i['asset_id'])
                 if data is None:
                     asset = assets_svc.get_asset(s, project.id, i['asset_id'])
-                    data = self._inputs[i['asset_id']] = self.store.path_of(project, asset).read_bytes()
+                    try:
+                        data = self._inputs[i['asset_id']] = self.store.path_of(project, asset).read_bytes()
+                    except OSError as e:  # the job fails with the reason; the worker goes on
+                        raise StorageError(
+                            f'The {i["role"]} input {asset.original_name or asset.id} could not be read: '
+                            f'{e.strerror or e}.'
+                        ) from e
                 inputs.append(InputImage(role=i['role'], data=data, name=i.get('name', ''), sha256=i.get('sha256', '')))
             pending = list(
                 s.exec(select(Candidate).where(col(Candidate.id).in_(cand_ids)).order_by(col(Candidate.index)))
@@ -215,7 +221,7 @@ class RunExecutor:
             n=1,
             seed=cand.seed,
             stage=ctx.run.stage.value,
-            params={k: job.params.get(k) for k in ('time', 'weather') if job.params.get(k)},
+            params=run_queue.provider_params(job.params),
             admit=ctx.admit,
         )
         t0 = time.perf_counter()

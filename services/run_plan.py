@@ -66,6 +66,7 @@ class RunPlan:
     total_cost_usd: float
     remaining_budget_usd: float
     provider_offline: bool
+    palette: list[str] = field(default_factory=list)  # the style guide's, for renderers that take one
 
     @property
     def runnable(self) -> list[PlannedJob]:
@@ -209,6 +210,7 @@ def plan_run(
         total_cost_usd=total,
         remaining_budget_usd=round(project.budget_usd - spent_usd, 4),
         provider_offline=offline,
+        palette=list(guide.palette) if guide and guide.palette else [],
     )
 
 

@@ -26,6 +26,14 @@ def worker_id() -> str:
     return f'{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}'
 
 
+PROVIDER_PARAMS = ('time', 'weather', 'palette')
+
+
+def provider_params(job_params: dict[str, Any]) -> dict[str, Any]:
+    """What of a job's parameters a provider is given (and a reproduction must give it again)."""
+    return {k: job_params[k] for k in PROVIDER_PARAMS if job_params.get(k)}
+
+
 def candidate_seed(run_seed: int, job_index: int, index: int) -> int:
     """Deterministic per (run seed, job, index): a resumed or reproduced candidate gets the same seed."""
     digest = hashlib.sha256(f'{run_seed}:{job_index}:{index}'.encode()).digest()
@@ -69,6 +77,7 @@ def create_run(session: Session, project_id: str, plan: RunPlan, *, account: dic
                 'size': list(pj.size),
                 'characters': pj.character_names,
                 'scene': pj.scene_name,
+                'palette': plan.palette,
             },
         )
         session.add(job)

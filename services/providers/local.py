@@ -120,22 +120,27 @@ def decode(data: bytes, name: str, want: tuple[int, int] | None) -> np.ndarray:
 
 
 def stylise(base: np.ndarray, request: GenerationRequest, rng: np.random.Generator) -> np.ndarray:
-    """Lock the drawing hand: framing, colour transfer, flat tones, hatching and ink, each varied by the seed."""
+    """Lock the drawing hand: framing, colour transfer, flat regions in the style's few tones, ink on their edges.
+
+    Each choice (zoom, line weight, palette take) comes from the seed, so candidates differ like takes of one
+    artist, never like different artists."""
     w, h = request.size
-    zoom = rng.uniform(1.0, 1.08)
-    img = fx.cover_resize(base, (w, h), zoom, (rng.uniform(-0.04, 0.04), rng.uniform(-0.04, 0.04)))
-    img = fx.warp(img, rng, amplitude=rng.uniform(1.5, 4.0) * max(w, h) / 1536)
+    zoom = rng.uniform(1.0, 1.03)  # a take drifts a little, as a model does; the composition check sees it
+    img = fx.cover_resize(base, (w, h), zoom, (rng.uniform(-0.015, 0.015), rng.uniform(-0.015, 0.015)))
+    img = fx.warp(img, rng, amplitude=rng.uniform(1.0, 2.5) * max(w, h) / 1536)
     styles = [decode(i.data, i.name or 'style reference', (256, 256)) for i in request.by_role('style')]
     if styles:
-        img = fx.reinhard(img, fx.lab_stats(styles), strength=rng.uniform(0.7, 0.9))
-    ink = fx.ink_lines(img, weight=rng.uniform(0.9, 2.2), threshold=rng.uniform(1.5, 3.0))
-    img = cv2.medianBlur(img, 5)
+        img = fx.reinhard(img, fx.lab_stats(styles), strength=rng.uniform(0.8, 0.95))
+    ink = fx.ink_lines(img, weight=rng.uniform(1.2, 2.4), threshold=rng.uniform(2.0, 3.5))
+    img = fx.flatten(img)
     if request.params.get('palette'):
         palette = fx.parse_palette(list(request.params['palette']))
     else:
-        palette = fx.median_cut_palette(styles or [img], k=8)
-    img = fx.quantise(img, fx.jitter_palette(palette, rng), strength=rng.uniform(0.45, 0.7))
-    return fx.apply_ink(img, cv2.max(ink, fx.hatch_mask(img, rng)))
+        palette = fx.median_cut_palette(styles or [img], k=int(rng.integers(4, 7)))
+    img = fx.tone_map(img, fx.jitter_palette(palette, rng, 0.3), strength=rng.uniform(0.85, 0.97))
+    img = cv2.medianBlur(img, 5)
+    outlines = fx.region_edges(img, thick=rng.uniform() < 0.6)
+    return fx.apply_ink(img, cv2.max(cv2.max(ink, outlines), fx.hatch_mask(img, rng)))
 
 
 def _prompt_rng(prompt: str) -> np.random.Generator:

@@ -159,3 +159,21 @@ def test_writer_runs_one_write_at_a_time(sessions) -> None:
         return await asyncio.gather(*(writer.run(slow, str(i)) for i in range(5)))
 
     assert asyncio.run(main()) == ['0', '1', '2', '3', '4'] and peak == 1
+
+
+def test_a_missing_input_file_fails_its_job_and_the_rest_still_run(sessions, store, demo) -> None:
+    from models.assets import Asset
+    from models.runs import Job
+
+    with sessions() as s:
+        run_id = runs.start(s, demo, RunRequest(stage=Stage.style, candidates=1, mode='run')).run_id
+        first = s.exec(select(Job).where(Job.run_id == run_id, Job.index == 0)).one()
+        scene_asset = s.get(Asset, next(i['asset_id'] for i in first.inputs if i['role'] == 'scene'))
+        store.path_of(demo, scene_asset).unlink()  # deleted behind the studio's back
+    asyncio.run(RunExecutor(sessions=sessions, store=store).drain(run_id=run_id))
+    with sessions() as s:
+        jobs = s.exec(select(Job).where(Job.run_id == run_id).order_by(Job.index)).all()
+        assert [j.status for j in jobs] == [WorkState.failed, WorkState.done, WorkState.done]
+        assert 'could not be read' in jobs[0].error
+        failed = s.exec(select(Candidate).where(Candidate.job_id == jobs[0].id)).one()
+        assert failed.status == WorkState.failed and 'could not be read' in failed.error

@@ -68,6 +68,13 @@ def test_run_executes_durably_with_qa_and_a_valid_log(sessions, store, demo) -> 
     log = json.loads(run_log_path(store.root(demo), run_id).read_text())
     assert log['run']['status'] == 'done' and len(log['jobs']) == 3
     assert all(len(j['inputs'][0]['sha256']) == 64 for j in log['jobs'])
+    assert all(j['params']['palette'] == ['#18141c', '#5c4034', '#b0845c', '#ecd8b4'] for j in log['jobs'])
+    with sessions() as s:  # the offline renderer draws in the demo's style sheets: flat sepia tones and ink
+        reports = s.exec(select(QualityReport)).all()
+    style = [r.metrics['style']['verdict'] for r in reports]
+    composition = [r.metrics['composition']['verdict'] for r in reports]
+    assert style.count('pass') >= 4 and 'fail' not in style, style
+    assert 'fail' not in composition, composition
 
 
 def test_same_seed_same_pixels_across_runs(sessions, store, demo) -> None:
