@@ -90,16 +90,12 @@ class AssetStore:
         data: bytes,
         *,
         name: str = 'image',
-        kind: AssetKind = AssetKind.reference,
-        tags: Sequence[str] = (),
-        scene_id: str | None = None,
-        character_id: str | None = None,
-        stage: str | None = None,
-        status: ReviewState = ReviewState.generated,
-        meta: dict[str, Any] | None = None,
         dedupe: bool = True,
+        **row: Any,
     ) -> tuple[AssetRead, bool]:
-        """Validate by content, write once, and return (asset, created); a known hash returns the existing asset."""
+        """Validate by content, write once, and return (asset, created); a known hash returns the existing asset.
+
+        `row` takes the row fields of `add_staged` (kind, tags, scene_id, character_id, stage, status, meta)."""
         info = validate_image(data, name=name)
         if dedupe:
             existing = session.exec(
@@ -107,21 +103,9 @@ class AssetStore:
             ).first()
             if existing is not None:
                 return read(existing), False
-        staged = self._write(project, data, info, name)
-        row = self.add_staged(
-            session,
-            project,
-            staged,
-            kind=kind,
-            tags=tags,
-            scene_id=scene_id,
-            character_id=character_id,
-            stage=stage,
-            status=status,
-            meta=meta,
-        )
+        asset = self.add_staged(session, project, self._write(project, data, info, name), **row)
         session.flush()
-        return read(row), True
+        return read(asset), True
 
     def stage(self, project: Project | ProjectRead, data: bytes, *, name: str = 'image') -> StagedFile:
         """Validate and write the file without touching the database: the slow half of an ingest, safe in parallel.
