@@ -16,7 +16,13 @@ STATUS_COLOURS = {
     'canceled': 'warning',
     'interrupted': 'warning',
     'planned': 'grey',
+    'checking QA': 'accent',
 }
+
+
+def shown_status(status: str, done: int, failed: int, total: int) -> str:
+    """Every candidate is in but the work is still open: QA is being measured, which can take a few seconds."""
+    return 'checking QA' if status == 'running' and total and done + failed == total else status
 
 
 def plan_view(slug: str, plan: RunPlan) -> None:
@@ -51,7 +57,8 @@ def plan_view(slug: str, plan: RunPlan) -> None:
 def progress_view(slug: str, progress: RunProgress) -> None:
     run = progress.run
     with ui.row().classes('items-center gap-4 w-full'):
-        ui.badge(run.status.value, color=STATUS_COLOURS.get(run.status.value, 'grey')).mark('run-status')
+        status = shown_status(run.status.value, run.done, run.failed, run.total)
+        ui.badge(status, color=STATUS_COLOURS.get(status, 'grey')).mark('run-status')
         ui.label(f'{run.done}/{run.total} candidates · {run.failed} failed · ${run.cost_actual_usd:.2f} spent').mark(
             'run-counts'
         )
@@ -60,7 +67,8 @@ def progress_view(slug: str, progress: RunProgress) -> None:
         with ui.card().classes('w-full').mark('job-card'):
             with ui.row().classes('items-center w-full'):
                 ui.label(job.scene).classes('font-semibold')
-                ui.badge(job.status, color=STATUS_COLOURS.get(job.status, 'grey'))
+                status = shown_status(job.status, job.done, job.failed, job.total)
+                ui.badge(status, color=STATUS_COLOURS.get(status, 'grey')).mark('job-status')
                 ui.space()
                 ui.label(f'{job.done}/{job.total}')
             ui.linear_progress(value=(job.done / job.total) if job.total else 0, show_value=False).props(

@@ -34,3 +34,12 @@ async def test_plan_then_run_from_the_page(user: User, deps) -> None:
     await user.should_see('9/9 candidates', retries=20)
     assert len(user.find('candidate-thumb').elements) == 9
     assert run.stage.value == 'style'
+
+
+def test_a_run_whose_candidates_are_all_in_says_it_is_checking_qa() -> None:
+    from components.run_views import shown_status
+
+    assert shown_status('running', 2, 1, 3) == 'checking QA'
+    assert shown_status('running', 1, 0, 3) == 'running'
+    assert shown_status('done', 3, 0, 3) == 'done'
+    assert shown_status('running', 0, 0, 0) == 'running'
