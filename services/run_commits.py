@@ -5,7 +5,6 @@ Each function takes the caller's session and writes inside its transaction; the 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -42,7 +41,6 @@ class JobContext:
     pending: list[Candidate]
     inputs: tuple[InputImage, ...]
     provider: Provider
-    admit: Callable[[], None]
 
 
 @dataclass(frozen=True)
@@ -54,6 +52,7 @@ class FinishedCandidate:
     staged: StagedFile
     meta: dict[str, Any]
     cost: float
+    cost_event_id: str | None = None  # the event written when the call went out
 
 
 def commit_finished(s: Session, store: AssetStore, items: list[FinishedCandidate]) -> None:
@@ -90,8 +89,8 @@ def commit_finished(s: Session, store: AssetStore, items: list[FinishedCandidate
                     params={'run_id': run.id, 'stage': run.stage.value},
                 )
             )
-        if event := cost_event(ctx, cand, item.cost):
-            s.add(event)
+        if item.cost > 0:
+            s.merge(cost_event(ctx, cand, item.cost, 'billed', event_id=item.cost_event_id))
         done.append(
             {
                 'id': cand.id,
@@ -106,11 +105,12 @@ def commit_finished(s: Session, store: AssetStore, items: list[FinishedCandidate
     s.execute(update(Candidate), done)  # one UPDATE by primary key for the whole batch
 
 
-def cost_event(ctx: JobContext, cand: Candidate, cost: float) -> CostEvent | None:
-    """A paid call costs money whether or not its image could be used."""
-    if cost <= 0:
-        return None
-    return CostEvent(
+def cost_event(
+    ctx: JobContext, cand: Candidate, cost: float, state: str, *, event_id: str | None = None, **meta: Any
+) -> CostEvent:
+    """A paid call's cost: written as `sent` before the call goes out, then `billed`, `maybe billed` (no answer
+    came) or `not billed` (the provider refused it), so every paid call is accounted for, even after a crash."""
+    event = CostEvent(
         project_id=ctx.project.id,
         run_id=ctx.run.id,
         job_id=ctx.job.id,
@@ -118,7 +118,17 @@ def cost_event(ctx: JobContext, cand: Candidate, cost: float) -> CostEvent | Non
         provider=ctx.provider.kind,
         model=ctx.provider.config.model,
         amount_usd=cost,
+        meta={'state': state, **meta},
     )
+    if event_id:
+        event.id = event_id
+    return event
+
+
+def write_costs(s: Session, events: list[CostEvent]) -> None:
+    """Insert or update cost events by id (the same call's event moves from `sent` to its outcome)."""
+    for event in events:
+        s.merge(event)
 
 
 def fail_candidate(s: Session, cand_id: str, message: str, cost: CostEvent | None) -> None:
@@ -126,7 +136,7 @@ def fail_candidate(s: Session, cand_id: str, message: str, cost: CostEvent | Non
     cand.status, cand.error, cand.finished_at = WorkState.failed, message, utcnow()
     s.add(cand)
     if cost is not None:
-        s.add(cost)
+        s.merge(cost)
     log.warning('Candidate %s failed: %s', cand_id, message)
 
 

@@ -13,8 +13,8 @@ import logging
 import ssl
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
 from functools import cache
 from typing import Any
 
@@ -23,7 +23,7 @@ import anyio.lowlevel
 import httpx
 from sqlmodel import Session, col, select
 
-from models.base import WorkState
+from models.base import WorkState, new_id
 from models.db import SessionFactory
 from models.project import Project
 from models.runs import Candidate, Job, Run
@@ -40,6 +40,7 @@ from services.run_log import write_run_log
 
 log = logging.getLogger(__name__)
 
+Admit = Callable[[], Awaitable[None]]
 CANCEL_CHECK_S = 0.05  # how stale a "not canceled" answer may be when a queued candidate gets its slot
 
 
@@ -90,6 +91,7 @@ class RunExecutor:
         self._lock = threading.Lock()
         self._inputs: dict[str, bytes] = {}
         self._cancel_seen: dict[str, tuple[float, bool]] = {}
+        self._sent: dict[str, asyncio.Task] = {}  # cost-event writes of the calls that went out
         self._log_locks: dict[str, asyncio.Lock] = {}
         self._side_tasks: set[asyncio.Task] = set()
         self._client: httpx.AsyncClient | None = None
@@ -170,7 +172,7 @@ class RunExecutor:
                 s.exec(select(Candidate).where(col(Candidate.id).in_(cand_ids)).order_by(col(Candidate.index)))
             )
             provider = self._provider(s, run.provider_account_id)
-        return JobContext(job, run, project, pending, tuple(inputs), provider, self._admission(run.id))
+        return JobContext(job, run, project, pending, tuple(inputs), provider)
 
     def _provider(self, session: Session, account_id: str | None) -> Provider:
         key = account_id or 'local'
@@ -185,18 +187,26 @@ class RunExecutor:
                 self._providers[key] = factory(config)
             return self._providers[key]
 
-    def _admission(self, run_id: str) -> Callable[[], None]:
-        """Checked when a queued candidate gets its slot: after a cancel, nothing new is sent."""
+    def _canceled(self, run_id: str) -> bool:
+        """The run's cancel flag, read at most every CANCEL_CHECK_S (one primary-key read; WAL readers never wait)."""
+        now = time.monotonic()
+        seen = self._cancel_seen.get(run_id)
+        if seen is None or now - seen[0] > CANCEL_CHECK_S:
+            with self.sessions() as s:
+                status = s.exec(select(Run.status).where(Run.id == run_id)).one()
+            seen = self._cancel_seen[run_id] = (now, status == WorkState.canceled)
+        return seen[1]
 
-        def admit() -> None:
-            now = time.monotonic()
-            seen = self._cancel_seen.get(run_id)
-            if seen is None or now - seen[0] > CANCEL_CHECK_S:
-                with self.sessions() as s:  # one primary-key read; WAL readers never wait for the writer
-                    status = s.exec(select(Run.status).where(Run.id == run_id)).one()
-                seen = self._cancel_seen[run_id] = (now, status == WorkState.canceled)
-            if seen[1]:
+    def _admission(self, ctx: JobContext, cand: Candidate, cost: float, event_id: str | None) -> Admit:
+        """Awaited when a queued candidate gets its slot: after a cancel nothing new is sent, and a paid call's cost
+        event is written as the call goes out (calls admitted together share one transaction)."""
+
+        async def admit() -> None:
+            if self._canceled(ctx.run.id):
                 raise Canceled('The run was canceled before this candidate started.')
+            if event_id:  # written while the request goes out, so the call waits for no transaction
+                sent = run_commits.cost_event(ctx, cand, cost, 'sent', event_id=event_id)
+                self._sent[event_id] = asyncio.create_task(self.writer.grouped(run_commits.write_costs, sent))
 
         return admit
 
@@ -222,28 +232,46 @@ class RunExecutor:
             seed=cand.seed,
             stage=ctx.run.stage.value,
             params=run_queue.provider_params(job.params),
-            admit=ctx.admit,
         )
+        cost = 0.0 if ctx.provider.is_offline else ctx.provider.estimate_cost(req)
+        event_id = new_id() if cost > 0 else None
+        req = replace(req, admit=self._admission(ctx, cand, cost, event_id))
         t0 = time.perf_counter()
         try:
             images = await ctx.provider.generate(req)
         except Canceled:
             return  # settled as canceled with its job
         except KromaError as e:
-            await self._write(run_commits.fail_candidate, cand.id, e.user_message, None)
+            outcome = None
+            if await self._went_out(event_id):  # billed only if the provider may have processed it
+                billed = bool(e.details.get('maybe_billed'))
+                state = 'maybe billed' if billed else 'not billed'
+                outcome = run_commits.cost_event(
+                    ctx, cand, cost if billed else 0.0, state, event_id=event_id, error=e.code
+                )
+            await self._write(run_commits.fail_candidate, cand.id, e.user_message, outcome)
             return
         t1 = time.perf_counter()
-        cost = 0.0 if ctx.provider.is_offline else ctx.provider.estimate_cost(req)
+        await self._went_out(event_id)  # the call's `sent` event lands before its outcome
         try:
             staged = await asyncio.to_thread(self._stage, ctx, cand, images[0])
         except KromaError as e:
             message = f'The provider returned an unusable image: {e.user_message}'
-            await self._write(run_commits.fail_candidate, cand.id, message, run_commits.cost_event(ctx, cand, cost))
+            billed = run_commits.cost_event(ctx, cand, cost, 'billed', event_id=event_id) if cost > 0 else None
+            await self._write(run_commits.fail_candidate, cand.id, message, billed)
             return
-        await self.writer.grouped(self._commit, FinishedCandidate(ctx, cand, staged, images[0].meta, cost))
+        finished = FinishedCandidate(ctx, cand, staged, images[0].meta, cost, event_id)
+        await self.writer.grouped(self._commit, finished)
         self.stats.candidates += 1
         self.stats.provider_s += t1 - t0
         self.stats.per_candidate_overhead_s.append(time.perf_counter() - t1)
+
+    async def _went_out(self, event_id: str | None) -> bool:
+        """Whether a paid call was sent; waits for its `sent` cost event to be written."""
+        task = self._sent.pop(event_id, None) if event_id else None
+        if task is not None:
+            await task
+        return task is not None
 
     def _stage(self, ctx: JobContext, cand: Candidate, image: GeneratedImage) -> StagedFile:
         """Validate, hash and write the file atomically; runs in parallel, before any row exists."""

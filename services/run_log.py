@@ -67,7 +67,13 @@ def build_run_log(session: Session, run_id: str) -> dict[str, Any]:
             for j in jobs
         ],
         'costs': [
-            {'candidate_id': c.candidate_id, 'provider': c.provider, 'model': c.model, 'amount_usd': c.amount_usd}
+            {
+                'candidate_id': c.candidate_id,
+                'provider': c.provider,
+                'model': c.model,
+                'amount_usd': c.amount_usd,
+                'state': c.meta.get('state', 'billed'),
+            }
             for c in costs
         ],
     }

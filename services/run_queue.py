@@ -286,6 +286,10 @@ def recover_interrupted(session: Session, *, alive: Any = None) -> int:
             .where(Candidate.job_id == job.id, Candidate.status == WorkState.running)
             .values(status=WorkState.interrupted)
         )
+        for event in session.exec(select(CostEvent).where(CostEvent.job_id == job.id)):
+            if event.meta.get('state') == 'sent':  # a paid call was out when its process died: count it as spent
+                event.meta = {**event.meta, 'state': 'maybe billed', 'note': 'in flight when the worker stopped'}
+                session.add(event)
         count += 1
     session.flush()
     for run in session.exec(select(Run).where(Run.status == WorkState.running)).all():

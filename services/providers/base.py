@@ -7,7 +7,7 @@ import contextlib
 import ssl
 import time
 import weakref
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -44,8 +44,9 @@ class GenerationRequest:
     seed: int = 0
     stage: str = 'style'
     params: dict = field(default_factory=dict)
-    # Called once a concurrency slot is held, before anything is sent: raising (Canceled) stops a queued call.
-    admit: Callable[[], None] | None = field(default=None, repr=False, compare=False)
+    # Awaited once a concurrency slot is held, before anything is sent: it may refuse the call (Canceled) or record
+    # it (the run engine writes the call's cost event first, so every paid call has one).
+    admit: Callable[[], Awaitable[None]] | None = field(default=None, repr=False, compare=False)
 
     def by_role(self, role: str) -> list[InputImage]:
         """Inputs of one role, in the order given."""
@@ -118,7 +119,7 @@ class ConcurrencyGate:
         )
 
     @contextlib.asynccontextmanager
-    async def slot(self, admit: Callable[[], None] | None = None) -> AsyncIterator[None]:
+    async def slot(self, admit: Callable[[], Awaitable[None]] | None = None) -> AsyncIterator[None]:
         """Hold one of the account's concurrent call slots; `admit` may still refuse the call once it has one."""
         loop = asyncio.get_running_loop()
         sem = self._sems.get(loop)
@@ -126,7 +127,7 @@ class ConcurrencyGate:
             sem = self._sems[loop] = asyncio.Semaphore(self.limit)
         async with sem:
             if admit is not None:
-                admit()
+                await admit()
             yield
 
 

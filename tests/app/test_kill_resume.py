@@ -16,7 +16,7 @@ from sqlmodel import select
 from models.base import ProviderKind, WorkState
 from models.db import make_engine, session_factory
 from models.provider import ProviderAccountCreate
-from models.runs import Candidate
+from models.runs import Candidate, CostEvent
 from services import provider_accounts, run_queue, run_status
 from services.assets import AssetStore
 from services.demo import ensure_demo
@@ -101,6 +101,10 @@ def test_kill_during_run_then_resume(tmp_path) -> None:
         # one call at most may have been in flight at the kill (concurrency 1); no finished candidate was asked again
         assert len(server.image_requests()) - requests_before == 9 - len(before)
         assert requests_before - len(before) <= 1
+        with sessions() as s:  # every call the server saw has a cost event; the one lost at the kill "maybe billed"
+            states = sorted(c.meta['state'] for c in s.exec(select(CostEvent).where(CostEvent.run_id == run_id)))
+        lost = requests_before - len(before)  # a crash between writing the event and sending counts it too
+        assert states.count('billed') == 9 and lost <= states.count('maybe billed') <= 1 and len(states) <= 10
     engine.dispose()
     for c in cands:
         path = next(home.glob(f'projects/demo/assets/*/{before.get(c.id, (None, c.qa_summary["sha256"]))[1]}.png'))

@@ -10,7 +10,7 @@ from sqlmodel import select
 
 from models.base import ProviderKind, Stage, WorkState
 from models.project import ProjectCreate
-from models.provider import ProviderAccountCreate
+from models.provider import ProviderAccountCreate, ProviderAccountUpdate
 from models.runs import Candidate, CostEvent, Run
 from services import projects, provider_accounts, run_queue, runs
 from services.db_writer import SerialWriter
@@ -69,6 +69,8 @@ def test_cancel_stops_candidates_still_waiting_for_a_slot(sessions, store, demo)
         states = sorted(c.status for c in s.exec(select(Candidate).where(Candidate.run_id == run_id)))
         assert states == [WorkState.canceled, WorkState.canceled, WorkState.done]  # the paid image is kept
         assert s.get(Run, run_id).status == WorkState.canceled
+        costs = s.exec(select(CostEvent).where(CostEvent.run_id == run_id)).all()
+        assert [c.meta['state'] for c in costs] == ['billed']  # one call went out, one was paid for
 
 
 def test_candidates_finishing_together_share_one_commit(sessions, store, demo) -> None:
@@ -80,7 +82,9 @@ def test_candidates_finishing_together_share_one_commit(sessions, store, demo) -
     with sessions() as s:
         cands = s.exec(select(Candidate).where(Candidate.run_id == run_id)).all()
         assert all(c.status == WorkState.done and c.asset_id and c.qa_summary['sha256'] for c in cands)
-        assert len(s.exec(select(CostEvent).where(CostEvent.run_id == run_id)).all()) == 4
+        costs = s.exec(select(CostEvent).where(CostEvent.run_id == run_id)).all()
+        assert sorted(c.candidate_id for c in costs) == sorted(c.id for c in cands)
+        assert {c.meta['state'] for c in costs} == {'billed'} and all(c.amount_usd > 0 for c in costs)
     assert executor.stats.candidates == 4 and len(executor.stats.per_candidate_overhead_s) == 4
 
 
@@ -177,3 +181,57 @@ def test_a_missing_input_file_fails_its_job_and_the_rest_still_run(sessions, sto
         assert 'could not be read' in jobs[0].error
         failed = s.exec(select(Candidate).where(Candidate.job_id == jobs[0].id)).one()
         assert failed.status == WorkState.failed and 'could not be read' in failed.error
+
+
+def test_every_paid_call_has_a_cost_event_with_its_outcome(sessions, store, demo) -> None:
+    with FakeOpenAIServer(latency_s=0.1) as server:
+        server.fail_next(400, message='Your request was rejected by the safety system.', code='moderation_blocked')
+        run_id = paid_run(sessions, demo, server.base_url, candidates=2)
+        asyncio.run(RunExecutor(sessions=sessions, store=store, secrets=SECRETS).drain(run_id=run_id))
+        assert len(server.image_requests()) == 2
+    with sessions() as s:
+        costs = {c.candidate_id: c for c in s.exec(select(CostEvent).where(CostEvent.run_id == run_id))}
+        cands = {c.index: c for c in s.exec(select(Candidate).where(Candidate.run_id == run_id))}
+        refused, made = costs[cands[0].id], costs[cands[1].id]
+        assert cands[0].status == WorkState.failed and 'safety system' in cands[0].error
+        assert refused.meta == {'state': 'not billed', 'error': 'provider_bad_request'} and refused.amount_usd == 0
+        assert made.meta == {'state': 'billed'} and made.amount_usd > 0
+        assert s.get(Run, run_id).cost_actual_usd == made.amount_usd
+
+
+def test_a_call_that_timed_out_after_sending_counts_as_maybe_billed(sessions, store, demo) -> None:
+    with FakeOpenAIServer(latency_s=2.5) as server:
+        run_id = paid_run(sessions, demo, server.base_url, candidates=1)
+        with sessions() as s:
+            account = s.get(Run, run_id).provider_account_id
+            provider_accounts.update_account(
+                s, account, ProviderAccountUpdate(options={'concurrency': 1, 'timeout_s': 1, 'quality': 'low'})
+            )
+        asyncio.run(RunExecutor(sessions=sessions, store=store, secrets=SECRETS).drain(run_id=run_id))
+    with sessions() as s:
+        cand = s.exec(select(Candidate).where(Candidate.run_id == run_id)).one()
+        cost = s.exec(select(CostEvent).where(CostEvent.run_id == run_id)).one()
+        assert cand.status == WorkState.failed and 'may still have been processed and billed' in cand.error
+        assert cost.meta['state'] == 'maybe billed' and cost.amount_usd > 0  # never silently free
+
+
+def test_recovery_counts_a_call_in_flight_at_a_crash_as_maybe_billed(sessions, demo) -> None:
+    run_id = paid_run(sessions, demo, 'http://127.0.0.1:9', candidates=1)
+    with sessions() as s:
+        job_id = run_queue.claim_job(s, 'gone-host:1:x', run_id=run_id)
+        cand = run_queue.start_candidates(s, job_id)[0]
+        s.add(
+            CostEvent(
+                project_id=demo.id,
+                run_id=run_id,
+                job_id=job_id,
+                candidate_id=cand.id,
+                amount_usd=0.04,
+                meta={'state': 'sent'},
+            )
+        )  # written, then the process died mid-call
+    with sessions() as s:
+        assert run_queue.recover_interrupted(s) == 1
+    with sessions() as s:
+        event = s.exec(select(CostEvent).where(CostEvent.run_id == run_id)).one()
+        assert event.meta['state'] == 'maybe billed' and s.get(Run, run_id).cost_actual_usd == 0.04
