@@ -59,9 +59,10 @@ def progress_view(slug: str, progress: RunProgress) -> None:
     with ui.row().classes('items-center gap-4 w-full'):
         status = shown_status(run.status.value, run.done, run.failed, run.total)
         ui.badge(status, color=STATUS_COLOURS.get(status, 'grey')).mark('run-status')
-        ui.label(f'{run.done}/{run.total} candidates · {run.failed} failed · ${run.cost_actual_usd:.2f} spent').mark(
-            'run-counts'
-        )
+        spent = f'${progress.spent_usd:.2f} spent'
+        if progress.maybe_billed_usd:
+            spent += f' (${progress.maybe_billed_usd:.2f} of it maybe billed: calls that got no answer)'
+        ui.label(f'{run.done}/{run.total} candidates · {run.failed} failed · {spent}').mark('run-counts')
     ui.linear_progress(value=progress.fraction, show_value=False).props('size=12px rounded').mark('run-progress')
     for job in progress.jobs:
         with ui.card().classes('w-full').mark('job-card'):

@@ -10,7 +10,7 @@ from sqlalchemy import text
 from sqlmodel import Session, col, select
 
 from models.base import WorkState
-from models.runs import Candidate, Job, Run, RunRead
+from models.runs import Candidate, CostEvent, Job, Run, RunRead
 from services.run_queue import get_run
 
 
@@ -30,6 +30,8 @@ class JobProgress:
 class RunProgress:
     run: RunRead
     jobs: list[JobProgress]
+    spent_usd: float = 0.0  # live, from the cost events: every paid call that went out
+    maybe_billed_usd: float = 0.0  # calls that got no answer (or were in flight when a process died)
 
     @property
     def fraction(self) -> float:
@@ -64,7 +66,10 @@ def run_progress(session: Session, project_id: str, run_id: str) -> RunProgress:
             'failed': sum(c.status == WorkState.failed for c in cands),
         }
     )
-    return RunProgress(read, out)
+    costs = session.exec(select(CostEvent).where(CostEvent.run_id == run_id)).all()
+    spent = round(sum(c.amount_usd for c in costs), 4)
+    maybe = round(sum(c.amount_usd for c in costs if c.meta.get('state') == 'maybe billed'), 4)
+    return RunProgress(read, out, spent, maybe)
 
 
 def list_runs(session: Session, project_id: str, *, limit: int = 50) -> list[RunRead]:

@@ -12,7 +12,7 @@ from models.base import ProviderKind, Stage, WorkState
 from models.project import ProjectCreate
 from models.provider import ProviderAccountCreate, ProviderAccountUpdate
 from models.runs import Candidate, CostEvent, Run
-from services import projects, provider_accounts, run_queue, runs
+from services import projects, provider_accounts, run_queue, run_status, runs
 from services.db_writer import SerialWriter
 from services.errors import Conflict
 from services.providers.base import GeneratedImage, GenerationRequest, HealthResult, ProviderConfig
@@ -213,6 +213,8 @@ def test_a_call_that_timed_out_after_sending_counts_as_maybe_billed(sessions, st
         cost = s.exec(select(CostEvent).where(CostEvent.run_id == run_id)).one()
         assert cand.status == WorkState.failed and 'may still have been processed and billed' in cand.error
         assert cost.meta['state'] == 'maybe billed' and cost.amount_usd > 0  # never silently free
+        progress = run_status.run_progress(s, demo.id, run_id)
+        assert progress.spent_usd == progress.maybe_billed_usd == round(cost.amount_usd, 4)
 
 
 def test_recovery_counts_a_call_in_flight_at_a_crash_as_maybe_billed(sessions, demo) -> None:
