@@ -28,6 +28,7 @@ class SerialWriter:
         self._lock = asyncio.Lock()
         self._queues: dict[BatchFn, list[tuple[Any, asyncio.Future[None]]]] = {}
         self.batches: list[int] = []  # sizes of the grouped transactions, for benchmarks and tests
+        self._flushes: set[asyncio.Task] = set()
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """fn(session, *args) in its own transaction on a worker thread, after every write queued before it."""
@@ -42,7 +43,9 @@ class SerialWriter:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         queue.append((item, future))
         if len(queue) == 1:  # the first item of a batch schedules the flush; later ones ride along
-            asyncio.get_running_loop().create_task(self._flush(fn))
+            task = asyncio.get_running_loop().create_task(self._flush(fn))
+            self._flushes.add(task)  # the loop keeps only weak references to tasks
+            task.add_done_callback(self._flushes.discard)
         await future
 
     async def _flush(self, fn: BatchFn) -> None:

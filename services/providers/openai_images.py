@@ -322,9 +322,10 @@ class OpenAIImagesProvider:
 
 
 def _json_or_empty(resp: httpx.Response) -> dict:
+    """An error answer's JSON, or {} when it was not JSON or its body broke off."""
     try:
         body = resp.json()
-    except ValueError:
+    except (ValueError, httpx.ResponseNotRead):
         return {}
     return body if isinstance(body, dict) else {}
 
