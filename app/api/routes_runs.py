@@ -105,6 +105,7 @@ def build(ctx: ApiContext) -> APIRouter:
             progress = run_status.run_progress(s, a.project.id, run_id)
             snapshot = run_queue.get_run(s, a.project.id, run_id).settings_snapshot
         return {'ok': True, 'run': {**jsonable_encoder(progress.run), 'fraction': progress.fraction,
+                                    'spent_usd': progress.spent_usd, 'maybe_billed_usd': progress.maybe_billed_usd,
                                     'blocked': snapshot.get('blocked', [])}, 'jobs': jsonable_encoder(progress.jobs)}  # fmt: skip
 
     @router.get(R + '/{run_id}/jobs')

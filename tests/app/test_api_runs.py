@@ -27,6 +27,7 @@ async def test_a_triggered_run_appears_in_list_and_detail(api: Api) -> None:  # 
     assert run_id in [x['id'] for x in listed['runs']] and listed['count'] == 2
     detail = (await api.get(f'{P}/runs/{run_id}')).json()
     assert detail['run']['id'] == run_id and len(detail['jobs']) == 3
+    assert detail['run']['spent_usd'] == 0 and detail['run']['maybe_billed_usd'] == 0  # the offline renderer is free
     jobs = (await api.get(f'{P}/runs/{run_id}/jobs')).json()
     assert jobs['run_id'] == run_id and jobs['count'] == 3
     cancel = await api.post(f'{P}/runs/{run_id}/cancel')
