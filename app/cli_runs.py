@@ -103,7 +103,7 @@ def run(
             time=time_,
             weather=weather,
         )
-        started = runs.start(s, proj, req, secrets=deps.secrets)
+        started = runs.start(s, proj, req, secrets=deps.secrets, project_root=deps.store.root(proj))
     typer.echo(started.run_id)
     plan = started.plan
     for job in plan.jobs:

@@ -97,7 +97,9 @@ def register(deps: Deps) -> None:
             @notify_errors
             def start() -> None:
                 with deps.sessions() as s:
-                    started = runs.start(s, project, request(), secrets=deps.secrets)
+                    started = runs.start(
+                        s, project, request(), secrets=deps.secrets, project_root=deps.store.root(project)
+                    )
                 deps.wake_runs()
                 ui.navigate.to(f'/runs/{started.run_id}')
 

@@ -54,7 +54,7 @@ def handlers(
 ) -> dict[str, Handler]:
     """The table work_once dispatches on; the lead may override any entry (e.g. export, backup) when wiring."""
     return {
-        'pipeline_run': partial(pipeline_run, secrets=secrets, wake_runs=wake_runs),
+        'pipeline_run': partial(pipeline_run, secrets=secrets, wake_runs=wake_runs, store=store),
         'qa_check': partial(qa_check, store=store),
         'postprocess': partial(postprocess, store=store, secrets=secrets),
         'export': partial(delegated, module='services.exports', what='Export'),
@@ -64,11 +64,18 @@ def handlers(
 
 
 def pipeline_run(
-    sessions: SessionFactory, project: ProjectRead, payload: dict[str, Any], *, secrets: Any, wake_runs: Any
+    sessions: SessionFactory,
+    project: ProjectRead,
+    payload: dict[str, Any],
+    *,
+    secrets: Any,
+    wake_runs: Any,
+    store: Any = None,
 ) -> dict[str, Any]:
     """A normal run with the same spend guard and budget; a refused run fails the instruction with the guard's words."""
     with sessions() as s:
-        started = runs.start(s, project, run_request(payload), secrets=secrets)
+        root = store.root(project) if store is not None else None
+        started = runs.start(s, project, run_request(payload), secrets=secrets, project_root=root)
     if wake_runs is not None:
         wake_runs()
     jobs = started.plan.runnable

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func
@@ -16,6 +17,7 @@ from services import audit, provider_accounts, run_queue
 from services.errors import NotFound
 from services.providers.base import GenerationRequest, InputImage, Provider, ProviderConfig
 from services.providers.registry import build_provider
+from services.run_log import write_run_log
 from services.run_plan import PlannedJob, RunPlan, RunRequest, check_spend, plan_run
 
 
@@ -90,8 +92,17 @@ def plan(
     return result, account
 
 
-def start(session: Session, project: ProjectRead, req: RunRequest, *, secrets: Any = None) -> StartedRun:
-    """Record a dry plan, or queue a real run after the spend guard; the workers pick it up."""
+def start(
+    session: Session,
+    project: ProjectRead,
+    req: RunRequest,
+    *,
+    secrets: Any = None,
+    project_root: Path | None = None,
+) -> StartedRun:
+    """Record a dry plan, or queue a real run after the spend guard; the workers pick it up.
+
+    With the project's root, the run's JSON log is written at once, so a dry run has its record too."""
     result, account = plan(session, project, req, secrets=secrets)
     check_spend(result, batch_limit=project.batch_limit)
     snapshot = {
@@ -107,4 +118,7 @@ def start(session: Session, project: ProjectRead, req: RunRequest, *, secrets: A
     payload |= {'jobs': len(result.runnable), 'candidates': asked.candidates, 'account': account.name}
     payload['cost_estimate_usd'] = result.total_cost_usd
     audit.record(session, project_id=project.id, action='run.start', payload=payload)
+    if project_root is not None:
+        session.flush()
+        write_run_log(session, project_root, run_id)
     return StartedRun(run_id, result)

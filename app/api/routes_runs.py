@@ -80,7 +80,9 @@ def build(ctx: ApiContext) -> APIRouter:
         req = RunRequest(**body.model_dump())
         payload = {'stage': body.stage.value, 'mode': body.mode, 'candidates': body.candidates}
         with ctx.unit(a.principal, 'run.start', project_id=a.project.id, payload=payload) as u:
-            started = runs.start(u.session, a.project, req, secrets=deps.secrets)
+            started = runs.start(
+                u.session, a.project, req, secrets=deps.secrets, project_root=deps.store.root(a.project)
+            )
             u.payload.update(run_id=started.run_id, cost_estimate_usd=started.plan.total_cost_usd)
             progress = run_status.run_progress(u.session, a.project.id, started.run_id)
         if body.mode == 'run':

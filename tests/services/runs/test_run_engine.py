@@ -148,3 +148,11 @@ def test_paid_runs_need_confirmation_and_fit_the_budget(sessions, demo) -> None:
     assert refused.value.code == 'budget_exceeded'
     with sessions() as s:
         assert s.exec(select(Run)).all() == []  # refused before any row or call
+
+
+def test_a_dry_run_has_its_log_too(sessions, store, demo) -> None:
+    with sessions() as s:
+        run_id = runs.start(s, demo, RunRequest(stage=Stage.style), project_root=store.root(demo)).run_id
+    log = json.loads(run_log_path(store.root(demo), run_id).read_text())
+    assert log['run']['mode'] == 'dry' and log['run']['status'] == 'planned' and len(log['jobs']) == 3
+    assert all(j['prompt'] and j['inputs'] for j in log['jobs'])
