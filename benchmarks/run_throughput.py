@@ -48,8 +48,7 @@ def serve(urls: mp.Queue, control: mp.Queue, replies: mp.Queue) -> None:
         while control.get() == 'report':
             calls = [(r.started, r.ended) for r in server.image_requests()]
             replies.put((calls, server.max_in_flight))
-            server.max_in_flight = 0
-            server._log.clear()
+            server.reset_log()
 
 
 @dataclass

@@ -140,6 +140,12 @@ class LoopbackFake:
         with self.lock:
             return list(self._log)
 
+    def reset_log(self) -> None:
+        """Forget the requests seen so far and the in-flight peak (a benchmark measures run by run)."""
+        with self.lock:
+            self._log.clear()
+            self.max_in_flight = self.in_flight
+
     def start(self) -> LoopbackFake:
         fake = self
 
