@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import statistics
 import sys
 import tempfile
 import time
@@ -22,6 +21,7 @@ from sqlalchemy import insert
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.timing import median_ms  # noqa: E402
 from models.assets import Asset  # noqa: E402
 from models.base import AssetKind, ReviewState, new_id  # noqa: E402
 from models.db import create_all, make_engine, session_factory  # noqa: E402
@@ -78,16 +78,6 @@ def populate(sessions, store: AssetStore, slug: str, count: int) -> ProjectRead:
         for chunk in range(0, len(rows), 2000):
             s.execute(insert(Asset), rows[chunk : chunk + 2000])
     return project
-
-
-def median_ms(fn: Callable[[], object], repeat: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t) * 1000)
-    return statistics.median(times)
 
 
 def peak_kb(fn: Callable[[], object]) -> float:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import io
+import itertools
 import os
 import statistics
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -18,6 +18,7 @@ from matplotlib import cbook  # noqa: E402
 from PIL import Image  # noqa: E402
 from skimage import data as skdata  # noqa: E402
 
+from benchmarks.timing import timed_ms  # noqa: E402
 from services.providers.base import GenerationRequest, InputImage  # noqa: E402
 from services.providers.local import render_png  # noqa: E402
 
@@ -56,12 +57,8 @@ def main() -> None:
     out = sys.stdout
     out.write(f'local renderer, 1024x1536, {args.runs} renders per stage, OpenCV threads={args.threads}\n')
     for name, request in requests((1024, 1536)).items():
-        render_png(request, 0)  # warm-up: imports, dlib model load
-        times = []
-        for seed in range(args.runs):
-            started = time.perf_counter()
-            render_png(request, seed)
-            times.append((time.perf_counter() - started) * 1000)
+        seeds = itertools.count()  # a new seed per call; the first call warms up (imports, dlib model load)
+        times = timed_ms(lambda: render_png(request, next(seeds)), args.runs)  # noqa: B023
         out.write(
             f'  {name:<18} median {statistics.median(times):6.0f} ms   min {min(times):6.0f} ms   '
             f'max {max(times):6.0f} ms\n'

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,6 +12,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.timing import median_ms  # noqa: E402
 from services.postprocess import apply_profile, builtin_profiles, remove_background, upscale  # noqa: E402
 from services.postprocess.upscale import acnet_available  # noqa: E402
 
@@ -27,17 +26,6 @@ def portrait() -> Image.Image:
     width = round(photo.height * SIZE[0] / SIZE[1])  # centre crop to 2:3 first so the face is not stretched
     left = (photo.width - width) // 2
     return photo.crop((left, 0, left + width, photo.height)).resize(SIZE, Image.Resampling.LANCZOS)
-
-
-def median_ms(fn: Callable[[], object], runs: int) -> float:
-    """Warm up once (imports, cached detectors), then take the median of `runs` timed calls."""
-    fn()
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - started) * 1000)
-    return statistics.median(times)
 
 
 def main() -> None:

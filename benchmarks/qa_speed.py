@@ -12,10 +12,7 @@ for _var in ('OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS', 'NUME
     os.environ.setdefault(_var, '1')
 
 import argparse  # noqa: E402
-import statistics  # noqa: E402
 import sys  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import cv2  # noqa: E402
@@ -24,6 +21,7 @@ from skimage import data  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.timing import median_ms  # noqa: E402
 from services.qa.colour import colour_guard  # noqa: E402
 from services.qa.composition import composition_drift  # noqa: E402
 from services.qa.identity import face_encodings, identity_check, models_available  # noqa: E402
@@ -49,16 +47,6 @@ def synthetic_candidate(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
         cv2.line(cand, (x, y), (int(rng.integers(0, W)), int(rng.integers(0, H))), (10, 10, 10), 4)
     grain = rng.normal(0, 6, (H, W, 1))
     return np.clip(cand + grain, 0, 255).astype(np.uint8), scene
-
-
-def median_ms(fn: Callable[[], object], repeat: int) -> float:
-    fn()  # warm-up: imports, caches, model loading
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t) * 1000)
-    return statistics.median(times)
 
 
 def main() -> None:

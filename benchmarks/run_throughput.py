@@ -83,7 +83,7 @@ def one_run(sessions, store, secrets, demo, account_id: str, control: mp.Queue, 
         first_call_ms=(arrivals[0] - t0_mono) * 1000,
         gaps_ms=gaps,
         tail_ms=(t_end - answers[-1]) * 1000,
-        commit_ms=[x * 1000 for x in executor.stats.per_candidate_overhead_s],
+        commit_ms=[x * 1000 for x in executor.stats.commit_latency_s],
         peak=peak,
     )
 

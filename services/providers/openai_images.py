@@ -232,15 +232,12 @@ class OpenAIImagesProvider:
 
     def _check(self, resp: httpx.Response) -> dict:
         """Return the JSON body of a success, or raise the typed error for the status and OpenAI error code."""
-        try:
-            body = resp.json()
-        except ValueError:
-            body = None
-        if resp.is_success and isinstance(body, dict):
-            return body
-        if resp.is_success:
+        body = _json_or_empty(resp)
+        if not resp.is_success:
+            raise self._error(resp, body)
+        if not body:
             raise ProviderError(f'OpenAI answered HTTP {resp.status_code} without JSON.', code='bad_response')
-        raise self._error(resp, body if isinstance(body, dict) else {})
+        return body
 
     def _error(self, resp: httpx.Response, body: dict) -> ProviderError:
         err = body.get('error') if isinstance(body.get('error'), dict) else {}

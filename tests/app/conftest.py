@@ -15,6 +15,7 @@ from app.settings import get_settings
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A fresh data dir as KROMA_HOME, no key or database from the shell; the CLI's logging setup is undone after."""
     home = tmp_path / 'home'
+    monkeypatch.chdir(tmp_path)  # no stray .env
     monkeypatch.setenv('KROMA_HOME', str(home))
     for var in ('KROMA_MASTER_KEY', 'KROMA_MASTER_KEY_FILE', 'KROMA_MASTER_KEY_PREVIOUS', 'KROMA_DATABASE_URL'):
         monkeypatch.delenv(var, raising=False)

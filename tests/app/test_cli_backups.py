@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import logging
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -34,25 +33,16 @@ def s3() -> Iterator[S3Server]:
 
 
 @pytest.fixture
-def home(s3: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A studio home whose backups go to a fresh bucket on the moto server, with credentials from the environment."""
-    home = tmp_path / 'home'
-    for name in ('KROMA_MASTER_KEY', 'KROMA_MASTER_KEY_FILE', 'KROMA_DATABASE_URL', 'KROMA_BACKUP_S3_PREFIX'):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(tmp_path)  # no stray .env
-    monkeypatch.setenv('KROMA_HOME', str(home))
+def home(home: Path, s3: S3Server, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The app's fresh home (tests/app/conftest.py), with backups going to a fresh bucket on the moto server."""
+    monkeypatch.delenv('KROMA_BACKUP_S3_PREFIX', raising=False)
     monkeypatch.setenv('KROMA_BACKUP_S3_ENDPOINT_URL', s3.endpoint_url)
     monkeypatch.setenv('KROMA_BACKUP_S3_BUCKET', s3.create_bucket(f'kroma-{uuid.uuid4().hex[:10]}'))
     monkeypatch.setenv('KROMA_BACKUP_S3_REGION', 'us-east-1')
     monkeypatch.setenv('AWS_ACCESS_KEY_ID', 'test')
     monkeypatch.setenv('AWS_SECRET_ACCESS_KEY', 'test')
     app_settings.get_settings.cache_clear()
-    yield home
-    app_settings.get_settings.cache_clear()
-    root = logging.getLogger()
-    for handler in [h for h in root.handlers if not type(h).__module__.startswith('_pytest')]:
-        root.removeHandler(handler)  # the CLI configured logging onto CliRunner's streams, which are closed now
-        handler.close()
+    return home
 
 
 @pytest.fixture

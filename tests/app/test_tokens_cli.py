@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,22 +17,6 @@ from models.project import ProjectCreate
 from services import auth, projects
 from services.auth import TOKEN_RE
 from services.errors import Unauthorized
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    home = tmp_path / 'home'
-    for name in ('KROMA_MASTER_KEY', 'KROMA_MASTER_KEY_FILE', 'KROMA_DATABASE_URL'):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(tmp_path)  # no stray .env
-    monkeypatch.setenv('KROMA_HOME', str(home))
-    app_settings.get_settings.cache_clear()
-    yield home
-    app_settings.get_settings.cache_clear()
-    root = logging.getLogger()
-    for handler in [h for h in root.handlers if not type(h).__module__.startswith('_pytest')]:
-        root.removeHandler(handler)  # the CLI configured logging onto CliRunner's streams, which are closed now
-        handler.close()
 
 
 def kroma(*args: str, ok: bool = True) -> tuple[str, str]:

@@ -85,7 +85,7 @@ def test_candidates_finishing_together_share_one_commit(sessions, store, demo) -
         costs = s.exec(select(CostEvent).where(CostEvent.run_id == run_id)).all()
         assert sorted(c.candidate_id for c in costs) == sorted(c.id for c in cands)
         assert {c.meta['state'] for c in costs} == {'billed'} and all(c.amount_usd > 0 for c in costs)
-    assert executor.stats.candidates == 4 and len(executor.stats.per_candidate_overhead_s) == 4
+    assert executor.stats.candidates == 4 and len(executor.stats.commit_latency_s) == 4
 
 
 class GarbageProvider:
