@@ -1,4 +1,4 @@
-"""The nightly backup as a persisted APScheduler cron job, plus the plain backup settings pages and jobs receive."""
+"""The nightly backup as a persisted APScheduler cron job; its arguments are plain values the job store can pickle."""
 
 from __future__ import annotations
 
@@ -13,13 +13,14 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy.engine import make_url
 
-from app.settings import Settings, get_settings
+from app.settings import get_settings
 from models.db import make_engine, session_factory
-from services.audit import acting_as
-from services.backup_config import is_configured, run_nightly
+from services.backups.config import is_configured, run_nightly
+from services.backups.defaults import BackupDefaults
 from services.deps import Deps
 from services.errors import Invalid, KromaError
-from services.secrets import SecretStore, load_keyring
+from services.security.audit import acting_as
+from services.security.secrets import SecretStore, load_keyring
 
 log = logging.getLogger(__name__)
 
@@ -27,60 +28,37 @@ JOB_ID = 'backup-nightly'
 JOBSTORE = 'persistent'
 JOBS_TABLE = 'apscheduler_jobs'
 MISFIRE_GRACE_S = 6 * 3600  # a laptop asleep at 03:00 still backs up when it wakes that morning
-TARGET_KEYS = ('endpoint_url', 'bucket', 'prefix', 'region')
 
 
-def backup_settings(settings: Settings) -> dict[str, Any]:
-    """Plain values (no secrets) for deps.extras['backup'], the job and the CLI: services never see Settings."""
-    return {
-        'endpoint_url': settings.backup_s3_endpoint_url,
-        'bucket': settings.backup_s3_bucket,
-        'prefix': settings.backup_s3_prefix,
-        'region': settings.backup_s3_region,
-        'cron': settings.backup_cron,
-        'keep_daily': settings.backup_keep_daily,
-        'keep_weekly': settings.backup_keep_weekly,
-        'db_path': sqlite_path(settings.db_url),
-    }
-
-
-def sqlite_path(db_url: str) -> str | None:
-    """The database file a snapshot copies; None when the studio does not run on a SQLite file."""
-    url = make_url(db_url)
-    if not url.drivername.startswith('sqlite') or url.database in (None, '', ':memory:'):
-        return None
-    return str(Path(url.database).expanduser().resolve())
-
-
-def add_backup_job(scheduler: BaseScheduler, deps: Deps, settings: Settings) -> None:
+def add_backup_job(scheduler: BaseScheduler, deps: Deps, db_url: str) -> None:
     """Register (or update) the nightly backup in the persistent job store; skipped while no bucket is configured."""
-    values = backup_settings(settings)
+    defaults = deps.backup
     with deps.sessions() as s:
-        configured = is_configured(values, s)
-    if not configured or values['db_path'] is None:
+        configured = is_configured(defaults, s)
+    if not configured or defaults.db_path is None:
         why = (
             'set KROMA_BACKUP_S3_BUCKET (or a project S3 bucket) to enable them'
             if not configured
-            else f'they need the SQLite database, not {make_url(settings.db_url).drivername}'
+            else f'they need the SQLite database, not {make_url(db_url).drivername}'
         )
         log.info('scheduled backups are off: %s', why)
-        _remove_stale_job(scheduler, settings.db_url)
+        _remove_stale_job(scheduler, db_url)
         return
     try:
-        trigger = CronTrigger.from_crontab(settings.backup_cron)
+        trigger = CronTrigger.from_crontab(defaults.cron)
     except ValueError as e:
-        raise Invalid(f'KROMA_BACKUP_CRON "{settings.backup_cron}" is not a valid cron expression ({e}).') from e
+        raise Invalid(f'KROMA_BACKUP_CRON "{defaults.cron}" is not a valid cron expression ({e}).') from e
     with contextlib.suppress(ValueError):  # build_scheduler(jobstore_url=...) already added it
-        scheduler.add_jobstore(SQLAlchemyJobStore(url=settings.db_url, tablename=JOBS_TABLE), JOBSTORE)
+        scheduler.add_jobstore(SQLAlchemyJobStore(url=db_url, tablename=JOBS_TABLE), JOBSTORE)
     key_file = str(deps.key_file) if deps.key_file else None
     scheduler.add_job(
         scheduled_backup,
         trigger,
-        args=[str(deps.data_dir), settings.db_url, {k: values[k] for k in TARGET_KEYS}],
+        args=[str(deps.data_dir), db_url, defaults.target_fields()],
         kwargs={
-            'db_path': values['db_path'],
-            'keep_daily': settings.backup_keep_daily,
-            'keep_weekly': settings.backup_keep_weekly,
+            'db_path': str(defaults.db_path),
+            'keep_daily': defaults.keep_daily,
+            'keep_weekly': defaults.keep_weekly,
             'key_file': key_file,
         },
         id=JOB_ID,
@@ -91,7 +69,7 @@ def add_backup_job(scheduler: BaseScheduler, deps: Deps, settings: Settings) -> 
         max_instances=1,
         misfire_grace_time=MISFIRE_GRACE_S,
     )
-    log.info('backups scheduled (%s) to bucket %s', settings.backup_cron, values['bucket'] or 'of each project')
+    log.info('backups scheduled (%s) to bucket %s', defaults.cron, defaults.bucket or 'of each project')
 
 
 def _remove_stale_job(scheduler: BaseScheduler, db_url: str) -> None:
@@ -125,7 +103,7 @@ def scheduled_backup(
                 session_factory(engine),
                 data_dir=Path(data_dir_str),
                 db_path=Path(db_path),
-                settings_values=target_values,
+                defaults=BackupDefaults(**target_values),
                 secrets=_secret_store(key_file),
                 keep_daily=keep_daily,
                 keep_weekly=keep_weekly,

@@ -23,8 +23,8 @@ from app.cli_common import deps_for_cli, guarded
 from app.logging import configure_logging
 from app.settings import Settings
 from models.project import ProjectCreate
-from services import projects
-from services.audit import acting_as
+from services.projects import projects
+from services.security.audit import acting_as
 
 cli = typer.Typer(
     help='Kroma Studio: comics with consistent style and faces.', no_args_is_help=True, add_completion=False
@@ -67,7 +67,7 @@ def studio(
 @guarded
 def demo() -> None:
     """Create the demo project (three scenes, two style sheets, two characters) if it does not exist."""
-    from services.demo import ensure_demo
+    from services.projects.demo import ensure_demo
 
     deps = deps_for_cli()
     created = ensure_demo(deps.sessions, deps.store)

@@ -7,14 +7,14 @@ from typing import Annotated
 
 import typer
 
-from app.backup_schedule import backup_settings
 from app.cli_common import deps_for_cli, fail, guarded
 from app.settings import Settings, get_settings
-from services import projects
-from services.backup import BackupService
-from services.backup_config import backup_service, human_size, resolve_target
+from app.wiring import backup_defaults
+from services.backups.config import backup_service, human_size, resolve_target
+from services.backups.service import BackupService
 from services.deps import Deps
 from services.errors import Invalid
+from services.projects import projects
 
 backup_cli = typer.Typer(
     help='Back up to S3 (any S3-compatible server), list, verify and restore snapshots.', no_args_is_help=True
@@ -26,16 +26,16 @@ ProjectOpt = Annotated[
 
 def _service(settings: Settings, deps: Deps | None, project: str | None) -> BackupService:
     """The same target resolution as the page and the job: the project's S3 fields, then the global settings."""
-    values = backup_settings(settings)
-    db_path = Path(values['db_path']) if values['db_path'] else settings.data_dir / 'kroma.db'
+    defaults = backup_defaults(settings)
+    db_path = defaults.db_path or settings.data_dir / 'kroma.db'
     if deps is None:
         if project:
             raise Invalid(f'--project needs the studio database, and {db_path} does not exist.')
-        target = resolve_target(settings_values=values, project=None, secrets=None, session=None)
+        target = resolve_target(defaults=defaults, project=None, secrets=None, session=None)
         return backup_service(target, data_dir=settings.data_dir, db_path=db_path)
     with deps.sessions() as s:
         read = projects.get_project(s, project) if project else None
-        target = resolve_target(settings_values=values, project=read, secrets=deps.secrets, session=s)
+        target = resolve_target(defaults=defaults, project=read, secrets=deps.secrets, session=s)
     return backup_service(target, data_dir=deps.data_dir, db_path=db_path)
 
 
@@ -105,8 +105,7 @@ def restore(
 ) -> None:
     """Rebuild a data dir from a snapshot into a new or empty folder, checking every file; never overwrites."""
     settings = get_settings()
-    values = backup_settings(settings)
-    db = Path(values['db_path']) if values['db_path'] else settings.data_dir / 'kroma.db'
+    db = backup_defaults(settings).db_path or settings.data_dir / 'kroma.db'
     # without a database (say, restoring a lost data dir in place) credentials come from boto3's chain
     deps = deps_for_cli(settings) if db.exists() else None
     target_dir = to.expanduser().resolve()

@@ -10,8 +10,11 @@ from sqlmodel import Session
 
 from app.cli_common import deps_for_cli, guarded
 from models.ops import Instruction
-from services import copilot, instructions, projects
-from services.instructions import InstructionView
+from services.copilot import chat as copilot
+from services.copilot import instructions
+from services.copilot.handlers import handler_table
+from services.copilot.instructions import InstructionView
+from services.projects import projects
 
 copilot_cli = typer.Typer(
     help='Ask the copilot: kroma copilot ask PROJECT "style lock scenes 1 to 3".', no_args_is_help=True
@@ -75,10 +78,9 @@ def cancel(project: str, instruction_id: str) -> None:
 def work(limit: Annotated[int, typer.Option(help='At most this many instructions.')] = 10) -> None:
     """Execute queued instructions here (claims are atomic, so a running studio can share the queue)."""
     deps = deps_for_cli()
-    settings = deps.extras.get('settings')
-    agent_url = getattr(settings, 'agent_api_url', None)
+    table = handler_table(deps)
     for _ in range(limit):
-        done = instructions.work_once(deps.sessions, store=deps.store, secrets=deps.secrets, agent_url=agent_url)
+        done = instructions.work_once(deps.sessions, table)
         if done is None:
             break
         with deps.sessions() as s:

@@ -11,10 +11,11 @@ import typer
 from typer.core import TyperGroup
 
 from app.cli_common import deps_for_cli, fail, guarded
-from services import exports, projects
-from services.exports import DEFAULT_DPI, Exporter, ExportRequest
-from services.packages import verify_package
-from services.reproduce import reproduce_package
+from services.exports import exporter as exports
+from services.exports.exporter import DEFAULT_DPI, Exporter, ExportRequest
+from services.exports.packages import verify_package
+from services.exports.reproduce import reproduce_package
+from services.projects import projects
 
 
 class ExportGroup(TyperGroup):

@@ -10,8 +10,8 @@ import typer
 from app.cli_common import deps_for_cli, fail, guarded
 from services.errors import Invalid
 from services.files import atomic_write
-from services.postprocess_runs import PostprocessRequest, PostprocessRunner
-from services.scratch import apply_utility
+from services.postprocess.runs import PostprocessRequest, PostprocessRunner
+from services.utilities.scratch import apply_utility
 
 util_cli = typer.Typer(help='One-off image tools, no project: remove-bg, upscale, recolor.', no_args_is_help=True)
 InPath = Annotated[Path, typer.Argument(metavar='IN')]

@@ -14,13 +14,14 @@ import typer
 from app.cli_common import deps_for_cli, fail, guarded
 from models.base import ProviderKind
 from models.provider import ProviderAccountCreate, ProviderAccountRead
-from services import projects, provider_accounts
 from services.deps import Deps
 from services.errors import Invalid
 from services.files import atomic_write, sha256_bytes, validate_image
+from services.projects import projects
+from services.providers import accounts as provider_accounts
 from services.providers.base import GenerationRequest, InputImage, image_mime
 from services.providers.registry import build_provider
-from services.secrets import SecretStore
+from services.security.secrets import SecretStore
 
 log = logging.getLogger(__name__)
 

@@ -9,9 +9,11 @@ import typer
 
 from app.cli_common import deps_for_cli, fail, guarded
 from models.base import AssetKind
-from services import bootstrap, characters, projects
-from services.assets import UploadResult
+from services.bootstrap import importer as bootstrap
 from services.errors import Invalid
+from services.projects import projects
+from services.projects.assets import UploadResult
+from services.references import characters
 
 bootstrap_cli = typer.Typer(
     help='Set a project up with any chatbot: print the prompt, import the answer.', no_args_is_help=True

@@ -11,12 +11,17 @@ from typer.core import TyperGroup
 
 from app.cli_common import deps_for_cli, guarded
 from models.base import Stage, WorkState
-from services import projects, provider_accounts, run_queue, run_status, runs, scenes
-from services.candidate_qa import CandidateQA
 from services.deps import Deps
 from services.errors import Invalid
-from services.run_executor import RunExecutor
-from services.run_plan import RunRequest
+from services.projects import projects
+from services.providers import accounts as provider_accounts
+from services.references import scenes
+from services.runs import control as runs
+from services.runs import queue as run_queue
+from services.runs import status as run_status
+from services.runs.candidate_qa import CandidateQA
+from services.runs.executor import RunExecutor
+from services.runs.plan import RunRequest
 
 
 class RunGroup(TyperGroup):

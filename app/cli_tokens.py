@@ -7,7 +7,9 @@ from typing import Annotated
 import typer
 
 from app.cli_common import deps_for_cli, guarded
-from services import audit, auth, projects
+from services.projects import projects
+from services.security import audit
+from services.security import tokens as auth
 
 token_cli = typer.Typer(help='API tokens: create (shown once), list, revoke.', no_args_is_help=True)
 ACTOR = 'cli'

@@ -12,12 +12,12 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from app.instruction_jobs import INSTRUCTION_WORKER, work_instructions
-from services import run_queue
-from services.audit import acting_as
-from services.candidate_qa import CandidateQA
 from services.deps import Deps
-from services.run_executor import RunExecutor
-from services.scratch import ScratchArea
+from services.runs import queue as run_queue
+from services.runs.candidate_qa import CandidateQA
+from services.runs.executor import RunExecutor
+from services.security.audit import acting_as
+from services.utilities.scratch import ScratchArea
 
 log = logging.getLogger(__name__)
 
@@ -58,22 +58,22 @@ def _every(
     )
 
 
-def build_scheduler(
-    deps: Deps, *, jobstore_url: str | None = None, scratch_max_age_hours: float = 24, agent_url: str | None = None
-) -> BackgroundScheduler:
-    """Built in a function, started on studio start-up and stopped on shutdown; no import-time side effects."""
-    jobstores = {}
+def new_scheduler(jobstore_url: str | None = None) -> BackgroundScheduler:
+    """Built in a function, before the Deps whose wake hooks point at it; no import-time side effects."""
+    scheduler = BackgroundScheduler(executors={'default': ThreadPoolExecutor(4)}, timezone=UTC)
     if jobstore_url:
         from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 
-        jobstores['persistent'] = SQLAlchemyJobStore(url=jobstore_url, tablename='apscheduler_jobs')
-    scheduler = BackgroundScheduler(executors={'default': ThreadPoolExecutor(4)}, timezone=UTC)
-    for alias, store in jobstores.items():
-        scheduler.add_jobstore(store, alias)
+        scheduler.add_jobstore(SQLAlchemyJobStore(url=jobstore_url, tablename='apscheduler_jobs'), 'persistent')
+    return scheduler
+
+
+def add_workers(scheduler: BackgroundScheduler, deps: Deps) -> BackgroundScheduler:
+    """The studio's background workers: runs, recovery, scratch sweeping and the instruction queue."""
     _every(scheduler, RUN_WORKER, drain_runs, [deps], seconds=1)
     _every(scheduler, RECOVER, recover, [deps], seconds=15, next_run_time=datetime.now(UTC))
-    _every(scheduler, SCRATCH_CLEANUP, clear_scratch, [deps, scratch_max_age_hours], hours=1)
-    _every(scheduler, INSTRUCTION_WORKER, work_instructions, [deps, agent_url], seconds=3)
+    _every(scheduler, SCRATCH_CLEANUP, clear_scratch, [deps, deps.options.scratch_max_age_hours], hours=1)
+    _every(scheduler, INSTRUCTION_WORKER, work_instructions, [deps], seconds=3)
     return scheduler
 
 

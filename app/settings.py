@@ -38,9 +38,9 @@ class Settings(BaseSettings):
     backup_keep_daily: int = 7
     backup_keep_weekly: int = 4
 
-    worker_concurrency: int = 2
     scratch_max_age_hours: int = 24
     agent_api_url: str | None = None
+    storage_roots: list[Path] = Field(default_factory=list)
 
     @property
     def data_dir(self) -> Path:

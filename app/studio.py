@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import logging
 import secrets as pysecrets
-from dataclasses import replace
 
 from nicegui import app as nicegui_app
 from nicegui import ui
 
 from app.api import register_api
 from app.backup_schedule import add_backup_job
-from app.jobs import INSTRUCTION_WORKER, build_scheduler, wake
+from app.jobs import add_workers, new_scheduler
 from app.native import prepare_native
 from app.settings import Settings
 from app.wiring import build_deps
 from pages import register_all
-from services.demo import ensure_demo
-from services.login import check_bind
+from services.files import ASSETS_DIR
+from services.projects.demo import ensure_demo
+from services.security.login import check_bind
 
 log = logging.getLogger(__name__)
 LOOPBACK = {'127.0.0.1', 'localhost', '::1'}
@@ -28,26 +28,18 @@ def run_studio(settings: Settings) -> None:
     login_password = settings.login_password.get_secret_value() if settings.login_password else None
     check_bind(settings.host, login_password)
     native_kwargs = prepare_native(nicegui_app) if settings.native else {}
-    deps = build_deps(settings)
+    scheduler = new_scheduler(jobstore_url=settings.db_url) if settings.scheduler_enabled else None
+    deps = build_deps(settings, scheduler=scheduler)
     if settings.demo:
         ensure_demo(deps.sessions, deps.store)
-    if settings.scheduler_enabled:
-        cell: dict = {}
-        deps = replace(deps, wake_runs=lambda: wake(cell['scheduler']) if cell else None)
-        scheduler = build_scheduler(
-            deps,
-            jobstore_url=settings.db_url,
-            scratch_max_age_hours=settings.scratch_max_age_hours,
-            agent_url=settings.agent_api_url,
-        )
-        cell['scheduler'] = scheduler
-        deps.extras['wake_instructions'] = lambda: wake(scheduler, INSTRUCTION_WORKER)
-        add_backup_job(scheduler, deps, settings)
+    if scheduler is not None:
+        add_workers(scheduler, deps)
+        add_backup_job(scheduler, deps, settings.db_url)
         nicegui_app.on_startup(scheduler.start)
         nicegui_app.on_shutdown(lambda: scheduler.shutdown(wait=False))
     register_all(deps)
     register_api(nicegui_app, deps)
-    nicegui_app.add_static_files('/static', str(_static_dir()))
+    nicegui_app.add_static_files('/static', str(ASSETS_DIR))
     storage_secret = settings.storage_secret.get_secret_value() if settings.storage_secret else pysecrets.token_hex(16)
     log.info('Kroma Studio on http://%s:%s (data dir %s)', settings.host, settings.port, deps.data_dir)
     ui.run(
@@ -61,9 +53,3 @@ def run_studio(settings: Settings) -> None:
         dark=None,
         **native_kwargs,
     )
-
-
-def _static_dir():  # noqa: ANN202
-    from pathlib import Path
-
-    return Path(__file__).resolve().parents[1] / 'assets'

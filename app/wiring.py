@@ -1,21 +1,28 @@
-"""Composition root: settings → logging → database (migrated) → Deps; used by the studio, the CLI and jobs."""
+"""Composition root: settings → database (migrated) → one typed Deps for the studio, the CLI, the API and the jobs."""
 
 from __future__ import annotations
 
 import logging
+from functools import partial
+from pathlib import Path
 
-from app.backup_schedule import backup_settings
+from apscheduler.schedulers.base import BaseScheduler
+from sqlalchemy.engine import make_url
+
+from app.jobs import INSTRUCTION_WORKER, RUN_WORKER, wake
 from app.migrate import upgrade
 from app.settings import Settings
 from models.db import make_engine, session_factory
-from services.assets import AssetStore
-from services.deps import Deps
-from services.secrets import SecretStore, load_keyring
+from services.backups.defaults import BackupDefaults
+from services.deps import Deps, StudioOptions, WakeHooks
+from services.projects.assets import AssetStore
+from services.security.secrets import SecretStore, load_keyring
 
 log = logging.getLogger(__name__)
 
 
-def build_deps(settings: Settings) -> Deps:
+def build_deps(settings: Settings, *, scheduler: BaseScheduler | None = None) -> Deps:
+    """Everything below app/ receives its collaborators from here; the scheduler, when given, backs the wake hooks."""
     data_dir = settings.data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
     upgrade(settings.db_url)
@@ -25,11 +32,52 @@ def build_deps(settings: Settings) -> Deps:
         key_file=settings.key_file,
         previous=settings.master_key_previous.get_secret_value() if settings.master_key_previous else None,
     )
+    hooks = WakeHooks()
+    if scheduler is not None:
+        hooks = WakeHooks(
+            runs=partial(wake, scheduler, RUN_WORKER), instructions=partial(wake, scheduler, INSTRUCTION_WORKER)
+        )
     return Deps(
         data_dir=data_dir,
         sessions=session_factory(engine),
         store=AssetStore(data_dir),
         secrets=SecretStore(keyring),
         key_file=None if settings.master_key else settings.key_file,
-        extras={'engine': engine, 'settings': settings, 'backup': backup_settings(settings)},
+        engine=engine,
+        options=studio_options(settings),
+        backup=backup_defaults(settings),
+        wake=hooks,
     )
+
+
+def studio_options(settings: Settings) -> StudioOptions:
+    password = settings.login_password.get_secret_value().strip() if settings.login_password else ''
+    return StudioOptions(
+        host=settings.host,
+        login_password=password or None,
+        agent_url=settings.agent_api_url,
+        scratch_max_age_hours=settings.scratch_max_age_hours,
+        storage_roots=tuple(p.expanduser().resolve() for p in settings.storage_roots),
+    )
+
+
+def backup_defaults(settings: Settings) -> BackupDefaults:
+    """KROMA_BACKUP_* as plain values: services never see Settings."""
+    return BackupDefaults(
+        bucket=settings.backup_s3_bucket,
+        prefix=settings.backup_s3_prefix,
+        endpoint_url=settings.backup_s3_endpoint_url,
+        region=settings.backup_s3_region,
+        cron=settings.backup_cron,
+        keep_daily=settings.backup_keep_daily,
+        keep_weekly=settings.backup_keep_weekly,
+        db_path=sqlite_path(settings.db_url),
+    )
+
+
+def sqlite_path(db_url: str) -> Path | None:
+    """The database file a snapshot copies; None when the studio does not run on a SQLite file."""
+    url = make_url(db_url)
+    if not url.drivername.startswith('sqlite') or url.database in (None, '', ':memory:'):
+        return None
+    return Path(url.database).expanduser().resolve()

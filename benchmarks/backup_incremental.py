@@ -23,7 +23,7 @@ from PIL import Image  # noqa: E402
 
 from models.db import create_all, make_engine, session_factory  # noqa: E402
 from models.project import Project  # noqa: E402
-from services.backup import BackupService, S3Target, make_s3_client  # noqa: E402
+from services.backups.service import BackupService, S3Target, make_s3_client  # noqa: E402
 from tests.fakes.s3_server import DUMMY_CREDENTIALS, S3Server  # noqa: E402
 
 log = logging.getLogger('benchmarks.backup_incremental')

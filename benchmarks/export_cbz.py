@@ -21,7 +21,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from services.packages import ComicInfo, PackageFile, write_cbz  # noqa: E402
+from services.exports.packages import ComicInfo, PackageFile, write_cbz  # noqa: E402
 
 
 def make_pages(folder: Path, count: int, width: int, height: int, unique: int = 10) -> list[Path]:

@@ -26,8 +26,11 @@ from models.assets import Asset  # noqa: E402
 from models.base import AssetKind, ReviewState, new_id  # noqa: E402
 from models.db import create_all, make_engine, session_factory  # noqa: E402
 from models.project import ProjectCreate, ProjectRead  # noqa: E402
-from services import assets, projects  # noqa: E402
-from services.assets import AssetFilter, AssetStore  # noqa: E402
+from services.projects import (
+    assets,  # noqa: E402
+    projects,
+)
+from services.projects.assets import AssetFilter, AssetStore  # noqa: E402
 
 REAL_FILES = 8
 KINDS = [AssetKind.candidate, AssetKind.candidate, AssetKind.derived, AssetKind.scene, AssetKind.style]

@@ -13,8 +13,12 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.timing import median_ms  # noqa: E402
-from services.postprocess import apply_profile, builtin_profiles, remove_background, upscale  # noqa: E402
-from services.postprocess.upscale import acnet_available  # noqa: E402
+from services.postprocess.background import remove_background  # noqa: E402
+from services.postprocess.colour import apply_profile, builtin_profiles  # noqa: E402
+from services.postprocess.upscale import (
+    acnet_available,  # noqa: E402
+    upscale,  # noqa: E402
+)
 
 SIZE = (1024, 1536)
 

@@ -30,12 +30,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from models.base import ProviderKind, Stage
 from models.db import create_all, make_engine, session_factory
 from models.provider import ProviderAccountCreate
-from services import projects, provider_accounts, runs
-from services.assets import AssetStore
-from services.demo import ensure_demo
-from services.run_executor import RunExecutor
-from services.run_plan import RunRequest
-from services.secrets import KeyRing, MasterKey, SecretStore
+from services.projects import projects
+from services.projects.assets import AssetStore
+from services.projects.demo import ensure_demo
+from services.providers import accounts as provider_accounts
+from services.runs import control as runs
+from services.runs.executor import RunExecutor
+from services.runs.plan import RunRequest
+from services.security.secrets import KeyRing, MasterKey, SecretStore
 from tests.fakes.openai_server import FakeOpenAIServer
 
 N_SCENES, CANDIDATES, CONCURRENCY, LATENCY = 3, 4, 4, 1.0

@@ -8,7 +8,7 @@ from typing import Any
 
 from nicegui import ui
 
-from services.backup_config import SnapshotView, human_size
+from services.backups.config import SnapshotView, human_size
 
 STATUS_COLOURS = {'complete': 'positive', 'running': 'info', 'failed': 'negative', 'unreadable': 'warning'}
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from nicegui import ui
 
 from components.gallery import thumb_url
-from services.review import CandidateView, JobView
+from services.review.decisions import CandidateView, JobView
 
 VERDICT_COLOURS = {
     'pass': 'positive',

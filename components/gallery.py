@@ -9,7 +9,7 @@ from nicegui import events, ui
 
 from models.assets import AssetRead
 from models.base import AssetKind, ReviewState, Stage
-from services.assets import AssetFilter, AssetPage
+from services.projects.assets import AssetFilter, AssetPage
 
 
 def thumb_url(slug: str, asset_id: str) -> str:

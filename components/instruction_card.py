@@ -7,7 +7,7 @@ from typing import Any
 
 from nicegui import ui
 
-from services.instructions import EventView, InstructionView
+from services.copilot.instructions import EventView, InstructionView
 
 STATE_COLOURS = {
     'draft': 'grey',

@@ -12,10 +12,10 @@ from nicegui import background_tasks, ui
 
 from components.gallery import gallery_grid, thumb_url
 from models.assets import AssetRead
-from services.balloons import KINDS, TAIL_DIRECTIONS
-from services.chapters import ChapterRead, PageLayout, PageRead
-from services.page_render import DEFAULT_CROP
-from services.page_templates import PAGE_SIZE_LABELS, TEMPLATES
+from services.layout.balloons import KINDS, TAIL_DIRECTIONS
+from services.layout.chapters import ChapterRead, PageLayout, PageRead
+from services.layout.render import DEFAULT_CROP
+from services.layout.templates import PAGE_SIZE_LABELS, TEMPLATES
 
 Handler = Callable[..., Any]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from nicegui import ui
 
 from components.gallery import thumb_url
-from services.run_plan import RunPlan
-from services.run_status import RunProgress
+from services.runs.plan import RunPlan
+from services.runs.status import RunProgress
 
 STATUS_COLOURS = {
     'done': 'positive',

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from nicegui import events, run, ui
 
 from components.errors import notify_errors
-from services.assets import UploadResult
+from services.projects.assets import UploadResult
 
 log = logging.getLogger(__name__)
 

@@ -9,19 +9,27 @@ def register_all(deps: Deps) -> None:
     from pages import (
         audit,
         backups,
+        bootstrap,
+        character_detail,
+        characters,
+        comic_pages,
         copilot,
         dashboard,
         export,
+        gallery,
         instructions,
-        layout,
         login,
         media,
         postprocess,
+        prompt_templates,
+        reference_sets,
         references,
         review,
         runs,
+        scenes,
         settings,
         setup,
+        style_guides,
         utilities,
     )
 
@@ -35,9 +43,12 @@ def register_all(deps: Deps) -> None:
     backups.register(deps)
     setup.register(deps)
     references.register(deps)
+    for module in (characters, character_detail, style_guides, scenes, reference_sets, prompt_templates, gallery):
+        module.register(deps)
+    bootstrap.register(deps)
     copilot.register(deps)
     instructions.register(deps)
-    layout.register(deps)
+    comic_pages.register(deps)
     export.register(deps)
     settings.register(deps)
     audit.register(deps)

@@ -11,10 +11,11 @@ from nicegui import ui
 
 from components.errors import notify_errors
 from components.theme import frame
-from services import audit, projects
-from services.audit import AuditEventRead, AuditQuery
 from services.deps import Deps
 from services.errors import Invalid
+from services.projects import projects
+from services.security import audit
+from services.security.audit import AuditEventRead, AuditQuery
 
 PAGE_SIZE = 100
 ALL = '__all__'

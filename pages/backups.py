@@ -12,9 +12,9 @@ from components.backup_views import RestoreDialog, config_help, history_view, ke
 from components.errors import notify_errors
 from components.theme import current_project, frame
 from pages.common import picked_project, project_slugs
-from services.backup import BackupService
-from services.backup_config import NO_BUCKET, SnapshotView, backup_history, backup_service, human_size, scope_targets
-from services.backup_store import S3Target
+from services.backups.config import NO_BUCKET, SnapshotView, backup_history, backup_service, human_size, scope_targets
+from services.backups.object_store import S3Target
+from services.backups.service import BackupService
 from services.deps import Deps
 from services.errors import Invalid, KromaError
 
@@ -22,8 +22,7 @@ T = TypeVar('T')
 
 
 def register(deps: Deps) -> None:
-    cfg: dict[str, Any] = dict(deps.extras.get('backup') or {})
-    db_path = Path(cfg['db_path']) if cfg.get('db_path') else deps.data_dir / 'kroma.db'
+    db_path = deps.backup.db_path or deps.data_dir / 'kroma.db'
 
     def service(target: S3Target) -> BackupService:
         return backup_service(target, data_dir=deps.data_dir, db_path=db_path)
@@ -36,7 +35,7 @@ def register(deps: Deps) -> None:
             ui.label('Backups').classes('text-2xl font-semibold')
             key_notice(deps.key_file)
             with deps.sessions() as s:
-                found, problem = scope_targets(s, settings_values=cfg, project=project, secrets=deps.secrets)
+                found, problem = scope_targets(s, defaults=deps.backup, project=project, secrets=deps.secrets)
             if not found:
                 config_help(problem or NO_BUCKET)
                 return

@@ -5,8 +5,8 @@ from __future__ import annotations
 from nicegui import ui
 
 from components.errors import notify_errors
-from pages.references import reference_frame
-from services import bootstrap
+from pages.common import reference_frame
+from services.bootstrap import importer as bootstrap
 from services.deps import Deps
 from services.errors import KromaError
 

@@ -10,12 +10,13 @@ from components.errors import notify_errors
 from components.gallery import Lightbox, palette_swatches, thumb_url
 from components.upload import UploadBox
 from models.project import ProjectRead
-from pages.references import reference_frame, split_list
-from services import assets, characters
-from services.assets import UploadResult
-from services.characters import ANGLES
+from pages.common import reference_frame, split_list
 from services.deps import Deps
 from services.errors import NotFound
+from services.projects import assets
+from services.projects.assets import UploadResult
+from services.references import characters
+from services.references.characters import ANGLES
 
 
 def register(deps: Deps) -> None:

@@ -7,9 +7,9 @@ from nicegui import ui
 from components.errors import notify_errors
 from components.gallery import palette_swatches, thumb_url
 from models.references import CharacterRead
-from pages.references import reference_frame, split_list
-from services import characters
+from pages.common import reference_frame, split_list
 from services.deps import Deps
+from services.references import characters
 
 
 def render_character_cards(slug: str, rows: list[CharacterRead]) -> None:

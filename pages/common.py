@@ -1,17 +1,23 @@
-"""What most pages open with: the header's project picker and the current project, or a hint to pick one."""
+"""What pages share: the header's project picker and current project, and the reference pages' frame, gallery and upload."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
+from typing import Any
 
 from nicegui import ui
 
+from components.gallery import Facets, GalleryBrowser
 from components.theme import current_project, frame
+from components.upload import UploadBox
+from models.assets import AssetRead
 from models.project import ProjectRead
-from services import projects
 from services.deps import Deps
 from services.errors import NotFound
+from services.projects import assets, projects
+from services.projects.assets import AssetFilter, AssetPage, UploadResult
+from services.references import characters, scenes
 
 
 def project_slugs(deps: Deps) -> list[str]:
@@ -43,3 +49,76 @@ def project_frame(deps: Deps, title: str) -> Iterator[ProjectRead | None]:
     """The frame with the picker; yields the current project, or None after the hint (then the page stops)."""
     with frame(title, project_slugs=project_slugs(deps)):
         yield project_or_hint(deps)
+
+
+PAGE_SIZE = 48
+SECTIONS = (
+    ('Characters', '/references/characters', 'characters'),
+    ('Style guides', '/references/style-guides', 'style-guides'),
+    ('Scenes', '/references/scenes', 'scenes'),
+    ('Reference sets', '/references/sets', 'sets'),
+    ('Prompt templates', '/references/prompts', 'prompts'),
+    ('Gallery', '/gallery', 'gallery'),
+    ('Bootstrap', '/bootstrap', 'bootstrap'),
+)
+
+
+def split_list(text: str | None) -> list[str]:
+    """'a, b  c' style inputs (palettes, outfits, props) become clean lists."""
+    return [p.strip() for p in (text or '').replace('\n', ',').split(',') if p.strip()]
+
+
+def section_nav(active: str) -> None:
+    with ui.row().classes('gap-1 flex-wrap'):
+        for label, href, key in SECTIONS:
+            ui.button(label, on_click=lambda h=href: ui.navigate.to(h)).props(
+                'unelevated no-caps' if key == active else 'flat no-caps'
+            ).mark(f'ref-nav-{key}')
+
+
+@contextmanager
+def reference_frame(deps: Deps, title: str, active: str) -> Iterator[ProjectRead | None]:
+    """The frame, the sub-navigation and the current project, or a hint to pick one (then the page stops)."""
+    with frame(title, project_slugs=project_slugs(deps)):
+        section_nav(active)
+        yield project_or_hint(deps)
+
+
+def gallery_for(
+    deps: Deps, project: ProjectRead, *, base: AssetFilter | None = None, filters: bool = True, columns: int = 6
+) -> GalleryBrowser:
+    """A paged, filterable gallery of this project's images, with lineage in the lightbox."""
+
+    def fetch(flt: AssetFilter, page: int) -> AssetPage:
+        with deps.sessions() as s:
+            return assets.list_assets(s, project.id, flt, page=page, page_size=PAGE_SIZE)
+
+    def lineage(asset_id: str) -> dict[str, list[dict]]:
+        with deps.sessions() as s:
+            return assets.lineage(s, project.id, asset_id)
+
+    def resolve(asset_id: str) -> AssetRead | None:
+        with suppress(NotFound), deps.sessions() as s:
+            return assets.read(assets.get_asset(s, project.id, asset_id))
+        return None
+
+    facets = None
+    if filters:
+        with deps.sessions() as s:
+            facets = Facets(
+                characters={c.id: c.name for c in characters.list_characters(s, project.id)},
+                scenes={sc.id: sc.name for sc in scenes.list_scenes(s, project.id)},
+            )
+    return GalleryBrowser(
+        project.slug, fetch, facets=facets, base=base, lineage=lineage, resolve=resolve, columns=columns
+    )
+
+
+def upload_box(deps: Deps, project: ProjectRead, *, on_done: Any = None, mark: str = 'upload', **kw: Any) -> UploadBox:
+    """Upload into the project with fixed tags (kind, scene, ...); each file is judged alone."""
+
+    def ingest(files: list[tuple[str, bytes]]) -> Sequence[UploadResult]:
+        with deps.sessions() as s:
+            return deps.store.upload_many(s, project, files, **kw)
+
+    return UploadBox(ingest, on_done=on_done, mark=mark)

@@ -7,15 +7,9 @@ from nicegui import run, ui
 from components.errors import notify_errors
 from components.instruction_card import instruction_card
 from pages.common import project_frame
-from services import copilot, instructions
+from services.copilot import chat as copilot
+from services.copilot import instructions
 from services.deps import Deps
-
-
-def wake_instructions(deps: Deps) -> None:
-    """Run the instruction worker now instead of at its next tick, when the studio wired one."""
-    hook = deps.extras.get('wake_instructions')
-    if callable(hook):
-        hook()
 
 
 def register(deps: Deps) -> None:
@@ -49,7 +43,7 @@ def register(deps: Deps) -> None:
             def act(what: str, instruction_id: str) -> None:
                 with deps.sessions() as s:
                     (instructions.confirm if what == 'confirm' else instructions.cancel)(s, project.id, instruction_id)
-                wake_instructions(deps)
+                deps.wake.instructions()
                 history.refresh()
 
             @notify_errors

@@ -10,9 +10,10 @@ from components.gallery import Lightbox, gallery_grid
 from components.theme import frame, set_current_project, stat_card
 from models.project import ProjectCreate, ProjectSummary
 from pages.common import project_slugs
-from services import assets, projects, qa_stats
 from services.deps import Deps
 from services.errors import KromaError
+from services.projects import assets, projects
+from services.review import qa_stats
 
 
 def render_project_list(rows: list[ProjectSummary]) -> None:

@@ -9,11 +9,13 @@ from nicegui import app, run, ui
 from components.errors import notify_errors
 from components.progress import ThreadProgress
 from pages.common import project_frame
-from services import chapters, exports, projects
 from services.deps import Deps
 from services.errors import KromaError
-from services.exports import DEFAULT_DPI, Exporter, ExportRequest
-from services.packages import verify_package
+from services.exports import exporter as exports
+from services.exports.exporter import DEFAULT_DPI, Exporter, ExportRequest
+from services.exports.packages import verify_package
+from services.layout import chapters
+from services.projects import projects
 
 FORMATS = {'zip': 'ZIP (pages, sources, manifest)', 'cbz': 'CBZ (comic readers)', 'pdf': 'PDF (print)'}
 

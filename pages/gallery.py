@@ -5,7 +5,7 @@ from __future__ import annotations
 from nicegui import ui
 
 from models.base import AssetKind
-from pages.references import gallery_for, reference_frame, upload_box
+from pages.common import gallery_for, reference_frame, upload_box
 from services.deps import Deps
 
 KINDS = [AssetKind.reference.value, AssetKind.scene.value, AssetKind.style.value, AssetKind.character.value]

@@ -7,8 +7,7 @@ from nicegui import ui
 from components.errors import notify_errors
 from components.instruction_card import instruction_card
 from pages.common import project_frame
-from pages.copilot import wake_instructions
-from services import instructions
+from services.copilot import instructions
 from services.deps import Deps
 
 FILTERS = {
@@ -39,7 +38,7 @@ def register(deps: Deps) -> None:
             def act(what: str, instruction_id: str) -> None:
                 with deps.sessions() as s:
                     (instructions.confirm if what == 'confirm' else instructions.cancel)(s, project.id, instruction_id)
-                wake_instructions(deps)
+                deps.wake.instructions()
                 queue.refresh()
 
             @ui.refreshable

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
 from urllib.parse import quote
 
 from fastapi import Request, Response
@@ -16,7 +15,7 @@ from starlette.middleware.base import BaseHTTPMiddleware
 from components.errors import show_error
 from services.deps import Deps
 from services.errors import KromaError
-from services.login import PasswordCheck
+from services.security.login import PasswordCheck
 
 log = logging.getLogger(__name__)
 
@@ -47,12 +46,10 @@ class LoginMiddleware(BaseHTTPMiddleware):
 
 
 def configured_password(deps: Deps, login_password: str | None) -> str | None:
-    """The password handed in by app/, else the one on the Settings object in deps.extras (never the environment)."""
+    """The password handed in by app/, else the one in the studio options (never the environment)."""
     if login_password is not None:
         return login_password.strip() or None
-    secret: Any = getattr(deps.extras.get('settings'), 'login_password', None)
-    value = secret.get_secret_value() if secret is not None else ''
-    return value.strip() or None
+    return deps.options.login_password
 
 
 def register(deps: Deps, login_password: str | None = None) -> None:

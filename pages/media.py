@@ -6,9 +6,9 @@ from fastapi import HTTPException
 from fastapi.responses import FileResponse
 from nicegui import app, run
 
-from services import assets, projects
 from services.deps import Deps
 from services.errors import KromaError
+from services.projects import assets, projects
 
 
 def register(deps: Deps) -> None:

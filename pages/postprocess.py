@@ -13,11 +13,12 @@ from components.progress import ThreadProgress
 from models.assets import AssetRead
 from models.base import AssetKind, Stage
 from pages.common import project_frame
-from services import assets, postprocess_runs
-from services.assets import AssetFilter
 from services.deps import Deps
 from services.errors import Invalid
-from services.postprocess_runs import PostprocessRequest, PostprocessResult, PostprocessRunner
+from services.postprocess import runs as postprocess_runs
+from services.postprocess.runs import PostprocessRequest, PostprocessResult, PostprocessRunner
+from services.projects import assets
+from services.projects.assets import AssetFilter
 
 PROFILE_EXAMPLE = '{"name": "my-look", "contrast": 1.08, "saturation": 0.9, "b_gain": 1.03}'
 

@@ -6,11 +6,12 @@ from nicegui import ui
 
 from components.errors import notify_errors
 from models.base import Stage
-from pages.references import reference_frame
-from services import prompts, scenes
+from pages.common import reference_frame
 from services.deps import Deps
 from services.errors import KromaError
-from services.prompts import PLACEHOLDERS
+from services.references import prompt_templates as prompts
+from services.references import scenes
+from services.references.prompt_templates import PLACEHOLDERS
 
 
 def register(deps: Deps) -> None:

@@ -11,10 +11,11 @@ from components.gallery import thumb_url
 from components.upload import UploadBox
 from models.project import ProjectRead
 from models.references import ReferenceSetRead
-from pages.references import reference_frame
-from services import assets, reference_sets
-from services.assets import UploadResult
+from pages.common import reference_frame
 from services.deps import Deps
+from services.projects import assets
+from services.projects.assets import UploadResult
+from services.references import reference_sets
 
 
 def set_card(

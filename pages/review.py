@@ -8,8 +8,11 @@ from components.candidate_compare import candidate_row, inputs_strip
 from components.errors import notify_errors
 from components.theme import frame
 from pages.common import project_frame, project_slugs
-from services import projects, review, run_queue, run_status
 from services.deps import Deps
+from services.projects import projects
+from services.review import decisions as review
+from services.runs import queue as run_queue
+from services.runs import status as run_status
 
 
 def register(deps: Deps) -> None:

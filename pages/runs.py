@@ -9,10 +9,15 @@ from components.run_views import STATUS_COLOURS, plan_view, progress_view
 from components.theme import frame
 from models.base import Stage
 from pages.common import project_frame, project_slugs
-from services import characters, projects, provider_accounts, run_queue, run_status, runs, scenes
 from services.deps import Deps
-from services.run_plan import RunRequest
-from services.scenes import TIMES, WEATHERS
+from services.projects import projects
+from services.providers import accounts as provider_accounts
+from services.references import characters, scenes
+from services.references.scenes import TIMES, WEATHERS
+from services.runs import control as runs
+from services.runs import queue as run_queue
+from services.runs import status as run_status
+from services.runs.plan import RunRequest
 
 
 def register(deps: Deps) -> None:
@@ -100,7 +105,7 @@ def register(deps: Deps) -> None:
                     started = runs.start(
                         s, project, request(), secrets=deps.secrets, project_root=deps.store.root(project)
                     )
-                deps.wake_runs()
+                deps.wake.runs()
                 ui.navigate.to(f'/runs/{started.run_id}')
 
             with ui.row():
@@ -135,7 +140,7 @@ def register(deps: Deps) -> None:
                     else:
                         n = run_queue.requeue(s, project.id, run_id, failed_only=what == 'retry')
                         ui.notify(f'{n} candidate(s) queued again')
-                deps.wake_runs()
+                deps.wake.runs()
                 live.refresh()
 
             with ui.row():

@@ -12,11 +12,12 @@ from components.gallery import thumb_url
 from components.upload import UploadBox
 from models.base import AssetKind
 from models.references import SceneRead
-from pages.references import reference_frame, split_list
-from services import assets, characters, scenes
-from services.assets import AssetFilter, UploadResult
+from pages.common import reference_frame, split_list
 from services.deps import Deps
-from services.scenes import TIMES, WEATHERS
+from services.projects import assets
+from services.projects.assets import AssetFilter, UploadResult
+from services.references import characters, scenes
+from services.references.scenes import TIMES, WEATHERS
 
 
 def continuity_text(c: dict[str, Any]) -> str:

@@ -10,8 +10,8 @@ from components.errors import notify_errors
 from components.theme import set_current_project
 from models.project import ProjectUpdate, StorageUpdate
 from pages.common import project_frame
-from services import projects
 from services.deps import Deps
+from services.projects import projects
 from services.qa.thresholds import QAThresholds
 
 

@@ -12,11 +12,11 @@ from components.provider_forms import LOCAL_NOTE, TESTABLE, AccountForm, KeyForm
 from components.theme import current_project, frame
 from models.provider import ProviderAccountCreate, ProviderAccountRead, ProviderAccountUpdate
 from pages.common import picked_project, project_slugs
-from services import provider_accounts
 from services.deps import Deps
 from services.errors import Invalid
+from services.providers import accounts as provider_accounts
 from services.providers.registry import build_provider
-from services.secrets import SecretStore
+from services.security.secrets import SecretStore
 
 log = logging.getLogger(__name__)
 

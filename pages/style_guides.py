@@ -9,10 +9,10 @@ from components.gallery import palette_swatches
 from models.base import AssetKind
 from models.project import ProjectRead
 from models.references import StyleGuideRead
-from pages.references import gallery_for, reference_frame, split_list, upload_box
-from services import style_guides
-from services.assets import AssetFilter
+from pages.common import gallery_for, reference_frame, split_list, upload_box
 from services.deps import Deps
+from services.projects.assets import AssetFilter
+from services.references import style_guides
 
 
 def guide_form(deps: Deps, project: ProjectRead, guide: StyleGuideRead, on_change: object) -> None:

@@ -13,11 +13,11 @@ from components.compare_slider import CompareSlider
 from components.errors import notify_errors
 from components.theme import frame
 from pages.common import project_slugs
-from services import provider_accounts
 from services.deps import Deps
 from services.errors import Invalid, KromaError
-from services.postprocess import builtin_profiles
-from services.scratch import OFFLINE, ScratchArea, UtilityResult, apply_utility, generate_once, open_image
+from services.postprocess.colour import builtin_profiles
+from services.providers import accounts as provider_accounts
+from services.utilities.scratch import OFFLINE, ScratchArea, UtilityResult, apply_utility, generate_once, open_image
 
 
 def register(deps: Deps) -> None:

@@ -15,6 +15,7 @@ from PIL import Image, UnidentifiedImageError
 
 from services.errors import Invalid, StorageError
 
+ASSETS_DIR = Path(__file__).resolve().parents[1] / 'assets'  # static files: prompts, fonts, catalogues
 MAX_PIXELS = 40_000_000
 MAX_BYTES = 50 * 1024 * 1024
 ALLOWED_FORMATS = {'PNG': 'png', 'JPEG': 'jpg', 'WEBP': 'webp'}

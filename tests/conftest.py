@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from models.db import SessionFactory, create_all, make_engine, session_factory
-from services.assets import AssetStore
-from services.demo import ensure_demo
+from services.projects.assets import AssetStore
+from services.projects.demo import ensure_demo
 
 
 @pytest.fixture
@@ -33,6 +33,12 @@ def engine(data_dir: Path) -> Iterator[Engine]:
 def sessions(engine: Engine) -> SessionFactory:
     """Unit-of-work factory: `with sessions() as s:` commits on success."""
     return session_factory(engine)
+
+
+@pytest.fixture
+def store(data_dir: Path) -> AssetStore:
+    """The project file store over the test's data dir."""
+    return AssetStore(data_dir)
 
 
 @pytest.fixture(scope='module')

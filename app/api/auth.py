@@ -15,11 +15,13 @@ from sqlmodel import Session
 
 from models.ops import AuditEvent
 from models.project import ProjectRead
-from services import audit, auth, projects
-from services.auth import TokenRead
 from services.deps import Deps
 from services.errors import Forbidden, NotFound, Unauthorized
-from services.login import check_bind
+from services.projects import projects
+from services.security import audit
+from services.security import tokens as auth
+from services.security.login import check_bind
+from services.security.tokens import TokenRead
 
 __all__ = ['Access', 'ApiContext', 'Principal', 'Unit', 'check_bind']
 

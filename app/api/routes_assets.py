@@ -16,10 +16,10 @@ from app.api.errors import EnvelopeRoute
 from models.assets import AssetLink, QualityReport
 from models.base import AssetKind, LinkRelation, ReviewState
 from models.runs import CostEvent
-from services import assets
-from services.assets import AssetFilter
 from services.crud import get_owned
 from services.errors import Invalid
+from services.projects import assets
+from services.projects.assets import AssetFilter
 
 P = '/api/projects/{slug}'
 UPLOAD_KINDS = Literal['reference', 'style', 'scene', 'character']
@@ -33,7 +33,7 @@ class LinkIn(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict)
 
 
-# NOTE: these small queries belong in services/assets.py, services/candidate_qa.py and services/runs.py;
+# NOTE: these small queries belong in services/projects/assets.py, services/runs/candidate_qa.py and services/runs/control.py;
 # they live here until those modules' owners add list/delete functions (no other caller needs them yet).
 def list_links(s: Session, project_id: str, asset_id: str | None, relation: str | None) -> list[AssetLink]:
     query = select(AssetLink).where(AssetLink.project_id == project_id)

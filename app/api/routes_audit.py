@@ -10,9 +10,10 @@ from fastapi.encoders import jsonable_encoder
 
 from app.api.auth import Access, ApiContext, Principal
 from app.api.errors import EnvelopeRoute
-from services import audit, projects
-from services.audit import AuditQuery
 from services.errors import Forbidden
+from services.projects import projects
+from services.security import audit
+from services.security.audit import AuditQuery
 
 
 class Filters:

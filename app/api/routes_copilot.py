@@ -10,8 +10,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.auth import Access, ApiContext
 from app.api.errors import EnvelopeRoute
-from services import bootstrap, copilot, instructions
-from services.copilot import DEFAULT_TITLE, MAX_MESSAGE_CHARS
+from services.bootstrap import importer as bootstrap
+from services.copilot import chat as copilot
+from services.copilot import instructions
+from services.copilot.chat import DEFAULT_TITLE, MAX_MESSAGE_CHARS
 from services.errors import NotFound
 
 P = '/api/projects/{slug}'
@@ -114,8 +116,7 @@ def build(ctx: ApiContext) -> APIRouter:
         payload = {'instruction_id': instruction_id}
         with ctx.unit(a.principal, 'instruction.confirm', project_id=a.project.id, payload=payload) as u:
             row = instructions.confirm(u.session, a.project.id, instruction_id)
-        if wake := deps.extras.get('wake_instructions'):
-            wake()
+        deps.wake.instructions()
         return {'ok': True, 'instruction': jsonable_encoder(row)}
 
     @router.post(INS + '/{instruction_id}/cancel', tags=['instructions'])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query
@@ -12,12 +11,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.auth import Access, ApiContext, Principal
 from app.api.errors import EnvelopeRoute
-from app.backup_schedule import backup_settings
 from models.project import ProjectRead
-from services import exports, projects
-from services.backup import BackupService
-from services.backup_config import backup_history, backup_service, resolve_target
-from services.exports import DEFAULT_DPI, Exporter, ExportRequest
+from services.backups.config import backup_history, backup_service, resolve_target
+from services.backups.service import BackupService
+from services.exports import exporter as exports
+from services.exports.exporter import DEFAULT_DPI, Exporter, ExportRequest
+from services.projects import projects
 
 P = '/api/projects/{slug}'
 
@@ -72,21 +71,13 @@ def build(ctx: ApiContext) -> APIRouter:
         return FileResponse(path, filename=path.name, headers={'X-Checksum-SHA256': read.sha256})
 
     # -- backups ---------------------------------------------------------------------------------------------
-    def config() -> dict[str, Any]:
-        """The plain backup settings the page and the job use (deps.extras['backup']), else from Settings."""
-        if 'backup' in deps.extras:
-            return dict(deps.extras['backup'])
-        settings = deps.extras.get('settings')
-        return backup_settings(settings) if settings is not None else {}
-
     def service(who: Principal, slug: str | None) -> tuple[BackupService, ProjectRead | None]:
         """A scoped token can back up and verify only its own project, never 'all projects'."""
-        values = config()
         with sessions() as s:
             project = projects.get_project(s, slug) if slug else None
             who.require_project(project.id if project else None)
-            target = resolve_target(settings_values=values, project=project, secrets=deps.secrets, session=s)
-        db_path = Path(values['db_path']) if values.get('db_path') else deps.data_dir / 'kroma.db'
+            target = resolve_target(defaults=deps.backup, project=project, secrets=deps.secrets, session=s)
+        db_path = deps.backup.db_path or deps.data_dir / 'kroma.db'
         return backup_service(target, data_dir=deps.data_dir, db_path=db_path), project
 
     @router.get('/api/backups', tags=['backups'])

@@ -12,8 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.api.auth import Access, ApiContext, Principal
 from app.api.errors import EnvelopeRoute
 from models.project import ProjectCreate, ProjectRead, ProjectUpdate, StorageUpdate
-from services import projects
 from services.errors import Invalid, PolicyRefused
+from services.projects import projects
 
 P = '/api/projects/{slug}'
 
@@ -65,11 +65,11 @@ def build(ctx: ApiContext) -> APIRouter:
     deps, sessions = ctx.deps, ctx.deps.sessions
 
     def allowed_root(text: str) -> None:
-        """The API may place files only under the data dir or an allow-listed base (deps.extras['storage_roots'])."""
+        """The API may place files only under the data dir or an allow-listed base (KROMA_STORAGE_ROOTS)."""
         if '\x00' in text or not Path(text).expanduser().is_absolute():
             raise Invalid('Storage root must be an absolute path.', code='invalid_storage_root')
         path = Path(text).expanduser().resolve()
-        bases = [deps.data_dir, *(Path(b) for b in deps.extras.get('storage_roots', ()))]
+        bases = [deps.data_dir, *deps.options.storage_roots]
         if not any(path.is_relative_to(b.expanduser().resolve()) for b in bases):
             raise PolicyRefused(
                 f'Over the API a storage root must be inside {", ".join(str(b) for b in bases)}; '

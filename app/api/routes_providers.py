@@ -13,8 +13,8 @@ from app.api.auth import Access, ApiContext
 from app.api.errors import EnvelopeRoute
 from models.base import ProviderKind
 from models.provider import ProviderAccountCreate, ProviderAccountRead, ProviderAccountUpdate, SecretRead
-from services import provider_accounts
 from services.errors import Invalid, NotFound
+from services.providers import accounts as provider_accounts
 
 P = '/api/projects/{slug}'
 

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.api.auth import Access, ApiContext
 from app.api.crud_routes import add_crud_routes, patch_fields
 from app.api.errors import EnvelopeRoute
-from services import characters, scenes, style_guides
+from services.references import characters, scenes, style_guides
 
 P = '/api/projects/{slug}'
 Colour = str

@@ -12,8 +12,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.api.auth import Access, ApiContext
 from app.api.errors import EnvelopeRoute
 from models.base import Stage
-from services import review, run_queue, run_status, runs
-from services.run_plan import MAX_CANDIDATES, RunPlan, RunRequest
+from services.review import decisions as review
+from services.runs import control as runs
+from services.runs import queue as run_queue
+from services.runs import status as run_status
+from services.runs.plan import MAX_CANDIDATES, RunPlan, RunRequest
 
 P = '/api/projects/{slug}'
 
@@ -86,7 +89,7 @@ def build(ctx: ApiContext) -> APIRouter:
             u.payload.update(run_id=started.run_id, cost_estimate_usd=started.plan.total_cost_usd)
             progress = run_status.run_progress(u.session, a.project.id, started.run_id)
         if body.mode == 'run':
-            deps.wake_runs()
+            deps.wake.runs()
         return {'ok': True, 'run_id': started.run_id, 'run': jsonable_encoder(progress.run),
                 'plan': plan_json(started.plan)}  # fmt: skip
 
@@ -133,7 +136,7 @@ def build(ctx: ApiContext) -> APIRouter:
             count = run_queue.requeue(u.session, a.project.id, run_id, failed_only=body.failed_only)
             u.payload['requeued'] = count
         if count:
-            deps.wake_runs()
+            deps.wake.runs()
         return {'ok': True, 'run_id': run_id, 'requeued': count}
 
     @router.post(R + '/{run_id}/cancel')

@@ -11,8 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.api.auth import Access, ApiContext
 from app.api.errors import EnvelopeRoute
 from models.base import Stage
-from services import prompts, reference_sets
 from services.errors import NotFound
+from services.references import prompt_templates as prompts
+from services.references import reference_sets
 
 P = '/api/projects/{slug}'
 

@@ -15,9 +15,11 @@ from sqlmodel import Session
 
 from app.api.auth import ApiContext, Principal, bearer
 from app.api.errors import EnvelopeRoute
-from services import audit, auth, projects
-from services.auth import IssuedToken, TokenRead
 from services.errors import Forbidden
+from services.projects import projects
+from services.security import audit
+from services.security import tokens as auth
+from services.security.tokens import IssuedToken, TokenRead
 
 STARTED_MS = int(time.time() * 1000)
 
@@ -51,7 +53,7 @@ def build(ctx: ApiContext, route_count: Callable[[], int]) -> APIRouter:
 
     def bootstrap_peer(request: Request) -> str | None:
         """The peer, trusted only when the studio itself listens on loopback and no proxy forwarded the request."""
-        bound = getattr(ctx.deps.extras.get('settings'), 'host', '127.0.0.1')
+        bound = ctx.deps.options.host
         proxied = 'x-forwarded-for' in request.headers or 'forwarded' in request.headers
         if proxied or not auth.is_loopback(bound):
             return None

@@ -8,16 +8,16 @@ import math
 import re
 from dataclasses import asdict, dataclass, fields
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageEnhance, ImageOps
 
 from services.errors import Invalid, StorageError
+from services.files import ASSETS_DIR
 
 log = logging.getLogger(__name__)
 
-PROFILES_FILE = Path(__file__).resolve().parents[2] / 'assets' / 'postprocess' / 'colour_profiles.json'
+PROFILES_FILE = ASSETS_DIR / 'postprocess' / 'colour_profiles.json'
 NAME_RE = re.compile(r'^[a-z0-9][a-z0-9_-]{0,47}$')
 # Accepted ranges: wide enough for strong looks (saturation 0 = monochrome), narrow enough to catch typos like 110.
 RANGES: dict[str, tuple[float, float]] = {

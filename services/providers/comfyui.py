@@ -38,8 +38,8 @@ from services.providers.base import (
     transport_error,
 )
 from services.providers.multipart import encode_multipart
-from services.providers.registry import fill_workflow, placeholders, to_txt2img
 from services.providers.retry import with_retries
+from services.providers.workflow import fill_workflow, placeholders, to_txt2img
 
 log = logging.getLogger(__name__)
 

@@ -37,8 +37,8 @@ from services.providers.base import (
     safe_filename,
     transport_error,
 )
+from services.providers.catalog import check_size, model_entry, price
 from services.providers.multipart import encode_multipart
-from services.providers.registry import check_size, model_entry, price
 from services.providers.retry import with_retries
 
 log = logging.getLogger(__name__)

@@ -16,8 +16,8 @@ from app.api import register_api
 from models.db import create_all, make_engine, session_factory
 from models.ops import ApiToken, AuditEvent
 from models.project import ProjectCreate
-from services import projects
 from services.deps import Deps
+from services.projects import projects
 from tests.app.test_api_fixtures import (  # noqa: F401
     LOOPBACK,
     Api,

@@ -16,10 +16,11 @@ from nicegui.testing import User
 
 from app.api import openapi_document, register_api
 from models.db import SessionFactory
-from services import auth, projects
-from services.assets import AssetStore
 from services.deps import Deps
-from services.secrets import SecretStore, load_keyring
+from services.projects import projects
+from services.projects.assets import AssetStore
+from services.security import tokens as auth
+from services.security.secrets import SecretStore, load_keyring
 
 LOOPBACK = ('127.0.0.1', 50000)
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from services.candidate_qa import CandidateQA
-from services.demo import ensure_demo
-from services.run_executor import RunExecutor
+from services.projects.demo import ensure_demo
+from services.runs.candidate_qa import CandidateQA
+from services.runs.executor import RunExecutor
 from tests.app.test_api_fixtures import Api, api, api_deps  # noqa: F401
 
 P = '/api/projects/demo'

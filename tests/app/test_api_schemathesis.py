@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 
 from app.api import register_api
 from models.db import SessionFactory
-from services.demo import ensure_demo
+from services.projects.demo import ensure_demo
 from tests.app.test_api_fixtures import bearer, make_deps, mint
 
 # per operation and slug choice: ~90 operations stay well under a minute; raise it locally to explore

@@ -6,6 +6,7 @@ import logging
 import sqlite3
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC
 from pathlib import Path
 
@@ -16,10 +17,11 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlmodel import select
 
 from app import settings as app_settings
-from app.backup_schedule import JOB_ID, add_backup_job, backup_settings, scheduled_backup
+from app.backup_schedule import JOB_ID, add_backup_job, scheduled_backup
 from app.settings import Settings
-from app.wiring import build_deps
+from app.wiring import backup_defaults, build_deps
 from models.ops import AuditEvent
+from services.backups.defaults import BackupDefaults
 from services.deps import Deps
 from services.errors import Invalid
 from tests.fakes.s3_server import S3Server
@@ -63,8 +65,8 @@ def test_the_job_survives_a_restart_and_runs_a_backup(s3: S3Server, tmp_path: Pa
     first = BackgroundScheduler(timezone=UTC)  # no persistent store yet: add_backup_job adds it
     first.start()
     try:
-        add_backup_job(first, deps, settings)
-        add_backup_job(first, deps, settings)  # a second studio start replaces, never duplicates
+        add_backup_job(first, deps, settings.db_url)
+        add_backup_job(first, deps, settings.db_url)  # a second studio start replaces, never duplicates
     finally:
         first.shutdown()
 
@@ -98,12 +100,12 @@ def test_no_bucket_means_no_job_and_says_why(tmp_path: Path, caplog: pytest.LogC
     settings, deps = studio(tmp_path, backup_s3_bucket='old-bucket')
     earlier = scheduler_on(settings.db_url)
     earlier.start(paused=True)
-    add_backup_job(earlier, deps, settings)
+    add_backup_job(earlier, deps, settings.db_url)
     earlier.shutdown()
 
     scheduler = scheduler_on(settings.db_url)  # the bucket setting was removed since: the old job must go
     with caplog.at_level(logging.INFO, logger='app.backup_schedule'):
-        add_backup_job(scheduler, deps, settings.model_copy(update={'backup_s3_bucket': None}))
+        add_backup_job(scheduler, replace(deps, backup=replace(deps.backup, bucket=None)), settings.db_url)
     scheduler.start(paused=True)
     try:
         assert scheduler.get_jobs() == []
@@ -115,13 +117,9 @@ def test_no_bucket_means_no_job_and_says_why(tmp_path: Path, caplog: pytest.LogC
 def test_a_bad_cron_is_a_clear_error(tmp_path: Path) -> None:
     settings, deps = studio(tmp_path, backup_s3_bucket='b', backup_cron='every night')
     with pytest.raises(Invalid, match='KROMA_BACKUP_CRON'):
-        add_backup_job(BackgroundScheduler(timezone=UTC), deps, settings)
+        add_backup_job(BackgroundScheduler(timezone=UTC), deps, settings.db_url)
 
 
 def test_backup_settings_are_plain_values(tmp_path: Path) -> None:
     settings = Settings(_env_file=None, home=tmp_path / 'h', backup_s3_bucket='b')  # type: ignore[call-arg]
-    values = backup_settings(settings)
-    assert values == {
-        'endpoint_url': None, 'bucket': 'b', 'prefix': 'kroma', 'region': 'us-east-1', 'cron': '0 3 * * *',
-        'keep_daily': 7, 'keep_weekly': 4, 'db_path': str((tmp_path / 'h' / 'kroma.db').resolve()),
-    }  # fmt: skip
+    assert backup_defaults(settings) == BackupDefaults(bucket='b', db_path=(tmp_path / 'h' / 'kroma.db').resolve())

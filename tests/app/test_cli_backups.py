@@ -20,7 +20,7 @@ from models.assets import Asset
 from models.db import make_engine, session_factory
 from models.project import Project
 from models.references import Character, Scene
-from services.demo import ensure_demo
+from services.projects.demo import ensure_demo
 from tests.fakes.s3_server import S3Server
 
 COUNTED = (Project, Asset, Character, Scene)
@@ -85,7 +85,7 @@ def bucket(s3: S3Server) -> dict[str, bytes]:
 def test_backup_wipe_restore_round_trip(s3: S3Server, home: Path, kroma: typer.Typer) -> None:
     deps = build_deps(app_settings.get_settings())
     ensure_demo(deps.sessions, deps.store)
-    deps.extras['engine'].dispose()
+    deps.engine.dispose()
     files, rows, key_bytes = tree(home), row_counts(home / 'kroma.db'), (home / 'master.key').read_bytes()
     assert len(files) >= 5 and all(rows.values()), (files, rows)
 
@@ -115,7 +115,7 @@ def test_backup_wipe_restore_round_trip(s3: S3Server, home: Path, kroma: typer.T
 
 
 def test_failures_exit_non_zero_with_one_line(s3: S3Server, home: Path, kroma: typer.Typer, tmp_path: Path) -> None:
-    build_deps(app_settings.get_settings()).extras['engine'].dispose()  # a studio that has run once
+    build_deps(app_settings.get_settings()).engine.dispose()  # a studio that has run once
     occupied = tmp_path / 'occupied'
     occupied.mkdir()
     (occupied / 'keep.txt').write_text('mine')

@@ -13,11 +13,12 @@ from typer.testing import CliRunner
 from app import cli_export
 from app.settings import get_settings
 from app.wiring import build_deps
-from services import chapters, review
-from services.chapters import PageLayout
 from services.files import sha256_file
-from tests.services.test_chapters import approved_demo
-from tests.services.test_exports import flip_byte
+from services.layout import chapters
+from services.layout.chapters import PageLayout
+from services.review import decisions as review
+from tests.services.exports.test_exporter import flip_byte
+from tests.services.layout.test_chapters import approved_demo
 
 
 @pytest.fixture
@@ -34,7 +35,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
         for slot in (0, 1):
             chapters.place_asset(s, demo.id, page.id, slot, job.candidates[0].asset.id, crop={'zoom': 1.0 + slot})
         chapters.edit_balloon(s, demo.id, page.id, 0, None, {'text': 'Go!', 'x': 0.5, 'y': 0.2})
-    deps.extras['engine'].dispose()
+    deps.engine.dispose()
     yield tmp_path / 'home'
     get_settings.cache_clear()
 

@@ -16,8 +16,8 @@ from app.cli_common import deps_for_cli
 from app.settings import get_settings
 from models.base import AssetKind, ReviewState
 from models.project import ProjectCreate
-from services import projects
-from services.assets import AssetStore
+from services.projects import projects
+from services.projects.assets import AssetStore
 
 runner = CliRunner()
 

@@ -18,8 +18,8 @@ from typer.testing import CliRunner
 from app import cli_providers
 from app.settings import Settings, get_settings
 from app.wiring import build_deps
-from services import provider_accounts
-from services.secret_keys import key_ref
+from services.providers import accounts as provider_accounts
+from services.security.master_keys import key_ref
 from tests.fakes.openai_server import FakeOpenAIServer
 
 GOOD = 'sk-kroma-cli-GOOD-4Lm9'
@@ -145,7 +145,7 @@ def test_rotate_moves_every_secret_to_the_new_key(
             a.name: provider_accounts.provider_config(s, a.id, secrets=deps.secrets).api_key
             for a in provider_accounts.list_accounts(s)
         }
-    deps.extras['engine'].dispose()
+    deps.engine.dispose()
     assert values == {'one': GOOD, 'two': 'rbg-0123456789abcdef'}
     assert kroma('provider', 'test', 'one').exit_code == 0
 

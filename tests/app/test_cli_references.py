@@ -15,9 +15,10 @@ from app import cli_references
 from app.cli_common import deps_for_cli
 from app.settings import get_settings
 from models.project import ProjectCreate
-from services import characters, projects
 from services.deps import Deps
-from tests.services.test_assets import huge_png_header, png_bytes
+from services.projects import projects
+from services.references import characters
+from tests.services.projects.test_assets import huge_png_header, png_bytes
 
 ANSWER = {
     'characters': [{'name': 'Grace', 'bible': 'Retired captain.', 'palette': ['#1c2233']}],
@@ -41,7 +42,7 @@ def kroma(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Deps]:
         if handler not in handlers:
             handler.close()
     root.handlers[:], root.level = handlers, level
-    deps.extras['engine'].dispose()
+    deps.engine.dispose()
 
 
 def invoke(*args: str) -> tuple[int, str, str]:

@@ -17,12 +17,14 @@ from models.base import ProviderKind, WorkState
 from models.db import make_engine, session_factory
 from models.provider import ProviderAccountCreate
 from models.runs import Candidate, CostEvent
-from services import provider_accounts, run_queue, run_status
-from services.assets import AssetStore
-from services.demo import ensure_demo
 from services.files import sha256_file
-from services.run_executor import RunExecutor
-from services.secrets import SecretStore, load_keyring
+from services.projects.assets import AssetStore
+from services.projects.demo import ensure_demo
+from services.providers import accounts as provider_accounts
+from services.runs import queue as run_queue
+from services.runs import status as run_status
+from services.runs.executor import RunExecutor
+from services.security.secrets import SecretStore, load_keyring
 from tests.fakes.openai_server import FakeOpenAIServer
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -19,12 +19,14 @@ from app.settings import Settings
 from app.wiring import build_deps
 from models.base import Stage
 from pages import setup
-from services import projects, provider_accounts, runs
-from services.candidate_qa import CandidateQA
-from services.demo import ensure_demo
 from services.deps import Deps
-from services.run_executor import RunExecutor
-from services.run_plan import RunRequest
+from services.projects import projects
+from services.projects.demo import ensure_demo
+from services.providers import accounts as provider_accounts
+from services.runs import control as runs
+from services.runs.candidate_qa import CandidateQA
+from services.runs.executor import RunExecutor
+from services.runs.plan import RunRequest
 from tests.fakes.openai_server import FakeOpenAIServer
 
 PAGE_KEY = 'sk-LEAKCANARY-page-9f3K2mQ7xV5tR8wZ'
@@ -111,7 +113,7 @@ async def test_keys_appear_in_no_file_and_no_log_record(
         assert {r.auth_ok for r in fake.requests} == {True}
         assert {r.path for r in fake.requests} >= {'/v1/models/gpt-image-2', '/v1/images/edits'}
 
-    with deps.extras['engine'].connect() as c:
+    with deps.engine.connect() as c:
         c.exec_driver_sql('PRAGMA wal_checkpoint(TRUNCATE)')
     on_disk = {p.relative_to(home).as_posix() for p in home.rglob('*') if p.is_file()}
     assert {'kroma.db', 'logs/kroma.log', 'master.key'} <= on_disk
@@ -124,4 +126,4 @@ async def test_keys_appear_in_no_file_and_no_log_record(
     records = [formatter.format(r) for r in caplog.records]
     assert any('connection test for page-openai' in r for r in records)
     assert [r for r in records if PAGE_KEY in r or CLI_KEY in r or 'LEAKCANARY' in r] == []
-    deps.extras['engine'].dispose()
+    deps.engine.dispose()

@@ -14,9 +14,10 @@ from app import settings as app_settings
 from app.wiring import build_deps
 from models.ops import ApiToken, AuditEvent
 from models.project import ProjectCreate
-from services import auth, projects
-from services.auth import TOKEN_RE
 from services.errors import Unauthorized
+from services.projects import projects
+from services.security import tokens as auth
+from services.security.tokens import TOKEN_RE
 
 
 def kroma(*args: str, ok: bool = True) -> tuple[str, str]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from services.assets import AssetStore
 from services.deps import Deps
+from services.projects.assets import AssetStore
 
 
 @pytest.fixture

@@ -10,7 +10,9 @@ from nicegui.testing import User
 
 from models.project import ProjectCreate
 from pages import audit as audit_page
-from services import audit, characters, projects
+from services.projects import projects
+from services.references import characters
+from services.security import audit
 
 
 def seed(deps) -> None:  # noqa: ANN001

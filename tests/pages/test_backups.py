@@ -12,8 +12,9 @@ from nicegui import ui
 from nicegui.testing import User
 
 from pages import backups
-from services.demo import ensure_demo
+from services.backups.defaults import BackupDefaults
 from services.deps import Deps
+from services.projects.demo import ensure_demo
 from tests.fakes.s3_server import S3Server
 
 
@@ -30,9 +31,8 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def with_backup(deps: Deps, **values: object) -> Deps:
-    base = {'endpoint_url': None, 'bucket': None, 'prefix': 'kroma', 'region': 'us-east-1', 'cron': '0 3 * * *',
-            'keep_daily': 7, 'keep_weekly': 4, 'db_path': str(deps.data_dir / 'kroma.db')}  # fmt: skip
-    return replace(deps, key_file=deps.data_dir / 'master.key', extras={'backup': {**base, **values}})
+    defaults = BackupDefaults(db_path=deps.data_dir / 'kroma.db', **values)  # type: ignore[arg-type]
+    return replace(deps, key_file=deps.data_dir / 'master.key', backup=defaults)
 
 
 async def test_back_up_verify_and_restore_from_the_page(

@@ -12,7 +12,8 @@ from sqlmodel import select
 from models.ops import Instruction
 from models.runs import Run
 from pages import copilot, dashboard, instructions
-from services import instructions as instructions_svc
+from services.copilot import instructions as instructions_svc
+from services.copilot.handlers import handler_table
 
 
 @pytest.fixture
@@ -38,7 +39,7 @@ async def test_post_see_the_card_confirm_and_watch_it_run(user: User, deps) -> N
     await user.should_see('pending confirmation')
     user.find('instruction-confirm').click()
     await user.should_see('queued')
-    await asyncio.to_thread(instructions_svc.work_once, deps.sessions, store=deps.store)
+    await asyncio.to_thread(instructions_svc.work_once, deps.sessions, handler_table(deps))
     await user.should_see('done', retries=30)
     await user.should_see(marker='instruction-run-link')
     with deps.sessions() as s:

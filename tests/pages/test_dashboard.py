@@ -6,8 +6,8 @@ from nicegui.testing import User
 
 from models.project import ProjectCreate
 from pages import register_all
-from services import projects
-from services.demo import ensure_demo
+from services.projects import projects
+from services.projects.demo import ensure_demo
 
 
 async def test_create_project_through_the_dialog(user: User, deps) -> None:

@@ -11,7 +11,7 @@ from app.api import register_api
 from pages import login
 from pages.login import safe_target
 from services.errors import PolicyRefused
-from services.login import LoginRequired, PasswordCheck, check_bind, hash_password, verify_password
+from services.security.login import LoginRequired, PasswordCheck, check_bind, hash_password, verify_password
 
 
 def private_page() -> None:

@@ -14,7 +14,7 @@ from models.assets import Asset
 from models.base import AssetKind, ReviewState
 from models.project import ProjectCreate
 from pages import dashboard, media, postprocess
-from services import projects
+from services.projects import projects
 
 
 def panel() -> bytes:

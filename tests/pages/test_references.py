@@ -12,9 +12,10 @@ from sqlmodel import func, select
 from models.base import AssetKind, LinkRelation
 from models.project import ProjectCreate, ProjectRead
 from models.references import Character
-from pages import dashboard, media, references
-from services import assets, characters, projects, reference_sets, scenes
-from tests.services.test_assets import huge_png_header, png_bytes
+from pages import register_all
+from services.projects import assets, projects
+from services.references import characters, reference_sets, scenes
+from tests.services.projects.test_assets import huge_png_header, png_bytes
 
 
 async def settle() -> None:
@@ -25,8 +26,7 @@ async def settle() -> None:
 async def open_project(user: User, deps, slug: str = 'harbour') -> ProjectRead:
     with deps.sessions() as s:
         project = projects.create_project(s, ProjectCreate(slug=slug, name='Harbour'), data_dir=deps.data_dir)
-    for module in (media, dashboard, references):
-        module.register(deps)
+    register_all(deps)
     await user.open(f'/projects/{slug}')  # makes it the current project
     return project
 

@@ -12,11 +12,12 @@ from sqlmodel import select
 from models.assets import Asset
 from models.base import ReviewState, Stage
 from pages import register_all
-from services import projects, runs
-from services.candidate_qa import CandidateQA
-from services.demo import ensure_demo
-from services.run_executor import RunExecutor
-from services.run_plan import RunRequest
+from services.projects import projects
+from services.projects.demo import ensure_demo
+from services.runs import control as runs
+from services.runs.candidate_qa import CandidateQA
+from services.runs.executor import RunExecutor
+from services.runs.plan import RunRequest
 
 
 async def test_keyboard_approve_picks_the_preselected_best(user: User, deps) -> None:

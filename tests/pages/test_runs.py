@@ -9,9 +9,9 @@ from sqlmodel import select
 
 from models.runs import Run
 from pages import register_all
-from services.candidate_qa import CandidateQA
-from services.demo import ensure_demo
-from services.run_executor import RunExecutor
+from services.projects.demo import ensure_demo
+from services.runs.candidate_qa import CandidateQA
+from services.runs.executor import RunExecutor
 
 
 async def test_plan_then_run_from_the_page(user: User, deps) -> None:

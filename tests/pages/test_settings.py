@@ -5,8 +5,8 @@ from __future__ import annotations
 from nicegui.testing import User
 
 from pages import register_all
-from services import projects
-from services.demo import ensure_demo
+from services.projects import projects
+from services.projects.demo import ensure_demo
 
 
 async def test_settings_save_and_validate(user: User, deps) -> None:

@@ -11,10 +11,10 @@ from sqlmodel import select
 
 from models.ops import AuditEvent
 from pages import setup
-from services import provider_accounts
-from services.assets import AssetStore
 from services.deps import Deps
-from services.secrets import KeyRing, MasterKey, SecretStore
+from services.projects.assets import AssetStore
+from services.providers import accounts as provider_accounts
+from services.security.secrets import KeyRing, MasterKey, SecretStore
 from tests.fakes.openai_server import FakeOpenAIServer
 
 GOOD = 'sk-kroma-setup-GOOD-7Qx2'

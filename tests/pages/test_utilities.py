@@ -14,7 +14,7 @@ from models.assets import Asset, AssetLink, QualityReport
 from models.base import AssetKind
 from models.project import Project, ProjectCreate
 from pages import utilities
-from services import projects
+from services.projects import projects
 
 
 def photo() -> bytes:

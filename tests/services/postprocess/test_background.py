@@ -9,7 +9,7 @@ from matplotlib import cbook
 from PIL import Image, ImageDraw
 
 from services.errors import Invalid
-from services.postprocess import rembg_available, remove_background, remove_background_rembg
+from services.postprocess.background import rembg_available, remove_background, remove_background_rembg
 
 
 def _alpha(image: Image.Image) -> np.ndarray:

@@ -9,7 +9,8 @@ import pytest
 from PIL import Image, ImageDraw, PngImagePlugin
 
 from services.errors import Invalid
-from services.postprocess import ChainStep, parse_steps, profile_from_dict, run_chain, to_png_bytes
+from services.postprocess.chain import ChainStep, parse_steps, run_chain, to_png_bytes
+from services.postprocess.colour import profile_from_dict
 from services.postprocess.upscale import ACNET_METHOD
 
 

@@ -18,7 +18,7 @@ from services.errors import (
     ProviderTimeout,
     ProviderUnavailable,
 )
-from services.postprocess import remove_background_remote
+from services.postprocess.remote_background import remove_background_remote
 from tests.fakes.removebg_server import PHOTOROOM_PATH, REMOVEBG_PATH, FakeBackgroundServer
 
 KEY = 'test-key'

@@ -11,8 +11,10 @@ import pytest
 
 from services.errors import Invalid, ProviderBadRequest, ProviderRateLimited, ProviderUnavailable
 from services.providers.base import Provider, ProviderConfig
-from services.providers.registry import build_provider, comfyui_template, fill_workflow, model_catalog, placeholders
+from services.providers.catalog import comfyui_template, model_catalog
+from services.providers.registry import build_provider
 from services.providers.retry import with_retries
+from services.providers.workflow import fill_workflow, placeholders
 
 
 def test_build_provider_for_every_kind() -> None:

@@ -6,12 +6,11 @@ import json
 
 import numpy as np
 
-from services.qa import QAReport, QAThresholds, evaluate, rank
 from services.qa.identity import face_encodings
-from services.qa.ranking import best
-from services.qa.report import overall_verdict, weighted_score
+from services.qa.ranking import best, rank
+from services.qa.report import QAReport, evaluate, overall_verdict, weighted_score
 from services.qa.style import build_style_profile
-from services.qa.thresholds import MetricResult
+from services.qa.thresholds import MetricResult, QAThresholds
 from tests.services.qa import hopper, inked, photo
 
 

@@ -9,12 +9,14 @@ from sqlmodel import select
 from models.assets import Asset
 from models.base import Stage
 from models.references import Scene
-from services import characters, review, runs
-from services.candidate_qa import CandidateQA, reference_encodings
 from services.qa.identity import identity_check
 from services.qa.thresholds import QAThresholds
-from services.run_executor import RunExecutor
-from services.run_plan import RunRequest
+from services.references import characters
+from services.review import decisions as review
+from services.runs import control as runs
+from services.runs.candidate_qa import CandidateQA, reference_encodings
+from services.runs.executor import RunExecutor
+from services.runs.plan import RunRequest
 
 
 def drain(sessions, store) -> None:

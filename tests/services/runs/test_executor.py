@@ -12,13 +12,17 @@ from models.base import ProviderKind, Stage, WorkState
 from models.project import ProjectCreate
 from models.provider import ProviderAccountCreate, ProviderAccountUpdate
 from models.runs import Candidate, CostEvent, Run
-from services import projects, provider_accounts, run_queue, run_status, runs
 from services.db_writer import SerialWriter
 from services.errors import Conflict
+from services.projects import projects
+from services.providers import accounts as provider_accounts
 from services.providers.base import GeneratedImage, GenerationRequest, HealthResult, ProviderConfig
-from services.run_executor import RunExecutor
-from services.run_plan import RunRequest
-from services.secrets import KeyRing, MasterKey, SecretStore
+from services.runs import control as runs
+from services.runs import queue as run_queue
+from services.runs import status as run_status
+from services.runs.executor import RunExecutor
+from services.runs.plan import RunRequest
+from services.security.secrets import KeyRing, MasterKey, SecretStore
 from tests.fakes.openai_server import FakeOpenAIServer
 
 SECRETS = SecretStore(KeyRing(MasterKey.from_bytes(b'k' * 32)))

@@ -13,13 +13,17 @@ from models.base import ProviderKind, Stage, WorkState
 from models.project import ProjectUpdate
 from models.provider import ProviderAccountCreate
 from models.runs import Candidate, Job, Run
-from services import projects, provider_accounts, run_queue, run_status, runs
-from services.candidate_qa import CandidateQA
 from services.errors import Invalid, PolicyRefused
 from services.files import sha256_file
-from services.run_executor import RunExecutor
-from services.run_log import run_log_path
-from services.run_plan import RunRequest
+from services.projects import projects
+from services.providers import accounts as provider_accounts
+from services.runs import control as runs
+from services.runs import queue as run_queue
+from services.runs import status as run_status
+from services.runs.candidate_qa import CandidateQA
+from services.runs.executor import RunExecutor
+from services.runs.log import run_log_path
+from services.runs.plan import RunRequest
 
 
 def execute(sessions, store, run_id: str | None = None) -> int:

@@ -1,0 +1,187 @@
+"""Characters (J02): bible text, palette, outfits and tagged reference images."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from models.assets import Asset
+from models.base import AssetKind
+from models.references import Character, CharacterRead, CharacterReference
+from services.crud import apply_patch, clean_name, ensure_unique_name, get_owned
+from services.errors import Invalid, NotFound
+from services.security import audit
+
+if TYPE_CHECKING:
+    from models.project import ProjectRead
+    from services.projects.assets import AssetStore, UploadResult
+
+ANGLES = ('front', 'three-quarter', 'side', 'back')
+
+
+def _read(session: Session, row: Character) -> CharacterRead:
+    refs = session.exec(select(CharacterReference.asset_id).where(CharacterReference.character_id == row.id)).all()
+    return CharacterRead.model_validate({**row.model_dump(), 'reference_asset_ids': list(refs)})
+
+
+def validate_palette(palette: Sequence[str]) -> list[str]:
+    out = []
+    for colour in palette:
+        c = colour.strip().lower()
+        if not (len(c) == 7 and c.startswith('#') and all(ch in '0123456789abcdef' for ch in c[1:])):
+            raise Invalid(f'Palette colour "{colour}" is not a hex colour like #1a2b3c.', code='invalid_palette')
+        out.append(c)
+    return out
+
+
+def create_character(
+    session: Session,
+    project_id: str,
+    *,
+    name: str,
+    bible: str = '',
+    palette: Sequence[str] = (),
+    outfits: Sequence[str] = (),
+) -> CharacterRead:
+    name = clean_name(name, 'Character')
+    ensure_unique_name(session, Character, project_id, name)
+    row = Character(
+        project_id=project_id, name=name, bible=bible.strip(), palette=validate_palette(palette), outfits=list(outfits)
+    )
+    session.add(row)
+    session.flush()
+    audit.record(session, project_id=project_id, action='character.create', payload={'name': name})
+    return _read(session, row)
+
+
+def update_character(session: Session, project_id: str, character_id: str, **patch: object) -> CharacterRead:
+    row = get_owned(session, Character, project_id, character_id)
+    if 'name' in patch:
+        patch['name'] = clean_name(str(patch['name']), 'Character')
+        ensure_unique_name(session, Character, project_id, patch['name'], exclude_id=row.id)
+    if 'palette' in patch:
+        patch['palette'] = validate_palette(patch['palette'])  # type: ignore[arg-type]
+    apply_patch(row, patch)
+    session.add(row)
+    audit.record(session, project_id=project_id, action='character.update', payload={'id': row.id, **patch})
+    return _read(session, row)
+
+
+def delete_character(session: Session, project_id: str, character_id: str) -> None:
+    row = get_owned(session, Character, project_id, character_id)
+    session.delete(row)
+    audit.record(session, project_id=project_id, action='character.delete', payload={'name': row.name})
+
+
+def list_characters(session: Session, project_id: str) -> list[CharacterRead]:
+    rows = session.exec(select(Character).where(Character.project_id == project_id).order_by(col(Character.name))).all()
+    return [_read(session, r) for r in rows]
+
+
+def get_character(session: Session, project_id: str, character_id: str) -> CharacterRead:
+    return _read(session, get_owned(session, Character, project_id, character_id))
+
+
+def add_reference(
+    session: Session,
+    project_id: str,
+    character_id: str,
+    asset_id: str,
+    *,
+    angle: str = 'front',
+    expression: str = '',
+    outfit: str = '',
+) -> CharacterReference:
+    get_owned(session, Character, project_id, character_id)
+    asset = get_owned(session, Asset, project_id, asset_id)
+    if angle not in ANGLES:
+        raise Invalid(f'Angle must be one of {", ".join(ANGLES)}.', code='invalid_angle')
+    existing = session.exec(
+        select(CharacterReference).where(
+            CharacterReference.character_id == character_id, CharacterReference.asset_id == asset_id
+        )
+    ).first()
+    ref = existing or CharacterReference(project_id=project_id, character_id=character_id, asset_id=asset_id)
+    ref.angle, ref.expression, ref.outfit = angle, expression, outfit
+    asset.character_id = character_id
+    session.add_all([ref, asset])
+    session.flush()
+    return ref
+
+
+def references(session: Session, project_id: str, character_id: str) -> list[CharacterReference]:
+    get_owned(session, Character, project_id, character_id)
+    return list(session.exec(select(CharacterReference).where(CharacterReference.character_id == character_id)).all())
+
+
+@dataclass(frozen=True)
+class CharacterRef:
+    """A character's reference image with its tags, as pages and the import show it."""
+
+    asset_id: str
+    angle: str
+    expression: str
+    outfit: str
+
+
+def find_character(session: Session, project_id: str, name: str) -> CharacterRead:
+    """Look a character up by name, ignoring case (names are unique that way)."""
+    row = session.exec(
+        select(Character).where(Character.project_id == project_id, func.lower(Character.name) == name.strip().lower())
+    ).first()
+    if row is None:
+        raise NotFound(f'No character named "{name}" in this project.')
+    return _read(session, row)
+
+
+def list_references(session: Session, project_id: str, character_id: str) -> list[CharacterRef]:
+    return [
+        CharacterRef(r.asset_id, r.angle, r.expression, r.outfit)
+        for r in sorted(references(session, project_id, character_id), key=lambda r: (ANGLES.index(r.angle), r.id))
+        if r.angle in ANGLES
+    ]
+
+
+def remove_reference(session: Session, project_id: str, character_id: str, asset_id: str) -> None:
+    """Unlink an image from the character; the image itself stays in the project."""
+    for ref in references(session, project_id, character_id):
+        if ref.asset_id == asset_id:
+            session.delete(ref)
+            audit.record(
+                session,
+                project_id=project_id,
+                action='character.remove_reference',
+                payload={'character_id': character_id, 'asset_id': asset_id},
+            )
+            return
+    raise NotFound('That image is not a reference of this character.')
+
+
+def upload_references(
+    session: Session,
+    store: AssetStore,
+    project: ProjectRead,
+    character_id: str,
+    files: Sequence[tuple[str, bytes]],
+    *,
+    angle: str = 'front',
+    expression: str = '',
+    outfit: str = '',
+) -> list[UploadResult]:
+    """Upload straight onto a character: every accepted (or already known) image becomes one of its references."""
+    get_owned(session, Character, project.id, character_id)
+    if angle not in ANGLES:
+        raise Invalid(f'Angle must be one of {", ".join(ANGLES)}.', code='invalid_angle')
+    results = store.upload_many(
+        session, project, files, kind=AssetKind.character, character_id=character_id, tags=['character']
+    )
+    for r in results:
+        if r.asset is not None:
+            add_reference(
+                session, project.id, character_id, r.asset.id, angle=angle, expression=expression, outfit=outfit
+            )
+    return results

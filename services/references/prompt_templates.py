@@ -1,0 +1,196 @@
+"""Prompt templates per stage (versioned) and prompt composition from the project's continuity data."""
+
+from __future__ import annotations
+
+import json
+import re
+import string
+from collections.abc import Mapping, Sequence
+from functools import cache
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from models.base import Stage
+from models.references import (
+    Character,
+    CharacterRead,
+    PromptTemplate,
+    PromptTemplateRead,
+    Scene,
+    SceneRead,
+    StyleGuide,
+    StyleGuideRead,
+)
+from services.crud import get_owned
+from services.errors import Invalid
+from services.files import ASSETS_DIR
+from services.security import audit
+
+PLACEHOLDERS = ('style_guide', 'scene', 'continuity', 'characters', 'time', 'weather', 'stage')
+ASSETS = ASSETS_DIR
+
+
+@cache
+def default_templates() -> dict[str, str]:
+    return json.loads((ASSETS / 'prompts' / 'default_templates.json').read_text())['templates']
+
+
+def check_template(text: str) -> str:
+    """Refuse unknown {placeholders} and broken braces before saving, so a run never fails on a typo."""
+    text = text.strip()
+    if not text:
+        raise Invalid('Template text must not be empty.', code='invalid_template')
+    try:
+        names = {f for _, f, _, _ in string.Formatter().parse(text) if f is not None}
+    except ValueError as e:
+        raise Invalid(f'Template braces are unbalanced: {e}.', code='invalid_template') from e
+    unknown = sorted(n for n in names if n not in PLACEHOLDERS)
+    if unknown:
+        raise Invalid(
+            f'Unknown placeholder {{{unknown[0]}}}; use one of {", ".join(PLACEHOLDERS)}.', code='invalid_template'
+        )
+    return text
+
+
+def save_template(
+    session: Session, project_id: str, *, stage: Stage, text: str, name: str | None = None
+) -> PromptTemplateRead:
+    """Every save is a new version; the highest version of a name is the one runs use."""
+    name = (name or f'{stage.value} default').strip()
+    text = check_template(text)
+    last = session.exec(
+        select(func.max(PromptTemplate.version)).where(
+            PromptTemplate.project_id == project_id, PromptTemplate.name == name
+        )
+    ).one()
+    row = PromptTemplate(project_id=project_id, name=name, stage=stage, text=text, version=(last or 0) + 1)
+    session.add(row)
+    session.flush()
+    audit.record(
+        session,
+        project_id=project_id,
+        action='prompt_template.save',
+        payload={'name': name, 'stage': stage.value, 'version': row.version},
+    )
+    return PromptTemplateRead.model_validate(row, from_attributes=True)
+
+
+def template_versions(session: Session, project_id: str, name: str) -> list[PromptTemplateRead]:
+    """Every saved version of one template, newest first, so an earlier one can be read or restored."""
+    rows = session.exec(
+        select(PromptTemplate)
+        .where(PromptTemplate.project_id == project_id, PromptTemplate.name == name)
+        .order_by(col(PromptTemplate.version).desc())
+    ).all()
+    return [PromptTemplateRead.model_validate(r, from_attributes=True) for r in rows]
+
+
+def preview(session: Session, project_id: str, *, stage: Stage, text: str, scene_id: str | None = None) -> str:
+    """Compose a template for one scene the way a run would: first style guide, the characters present."""
+    scene = (
+        SceneRead.model_validate(get_owned(session, Scene, project_id, scene_id), from_attributes=True)
+        if scene_id
+        else None
+    )
+    guide_row = session.exec(
+        select(StyleGuide).where(StyleGuide.project_id == project_id).order_by(col(StyleGuide.created_at))
+    ).first()
+    guide = StyleGuideRead.model_validate(guide_row.model_dump()) if guide_row else None
+    present = {n.lower() for n in (scene.continuity.get('characters', []) if scene else [])}
+    chars = [
+        CharacterRead.model_validate(c.model_dump())
+        for c in session.exec(select(Character).where(Character.project_id == project_id).order_by(col(Character.name)))
+        if c.name.lower() in present
+    ]
+    return compose(text, stage=stage, scene=scene, guide=guide, characters=chars)
+
+
+def list_templates(session: Session, project_id: str, *, all_versions: bool = False) -> list[PromptTemplateRead]:
+    rows = session.exec(
+        select(PromptTemplate)
+        .where(PromptTemplate.project_id == project_id)
+        .order_by(col(PromptTemplate.name), col(PromptTemplate.version).desc())
+    ).all()
+    out, seen = [], set()
+    for r in rows:
+        if all_versions or r.name not in seen:
+            out.append(PromptTemplateRead.model_validate(r, from_attributes=True))
+            seen.add(r.name)
+    return out
+
+
+def current_template(session: Session, project_id: str, stage: Stage) -> str:
+    row = session.exec(
+        select(PromptTemplate)
+        .where(PromptTemplate.project_id == project_id, PromptTemplate.stage == stage)
+        .order_by(col(PromptTemplate.version).desc(), col(PromptTemplate.created_at).desc())
+    ).first()
+    return row.text if row else default_templates()[stage.value]
+
+
+def describe_style(guide: StyleGuideRead | None) -> str:
+    if guide is None:
+        return ''
+    parts = [f'Style "{guide.name}": {guide.rules}'.strip()]
+    if guide.do_text:
+        parts.append(f'Do: {guide.do_text}')
+    if guide.dont_text:
+        parts.append(f"Don't: {guide.dont_text}")
+    if guide.palette:
+        parts.append('Palette: ' + ', '.join(guide.palette))
+    return ' '.join(p.rstrip('.') + '.' for p in parts)
+
+
+def describe_continuity(cont: Mapping[str, Any], params: Mapping[str, Any]) -> str:
+    merged = {**cont, **{k: v for k, v in params.items() if k in ('time', 'weather') and v}}
+    bits = []
+    if merged.get('time'):
+        bits.append(f'time of day {merged["time"]}')
+    if merged.get('weather'):
+        bits.append(f'weather {merged["weather"]}')
+    if merged.get('props'):
+        bits.append('props: ' + ', '.join(merged['props']))
+    if merged.get('characters'):
+        bits.append('characters present: ' + ', '.join(merged['characters']))
+    return ('Continuity: ' + '; '.join(bits) + '.') if bits else ''
+
+
+def describe_characters(chars: Sequence[CharacterRead]) -> str:
+    return '; '.join(f'{c.name} ({c.bible.strip() or "see reference images"})' for c in chars)
+
+
+def compose(
+    template: str,
+    *,
+    stage: Stage,
+    scene: SceneRead | None,
+    guide: StyleGuideRead | None,
+    characters: Sequence[CharacterRead] = (),
+    params: Mapping[str, Any] | None = None,
+) -> str:
+    """Fill a stage template with the style guide, scene, continuity and character bibles."""
+    params = params or {}
+    values = {
+        'style_guide': describe_style(guide),
+        'scene': f'{scene.name}: {scene.description.rstrip(".")}'.strip(': ') if scene else '',
+        'continuity': describe_continuity(scene.continuity if scene else {}, params),
+        'characters': describe_characters(characters),
+        'time': params.get('time') or (scene.continuity.get('time') if scene else '') or 'day',
+        'weather': params.get('weather') or (scene.continuity.get('weather') if scene else '') or 'clear',
+        'stage': stage.value,
+    }
+    text = check_template(template).format(**values)
+    return re.sub(r'\s+', ' ', text).replace(' .', '.').strip()
+
+
+def delete_template(session: Session, project_id: str, name: str) -> int:
+    """Remove a template with all its versions (a replace import does this); runs fall back to the stage default."""
+    rows = session.exec(
+        select(PromptTemplate).where(PromptTemplate.project_id == project_id, PromptTemplate.name == name)
+    ).all()
+    for row in rows:
+        session.delete(row)
+    audit.record(session, project_id=project_id, action='prompt_template.delete', payload={'name': name})
+    return len(rows)

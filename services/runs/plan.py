@@ -1,0 +1,239 @@
+"""Run planning (J04): resolve each scene's inputs for the stage, compose prompts, estimate cost, apply the spend guard."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from models.assets import Asset
+from models.base import STAGE_ORDER, AssetKind, ReviewState, Stage
+from models.project import ProjectRead
+from models.references import Character, CharacterReference, Scene, SceneRead, StyleGuide, StyleGuideRead
+from services.errors import Invalid, NotFound, PolicyRefused
+from services.references import characters as characters_svc
+from services.references import prompt_templates as prompts
+from services.references.scenes import TIMES, WEATHERS
+
+MAX_CANDIDATES = 8
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """What the composer page, the CLI, the API and the copilot ask for; validated by plan_run."""
+
+    stage: Stage
+    scene_ids: Sequence[str] | None = None  # None = every scene
+    candidates: int = 3
+    account_id: str | None = None
+    style_asset_ids: Sequence[str] | None = None  # None = every style reference of the project
+    character_ids: Sequence[str] | None = None  # None = the scene's characters present (character stage)
+    time: str | None = None
+    weather: str | None = None
+    mode: str = 'dry'
+    confirm_spend: bool = False
+    size: tuple[int, int] | None = None  # None = follow each scene's orientation
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class PlannedInput:
+    role: str
+    asset_id: str
+    sha256: str
+    path: str
+    name: str = ''
+
+
+@dataclass
+class PlannedJob:
+    scene_id: str
+    scene_name: str
+    prompt: str = ''
+    inputs: list[PlannedInput] = field(default_factory=list)
+    cost_usd: float = 0.0
+    blocked: str = ''
+    character_names: list[str] = field(default_factory=list)
+    size: tuple[int, int] = (1024, 1536)
+
+
+@dataclass
+class RunPlan:
+    request: RunRequest
+    jobs: list[PlannedJob]
+    total_cost_usd: float
+    remaining_budget_usd: float
+    provider_offline: bool
+    palette: list[str] = field(default_factory=list)  # the style guide's, for renderers that take one
+
+    @property
+    def runnable(self) -> list[PlannedJob]:
+        return [j for j in self.jobs if not j.blocked]
+
+
+def approved_output(session: Session, project_id: str, scene_id: str, stage: Stage) -> Asset | None:
+    """The scene's newest approved output of the nearest earlier stage: what the next stage builds on."""
+    earlier = STAGE_ORDER[: STAGE_ORDER.index(stage)]
+    for prev in reversed(earlier):
+        row = session.exec(
+            select(Asset)
+            .where(
+                Asset.project_id == project_id,
+                Asset.scene_id == scene_id,
+                Asset.stage == prev.value,
+                Asset.status == ReviewState.approved,
+            )
+            .order_by(col(Asset.created_at).desc())
+        ).first()
+        if row is not None:
+            return row
+    return None
+
+
+def size_for(width: int, height: int) -> tuple[int, int]:
+    """Keep the scene's orientation: landscape, portrait or square at the sizes every provider accepts."""
+    ratio = width / max(1, height)
+    if ratio > 1.2:
+        return (1536, 1024)
+    if ratio < 1 / 1.2:
+        return (1024, 1536)
+    return (1024, 1024)
+
+
+def _inp(role: str, a: Asset, name: str = '') -> PlannedInput:
+    return PlannedInput(role=role, asset_id=a.id, sha256=a.sha256, path=a.path, name=name or a.original_name)
+
+
+def validate_request(req: RunRequest) -> None:
+    if not 1 <= req.candidates <= MAX_CANDIDATES:
+        raise Invalid(f'Candidates per scene must be 1–{MAX_CANDIDATES}.', code='invalid_candidates')
+    if req.mode not in ('dry', 'run'):
+        raise Invalid('Mode must be "dry" or "run".', code='invalid_mode')
+    if req.time and req.time not in TIMES:
+        raise Invalid(f'Time must be one of {", ".join(TIMES)}.', code='invalid_time')
+    if req.weather and req.weather not in WEATHERS:
+        raise Invalid(f'Weather must be one of {", ".join(WEATHERS)}.', code='invalid_weather')
+    if req.stage == Stage.time and not req.time:
+        raise Invalid('The time stage needs a time of day (day, dusk or night).', code='invalid_time')
+    if req.stage == Stage.weather and not req.weather:
+        raise Invalid('The weather stage needs a weather (clear, rain, fog or snow).', code='invalid_weather')
+
+
+def _scenes(session: Session, project_id: str, ids: Sequence[str] | None) -> list[Scene]:
+    rows = session.exec(
+        select(Scene).where(Scene.project_id == project_id).order_by(col(Scene.sort_order), col(Scene.name))
+    ).all()
+    if ids is None:
+        return list(rows)
+    by_id = {r.id: r for r in rows}
+    missing = [i for i in ids if i not in by_id]
+    if missing:
+        raise NotFound(f'Scene {missing[0]} is not in this project.')
+    return [by_id[i] for i in ids]
+
+
+def _style_assets(session: Session, project_id: str, ids: Sequence[str] | None) -> list[Asset]:
+    query = select(Asset).where(Asset.project_id == project_id, Asset.kind == AssetKind.style)
+    if ids is not None:
+        query = query.where(col(Asset.id).in_(list(ids)))
+    rows = list(session.exec(query.order_by(col(Asset.created_at))).all())
+    if ids is not None and len(rows) != len(set(ids)):
+        raise NotFound('A chosen style reference is not in this project.')
+    return rows
+
+
+def _characters_for(session: Session, project_id: str, scene: Scene, ids: Sequence[str] | None) -> list[Character]:
+    rows = session.exec(select(Character).where(Character.project_id == project_id)).all()
+    if ids is not None:
+        return [c for c in rows if c.id in set(ids)]
+    present = {n.lower() for n in scene.continuity.get('characters', [])}
+    return [c for c in rows if c.name.lower() in present]
+
+
+def plan_run(
+    session: Session, project: ProjectRead, req: RunRequest, *, estimate: Any, offline: bool, spent_usd: float
+) -> RunPlan:
+    """Build the whole plan without calling any provider; estimate(job) gives the cost of one candidate."""
+    validate_request(req)
+    guide_row = session.exec(
+        select(StyleGuide).where(StyleGuide.project_id == project.id).order_by(col(StyleGuide.created_at))
+    ).first()
+    guide = StyleGuideRead.model_validate(guide_row.model_dump()) if guide_row else None
+    template = prompts.current_template(session, project.id, req.stage)
+    styles = _style_assets(session, project.id, req.style_asset_ids)
+    jobs: list[PlannedJob] = []
+    for scene in _scenes(session, project.id, req.scene_ids):
+        job = PlannedJob(scene_id=scene.id, scene_name=scene.name)
+        if req.stage == Stage.style:
+            base = session.get(Asset, scene.reference_asset_id) if scene.reference_asset_id else None
+            if base is None:
+                job.blocked = 'The scene has no reference image.'
+        else:
+            base = approved_output(session, project.id, scene.id, req.stage)
+            if base is None:
+                job.blocked = f'No approved output of an earlier stage; approve a {STAGE_ORDER[STAGE_ORDER.index(req.stage) - 1].value} candidate first.'
+        chars: list[Character] = []
+        if req.stage == Stage.character:
+            chars = _characters_for(session, project.id, scene, req.character_ids)
+            if not chars and not job.blocked:
+                job.blocked = 'No characters chosen or present in this scene.'
+        if base is not None:
+            job.inputs.append(_inp('scene', base))
+            job.size = req.size or size_for(base.width, base.height)
+        elif req.size:
+            job.size = req.size
+        job.inputs += [_inp('style', a) for a in styles]
+        for c in chars:
+            refs = session.exec(select(CharacterReference).where(CharacterReference.character_id == c.id)).all()
+            ref_assets = [session.get(Asset, r.asset_id) for r in refs]
+            job.inputs += [_inp('character', a, c.name) for a in ref_assets if a is not None]
+            job.character_names.append(c.name)
+        char_reads = [characters_svc.get_character(session, project.id, c.id) for c in chars]
+        params = {'time': req.time, 'weather': req.weather}
+        job.prompt = prompts.compose(
+            template,
+            stage=req.stage,
+            scene=SceneRead.model_validate(scene, from_attributes=True),
+            guide=guide,
+            characters=char_reads,
+            params=params,
+        )
+        if not job.blocked:
+            job.cost_usd = round(estimate(job) * req.candidates, 4)
+        jobs.append(job)
+    total = round(sum(j.cost_usd for j in jobs), 4)
+    return RunPlan(
+        request=req,
+        jobs=jobs,
+        total_cost_usd=total,
+        remaining_budget_usd=round(project.budget_usd - spent_usd, 4),
+        provider_offline=offline,
+        palette=list(guide.palette) if guide and guide.palette else [],
+    )
+
+
+def check_spend(plan: RunPlan, *, batch_limit: int) -> None:
+    """A run is refused before any call when it is unconfirmed, over the batch limit or over the budget."""
+    if plan.request.mode != 'run':
+        return
+    if not plan.runnable:
+        raise PolicyRefused('Nothing to run: every scene is blocked.', code='nothing_to_run')
+    if len(plan.runnable) > batch_limit:
+        raise PolicyRefused(
+            f'{len(plan.runnable)} jobs is over the batch limit of {batch_limit}; choose fewer scenes or raise the limit in Settings.',
+            code='batch_limit',
+        )
+    if plan.provider_offline:
+        return
+    if not plan.request.confirm_spend:
+        raise PolicyRefused(
+            f'This run would spend about ${plan.total_cost_usd:.2f}; confirm the spend to start it.',
+            code='spend_confirmation_required',
+        )
+    if plan.total_cost_usd > plan.remaining_budget_usd:
+        raise PolicyRefused(
+            f'This run would cost about ${plan.total_cost_usd:.2f}, over the ${plan.remaining_budget_usd:.2f} left in the project budget.',
+            code='budget_exceeded',
+        )

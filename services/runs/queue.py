@@ -1,0 +1,307 @@
+"""The durable queue: run → jobs → candidates as rows with states; atomic claims; cancel, resume, retry, recovery."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+import uuid
+from dataclasses import asdict
+from typing import Any
+
+from sqlalchemy import func, update
+from sqlmodel import Session, col, select
+
+from models.base import RunMode, WorkState, utcnow
+from models.runs import Candidate, CostEvent, Job, Run
+from services.errors import Invalid, NotFound
+from services.runs.plan import RunPlan
+from services.security import audit
+
+TERMINAL = {WorkState.done, WorkState.failed, WorkState.canceled}
+
+
+def worker_id() -> str:
+    """Host and pid first, so recovery can tell whether the claimer is still alive."""
+    return f'{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}'
+
+
+PROVIDER_PARAMS = ('time', 'weather', 'palette')
+
+
+def provider_params(job_params: dict[str, Any]) -> dict[str, Any]:
+    """What of a job's parameters a provider is given (and a reproduction must give it again)."""
+    return {k: job_params[k] for k in PROVIDER_PARAMS if job_params.get(k)}
+
+
+def candidate_seed(run_seed: int, job_index: int, index: int) -> int:
+    """Deterministic per (run seed, job, index): a resumed or reproduced candidate gets the same seed."""
+    digest = hashlib.sha256(f'{run_seed}:{job_index}:{index}'.encode()).digest()
+    return int.from_bytes(digest[:4], 'big') & 0x7FFFFFFF
+
+
+def create_run(session: Session, project_id: str, plan: RunPlan, *, account: dict[str, Any]) -> str:
+    """Record the plan; a dry run stays `planned`, a real run queues its jobs and candidates."""
+    req = plan.request
+    queued = req.mode == 'run'
+    run = Run(
+        project_id=project_id,
+        stage=req.stage,
+        mode=RunMode(req.mode),
+        status=WorkState.queued if queued else WorkState.planned,
+        provider_account_id=account.get('id'),
+        cost_estimate_usd=plan.total_cost_usd,
+        settings_snapshot={
+            'request': {k: v for k, v in asdict(req).items()},
+            'provider': account,
+            'blocked': [
+                {'scene_id': j.scene_id, 'scene': j.scene_name, 'reason': j.blocked} for j in plan.jobs if j.blocked
+            ],
+        },
+    )
+    session.add(run)
+    session.flush()
+    for i, pj in enumerate(plan.runnable):
+        job = Job(
+            project_id=project_id,
+            run_id=run.id,
+            scene_id=pj.scene_id,
+            index=i,
+            status=WorkState.queued if queued else WorkState.planned,
+            prompt=pj.prompt,
+            inputs=[asdict(x) for x in pj.inputs],
+            cost_estimate_usd=pj.cost_usd,
+            params={
+                'time': req.time,
+                'weather': req.weather,
+                'size': list(pj.size),
+                'characters': pj.character_names,
+                'scene': pj.scene_name,
+                'palette': plan.palette,
+            },
+        )
+        session.add(job)
+        session.flush()
+        for c in range(req.candidates):
+            session.add(
+                Candidate(
+                    project_id=project_id,
+                    run_id=run.id,
+                    job_id=job.id,
+                    index=c,
+                    seed=candidate_seed(req.seed, i, c),
+                    status=WorkState.queued if queued else WorkState.planned,
+                )
+            )
+    session.flush()
+    return run.id
+
+
+def claim_job(session: Session, worker: str, *, run_id: str | None = None) -> str | None:
+    """Take one queued job atomically; see claim_jobs."""
+    return next(iter(claim_jobs(session, worker, run_id=run_id, limit=1)), None)
+
+
+def claim_jobs(session: Session, worker: str, *, run_id: str | None = None, limit: int = 1) -> list[str]:
+    """Take up to `limit` queued jobs, each with one UPDATE guarded by its status: two processes never run one job."""
+    query = (
+        select(Job.id)
+        .join(Run, Run.id == Job.run_id)
+        .where(Job.status == WorkState.queued, Run.status.in_([WorkState.queued, WorkState.running]))
+    )  # type: ignore[attr-defined]
+    if run_id:
+        query = query.where(Job.run_id == run_id)
+    claimed: list[str] = []
+    for job_id in session.exec(query.order_by(col(Job.created_at), col(Job.index)).limit(limit + 4)).all():
+        result = session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.status == WorkState.queued)
+            .values(status=WorkState.running, claimed_by=worker, claimed_at=utcnow())
+        )
+        if result.rowcount != 1:  # another process took it between the select and the update
+            continue
+        claimed.append(job_id)
+        run = session.get(Run, session.get(Job, job_id).run_id)
+        if run.status == WorkState.queued:
+            run.status, run.started_at = WorkState.running, run.started_at or utcnow()
+            session.add(run)
+        if len(claimed) == limit:
+            break
+    session.flush()
+    return claimed
+
+
+def start_candidates(session: Session, job_id: str) -> list[Candidate]:
+    """Mark every unfinished candidate of a claimed job running (none if its run was canceled)."""
+    job = session.get(Job, job_id)
+    if session.get(Run, job.run_id).status == WorkState.canceled:
+        return []
+    pending = pending_candidates(session, job_id)
+    for cand in pending:
+        cand.status, cand.attempts = WorkState.running, cand.attempts + 1
+        session.add(cand)
+    session.flush()
+    return pending
+
+
+def pending_candidates(session: Session, job_id: str) -> list[Candidate]:
+    return list(
+        session.exec(
+            select(Candidate)
+            .where(Candidate.job_id == job_id, Candidate.status != WorkState.done)
+            .order_by(col(Candidate.index))
+        ).all()
+    )
+
+
+def finish_job(session: Session, job_id: str) -> None:
+    """A job ends done, failed (some candidate failed) or canceled; then the run is settled."""
+    job = session.get(Job, job_id)
+    states = [c.status for c in session.exec(select(Candidate).where(Candidate.job_id == job_id)).all()]
+    run = session.get(Run, job.run_id)
+    if run.status == WorkState.canceled and any(s not in TERMINAL for s in states):
+        for c in session.exec(
+            select(Candidate).where(
+                Candidate.job_id == job_id, col(Candidate.status).in_([WorkState.queued, WorkState.running])
+            )
+        ):
+            c.status = WorkState.canceled
+            session.add(c)
+        job.status = WorkState.canceled
+    elif all(s == WorkState.done for s in states):
+        job.status = WorkState.done
+    else:
+        job.status = WorkState.failed
+    job.claimed_by = None
+    session.add(job)
+    session.flush()
+    settle_run(session, job.run_id)
+
+
+def settle_run(session: Session, run_id: str) -> None:
+    run = session.get(Run, run_id)
+    jobs = [j.status for j in session.exec(select(Job).where(Job.run_id == run_id)).all()]
+    if any(s in (WorkState.queued, WorkState.running) for s in jobs):
+        return
+    if run.status == WorkState.canceled:
+        pass
+    elif jobs and all(s == WorkState.done for s in jobs):
+        run.status = WorkState.done
+    elif any(s == WorkState.interrupted for s in jobs):
+        run.status = WorkState.interrupted
+    else:
+        run.status = WorkState.failed if jobs else WorkState.done
+    run.cost_actual_usd = float(
+        session.exec(select(func.coalesce(func.sum(CostEvent.amount_usd), 0.0)).where(CostEvent.run_id == run_id)).one()
+    )
+    run.finished_at = utcnow()
+    session.add(run)
+
+
+def get_run(session: Session, project_id: str, run_id: str) -> Run:
+    run = session.get(Run, run_id)
+    if run is None or run.project_id != project_id:
+        raise NotFound(f'No run {run_id} in this project.')
+    return run
+
+
+def get_run_any(session: Session, run_id: str) -> Run:
+    """A run by id alone (links and the CLI name runs by id); the caller then scopes by its project."""
+    run = session.get(Run, run_id)
+    if run is None:
+        raise NotFound(f'No run {run_id}.')
+    return run
+
+
+def cancel_run(session: Session, project_id: str, run_id: str) -> None:
+    """Cancel keeps what finished; calls in flight return first, queued work never starts."""
+    run = get_run(session, project_id, run_id)
+    if run.status in TERMINAL:
+        raise Invalid(f'The run is already {run.status.value}.', code='run_finished')
+    run.status = WorkState.canceled
+    session.add(run)
+    session.execute(
+        update(Job)
+        .where(Job.run_id == run_id, col(Job.status).in_([WorkState.queued, WorkState.interrupted]))
+        .values(status=WorkState.canceled)
+    )
+    session.execute(
+        update(Candidate)
+        .where(Candidate.run_id == run_id, Candidate.status == WorkState.queued)
+        .values(status=WorkState.canceled)
+    )
+    session.flush()
+    settle_run(session, run_id)
+    audit.record(session, project_id=project_id, action='run.cancel', payload={'run_id': run_id})
+
+
+def requeue(session: Session, project_id: str, run_id: str, *, failed_only: bool = False) -> int:
+    """Resume (everything unfinished) or Retry failed (R01): finished candidates are never generated again."""
+    run = get_run(session, project_id, run_id)
+    if run.mode != RunMode.run:
+        raise Invalid('A dry run has nothing to resume; start it as a real run.', code='dry_run')
+    if run.status == WorkState.running and not failed_only:
+        raise Invalid('The run is still running.', code='run_running')
+    states = (
+        [WorkState.failed]
+        if failed_only
+        else [WorkState.failed, WorkState.interrupted, WorkState.canceled, WorkState.queued, WorkState.running]
+    )
+    cands = session.exec(select(Candidate).where(Candidate.run_id == run_id, col(Candidate.status).in_(states))).all()
+    job_ids = {c.job_id for c in cands}
+    if not failed_only:  # a job stopped after its last candidate but before it was settled still needs QA and settling
+        job_ids |= set(
+            session.exec(select(Job.id).where(Job.run_id == run_id, Job.status == WorkState.interrupted)).all()
+        )
+    for c in cands:
+        c.status, c.error = WorkState.queued, ''
+        session.add(c)
+    for job in session.exec(select(Job).where(col(Job.id).in_(job_ids))):
+        if job.status != WorkState.running:
+            job.status, job.error, job.claimed_by = WorkState.queued, '', None
+            session.add(job)
+    if job_ids:
+        run.status, run.finished_at, run.error = WorkState.queued, None, ''
+        session.add(run)
+    action = 'run.retry_failed' if failed_only else 'run.resume'
+    audit.record(session, project_id=project_id, action=action, payload={'run_id': run_id, 'requeued': len(cands)})
+    session.flush()
+    return len(cands)
+
+
+def recover_interrupted(session: Session, *, alive: Any = None) -> int:
+    """On start-up (and periodically): work claimed by a process that is gone becomes `interrupted`, never stuck."""
+    host = socket.gethostname()
+    count = 0
+    for job in session.exec(select(Job).where(Job.status == WorkState.running)).all():
+        claimer = (job.claimed_by or '::').split(':')
+        same_host = claimer[0] == host
+        pid_alive = (alive or _pid_alive)(int(claimer[1])) if same_host and claimer[1].isdigit() else False
+        if same_host and pid_alive:
+            continue
+        job.status, job.claimed_by = WorkState.interrupted, None
+        session.add(job)
+        session.execute(
+            update(Candidate)
+            .where(Candidate.job_id == job.id, Candidate.status == WorkState.running)
+            .values(status=WorkState.interrupted)
+        )
+        for event in session.exec(select(CostEvent).where(CostEvent.job_id == job.id)):
+            if event.meta.get('state') == 'sent':  # a paid call was out when its process died: count it as spent
+                event.meta = {**event.meta, 'state': 'maybe billed', 'note': 'in flight when the worker stopped'}
+                session.add(event)
+        count += 1
+    session.flush()
+    for run in session.exec(select(Run).where(Run.status == WorkState.running)).all():
+        settle_run(session, run.id)
+    return count
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

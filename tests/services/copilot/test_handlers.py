@@ -1,0 +1,59 @@
+"""Copilot export and backup instructions run through the one handler table, with what the artist asked for."""
+
+from __future__ import annotations
+
+import zipfile
+from dataclasses import replace
+
+import pytest
+
+from services.backups.defaults import BackupDefaults
+from services.copilot.handlers import handler_table
+from services.deps import Deps
+from services.errors import Invalid
+from services.layout import chapters
+from services.projects import projects
+from services.projects.assets import AssetStore
+from services.projects.demo import ensure_demo
+from tests.fakes.s3_server import S3Server
+
+
+@pytest.fixture
+def deps(sessions, data_dir) -> Deps:
+    store = AssetStore(data_dir)
+    ensure_demo(sessions, store)
+    return Deps(data_dir=data_dir, sessions=sessions, store=store)
+
+
+def test_export_instruction_writes_the_format_and_chapter_asked_for(deps) -> None:
+    with deps.sessions() as s:
+        demo = projects.get_project(s, 'demo')
+        one = chapters.save_chapter(s, demo.id, title='One')
+        chapters.save_page(s, demo.id, chapters.PageLayout(template='splash'), chapter_id=one.id)
+        two = chapters.save_chapter(s, demo.id, title='Two')
+        chapters.save_page(s, demo.id, chapters.PageLayout(template='splash'), chapter_id=two.id)
+    export = handler_table(deps)['export']
+    result = export(deps.sessions, demo, {'inputs': {'format': 'pdf', 'chapter': one.number}})
+    path = deps.store.root(demo) / result['path']
+    assert result['format'] == 'pdf' and result['chapter'] == one.number
+    assert (
+        path.suffix == '.pdf' and path.read_bytes().startswith(b'%PDF') and path.read_bytes().count(b'/Type /Page') >= 1
+    )
+    result = export(deps.sessions, demo, {'inputs': {'format': 'cbz', 'chapter': None}})
+    assert 'ComicInfo.xml' in zipfile.ZipFile(deps.store.root(demo) / result['path']).namelist()
+
+
+def test_backup_instruction_needs_a_bucket_then_backs_up(deps, monkeypatch) -> None:
+    with deps.sessions() as s:
+        demo = projects.get_project(s, 'demo')
+    with pytest.raises(Invalid):
+        handler_table(deps)['backup'](deps.sessions, demo, {})
+    monkeypatch.setenv('AWS_ACCESS_KEY_ID', 'test')
+    monkeypatch.setenv('AWS_SECRET_ACCESS_KEY', 'test')
+    with S3Server() as server:
+        defaults = BackupDefaults(
+            endpoint_url=server.endpoint_url, bucket='kroma-instr', prefix='k', db_path=deps.data_dir / 'kroma.db'
+        )
+        server.create_bucket('kroma-instr')
+        result = handler_table(replace(deps, backup=defaults))['backup'](deps.sessions, demo, {})
+    assert result['status'] == 'complete' and result['files'] > 0
