@@ -36,10 +36,6 @@ class CompareSlider:
                 ui.label('after')
         self._apply(position)
 
-    def set_images(self, before: str, after: str) -> None:
-        self.before.set_source(before)
-        self.after.set_source(after)
-
     def _apply(self, position: float) -> None:
         """Clip the top (after) image to the right of the divider and move the divider line with it."""
         pct = min(100.0, max(0.0, float(position or 0)))

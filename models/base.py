@@ -98,13 +98,6 @@ class LinkRelation(StrEnum):
     reference_of = 'reference_of'
 
 
-class Verdict(StrEnum):
-    passed = 'pass'
-    warn = 'warn'
-    fail = 'fail'
-    unverified = 'unverified'
-
-
 class InstructionState(StrEnum):
     draft = 'draft'
     pending_confirmation = 'pending_confirmation'

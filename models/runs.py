@@ -23,7 +23,6 @@ class Run(SQLModel, table=True):
     cost_estimate_usd: float = 0.0
     cost_actual_usd: float = 0.0
     error: str = ''
-    log_path: str = ''
     created_at: datetime = created_field()
     started_at: datetime | None = None
     finished_at: datetime | None = None

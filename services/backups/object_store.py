@@ -36,7 +36,7 @@ class S3Target:
     secret_access_key: str | None = field(default=None, repr=False)
 
 
-# boto3 is imported by the functions that need it: it loads with the first backup, not at studio start (~0.3 s).
+# boto3 is imported by the functions that need it: it loads with the first backup, not at studio start.
 
 
 @functools.cache

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,6 +19,7 @@ from services.copilot.instructions import InstructionView
 from services.copilot.interpreter import DEFAULT_PROFILES, Named, NotUnderstood, Proposal, Vocabulary
 from services.copilot.llm import LLMInterpreter, interpret_with_fallback
 from services.errors import Invalid, KromaError, NotFound
+from services.postprocess.runs import colour_profiles
 from services.providers import accounts as provider_accounts
 from services.references import characters, scenes
 from services.runs import control as runs
@@ -139,7 +139,7 @@ def vocabulary(session: Session, project: ProjectRead) -> Vocabulary:
     """The project's own words: scenes in run order (so 'scene 2' means what the runs page shows), characters."""
     profiles = DEFAULT_PROFILES
     try:
-        profiles = tuple(importlib.import_module('services.postprocess.runs').colour_profiles(project))
+        profiles = tuple(colour_profiles(project))
     except (ImportError, AttributeError) as e:
         log.debug('colour profiles unavailable (%s); using the built-in names', e)
     return Vocabulary(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections import Counter
 from functools import partial
@@ -21,6 +20,7 @@ from services.copilot.llm import post_json, run_sync
 from services.deps import Deps
 from services.errors import Invalid, KromaError, NotFound, ProviderError
 from services.exports.exporter import Exporter, ExportRequest
+from services.postprocess.runs import PostprocessRequest, PostprocessRunner
 from services.projects.assets import AssetStore
 from services.runs import candidate_qa
 from services.runs import control as runs
@@ -132,21 +132,10 @@ def qa_check(sessions: SessionFactory, project: ProjectRead, payload: dict[str, 
     }
 
 
-def _not_available(what: str, detail: str) -> KromaError:
-    return KromaError(f'{what} is not available in this build yet ({detail}).', code='not_available')
-
-
 def postprocess(
     sessions: SessionFactory, project: ProjectRead, payload: dict[str, Any], *, store: Any, secrets: Any
 ) -> dict[str, Any]:
     """The post-process chain on approved images, through the same runner as the page."""
-    try:
-        pp = importlib.import_module('services.postprocess.runs')
-        runner_cls, request_cls = pp.PostprocessRunner, pp.PostprocessRequest
-    except (ImportError, AttributeError) as e:
-        raise _not_available('Post-processing', str(e)) from e
-    if store is None:
-        raise _not_available('Post-processing', 'no asset store was given to the worker')
     inputs = payload.get('inputs', {})
     asset_ids = None
     if not inputs.get('stage'):
@@ -161,14 +150,14 @@ def postprocess(
             ).all()
         if not asset_ids:
             raise NotFound('There are no approved images to post-process yet.', code='no_sources')
-    req = request_cls(
+    req = PostprocessRequest(
         asset_ids=asset_ids,
         stage=inputs.get('stage'),
         steps=inputs.get('steps'),
         profile=inputs.get('profile'),
         scale=inputs.get('scale'),
     )
-    result = runner_cls(sessions, store, secrets).run(project.slug, req)
+    result = PostprocessRunner(sessions, store, secrets).run(project.slug, req)
     archived = sum(o.archived for o in result.outputs)
     return {
         'outputs': [o.asset_id for o in result.outputs],

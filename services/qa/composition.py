@@ -40,7 +40,7 @@ def structure_maps(rgb: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, 
 
 
 def ssim(a: np.ndarray, b: np.ndarray, data_range: float = 255.0) -> float:
-    """Gaussian-window SSIM (σ 1.5, 11 px, borders dropped) equal to skimage's, without importing scipy (~1 s)."""
+    """Gaussian-window SSIM (σ 1.5, 11 px, borders dropped) equal to skimage's, without importing scipy."""
     a, b = a.astype(np.float32), b.astype(np.float32)
 
     def blur(x: np.ndarray) -> np.ndarray:

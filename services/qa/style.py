@@ -41,7 +41,7 @@ def _norm(hist: np.ndarray) -> np.ndarray:
 
 def style_features(image: ImageInput) -> dict[str, np.ndarray | float]:
     """Measure one image at 256 px long side; the same features feed both profiles and candidates."""
-    from skimage.feature import local_binary_pattern  # deferred: it imports scipy, ~1 s, only needed here
+    from skimage.feature import local_binary_pattern  # deferred: it imports scipy, only needed here
 
     x = resize_long_side(as_rgb(image), STYLE_SIDE)
     lab8 = cv2.cvtColor(x, cv2.COLOR_RGB2LAB)

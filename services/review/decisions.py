@@ -183,14 +183,3 @@ def mark_retry(session: Session, project_id: str, scene_id: str, stage: str, not
     payload = {'scene_id': scene_id, 'stage': stage, 'note': note.strip()}
     audit.record(session, project_id=project_id, action='review.retry', payload=payload)
     session.flush()
-
-
-def runs_to_review(session: Session, project_id: str, limit: int = 30) -> list[Run]:
-    return list(
-        session.exec(
-            select(Run)
-            .where(Run.project_id == project_id, Run.mode == 'run')
-            .order_by(col(Run.created_at).desc())
-            .limit(limit)
-        ).all()
-    )

@@ -172,13 +172,6 @@ def resolve_token(session: Session, token: str, *, now: datetime | None = None) 
     return _read(session, row, now)
 
 
-def get_token(session: Session, token_id: str) -> TokenRead:
-    row = session.get(ApiToken, token_id)
-    if row is None:
-        raise NotFound('No such token.', code='token_not_found')
-    return _read(session, row)
-
-
 def list_tokens(session: Session, *, viewer: TokenRead | None = None) -> list[TokenRead]:
     """Newest first; a project-scoped viewer sees only its project's tokens."""
     query = select(ApiToken).order_by(col(ApiToken.created_at).desc())
