@@ -14,13 +14,13 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy.engine import make_url
 
 from app.settings import get_settings
+from app.wiring import secret_store
 from models.db import make_engine, session_factory
 from services.backups.config import is_configured, run_nightly
 from services.backups.defaults import BackupDefaults
 from services.deps import Deps
 from services.errors import Invalid, KromaError
 from services.security.audit import acting_as
-from services.security.secrets import SecretStore, load_keyring
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +104,7 @@ def scheduled_backup(
                 data_dir=Path(data_dir_str),
                 db_path=Path(db_path),
                 defaults=BackupDefaults(**target_values),
-                secrets=_secret_store(key_file),
+                secrets=secret_store(get_settings(), Path(key_file) if key_file else None),
                 keep_daily=keep_daily,
                 keep_weekly=keep_weekly,
             )
@@ -122,12 +122,3 @@ def scheduled_backup(
     if not results:
         log.info('scheduled backup: nothing to do (no bucket configured)')
     return results
-
-
-def _secret_store(key_file: str | None) -> SecretStore:
-    """The same keyring the studio uses: KROMA_MASTER_KEY from the environment, else the key file."""
-    settings = get_settings()
-    env_key = settings.master_key.get_secret_value() if settings.master_key else None
-    previous = settings.master_key_previous.get_secret_value() if settings.master_key_previous else None
-    path = Path(key_file) if key_file else settings.key_file
-    return SecretStore(load_keyring(env_key=env_key, key_file=path, previous=previous))

@@ -27,11 +27,6 @@ def build_deps(settings: Settings, *, scheduler: BaseScheduler | None = None) ->
     data_dir.mkdir(parents=True, exist_ok=True)
     upgrade(settings.db_url)
     engine = make_engine(settings.db_url)
-    keyring = load_keyring(
-        env_key=settings.master_key.get_secret_value() if settings.master_key else None,
-        key_file=settings.key_file,
-        previous=settings.master_key_previous.get_secret_value() if settings.master_key_previous else None,
-    )
     hooks = WakeHooks()
     if scheduler is not None:
         hooks = WakeHooks(
@@ -41,13 +36,23 @@ def build_deps(settings: Settings, *, scheduler: BaseScheduler | None = None) ->
         data_dir=data_dir,
         sessions=session_factory(engine),
         store=AssetStore(data_dir),
-        secrets=SecretStore(keyring),
+        secrets=secret_store(settings),
         key_file=None if settings.master_key else settings.key_file,
         engine=engine,
         options=studio_options(settings),
         backup=backup_defaults(settings),
         wake=hooks,
     )
+
+
+def secret_store(settings: Settings, key_file: Path | None = None) -> SecretStore:
+    """The keyring from KROMA_MASTER_KEY, else the key file (created 0600 on first use), plus previous keys."""
+    keyring = load_keyring(
+        env_key=settings.master_key.get_secret_value() if settings.master_key else None,
+        key_file=key_file or settings.key_file,
+        previous=settings.master_key_previous.get_secret_value() if settings.master_key_previous else None,
+    )
+    return SecretStore(keyring)
 
 
 def studio_options(settings: Settings) -> StudioOptions:
