@@ -11,6 +11,7 @@ from app.cli_common import deps_for_cli, fail, guarded
 from models.base import AssetKind
 from services.bootstrap import importer as bootstrap
 from services.errors import Invalid
+from services.files import MAX_BYTES
 from services.projects import projects
 from services.projects.assets import UploadResult
 from services.references import characters
@@ -62,10 +63,19 @@ def _read_text(path: Path) -> str:
 
 
 def _read_files(paths: list[Path]) -> tuple[list[tuple[str, bytes]], list[UploadResult]]:
-    """Read every file; one that cannot be read is refused on its own line, the others still go in."""
+    """Read every regular file within the size limit; any other is refused on its own line before a byte is read."""
     files, unreadable = [], []
     for path in paths:
         try:
+            if not path.is_file():
+                why = 'no such file' if not path.exists() else 'not a regular file (a device, folder or pipe)'
+                unreadable.append(UploadResult(path.name, 'refused', why))
+                continue
+            size = path.stat().st_size
+            if size > MAX_BYTES:
+                why = f'{size / 1e6:.1f} MB is over the {MAX_BYTES / 1e6:.0f} MB limit'
+                unreadable.append(UploadResult(path.name, 'refused', why))
+                continue
             files.append((path.name, path.read_bytes()))
         except OSError as e:
             unreadable.append(UploadResult(path.name, 'refused', f'cannot read the file ({e.strerror or e})'))

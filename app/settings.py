@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     scratch_max_age_hours: int = 24
     agent_api_url: str | None = None
     storage_roots: list[Path] = Field(default_factory=list)
+    allowed_hosts: list[str] = Field(default_factory=list)
+    max_json_mb: float = 2
+    max_request_mb: float = 512
+    body_stall_s: float = 30
 
     @property
     def data_dir(self) -> Path:

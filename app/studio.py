@@ -10,17 +10,17 @@ from nicegui import ui
 
 from app.api import register_api
 from app.backup_schedule import add_backup_job
+from app.guard import RequestGuard
 from app.jobs import add_workers, new_scheduler
 from app.native import prepare_native
 from app.settings import Settings
-from app.wiring import build_deps
+from app.wiring import build_deps, guard_limits
 from pages import register_all
 from services.files import ASSETS_DIR
 from services.projects.demo import ensure_demo
 from services.security.login import check_bind
 
 log = logging.getLogger(__name__)
-LOOPBACK = {'127.0.0.1', 'localhost', '::1'}
 
 
 def run_studio(settings: Settings) -> None:
@@ -39,6 +39,7 @@ def run_studio(settings: Settings) -> None:
         nicegui_app.on_shutdown(lambda: scheduler.shutdown(wait=False))
     register_all(deps)
     register_api(nicegui_app, deps)
+    nicegui_app.add_middleware(RequestGuard, limits=guard_limits(settings))  # outermost: before login and routes
     nicegui_app.add_static_files('/static', str(ASSETS_DIR))
     storage_secret = settings.storage_secret.get_secret_value() if settings.storage_secret else pysecrets.token_hex(16)
     log.info('Kroma Studio on http://%s:%s (data dir %s)', settings.host, settings.port, deps.data_dir)

@@ -9,6 +9,7 @@ from pathlib import Path
 from apscheduler.schedulers.base import BaseScheduler
 from sqlalchemy.engine import make_url
 
+from app.guard import MB, GuardLimits
 from app.jobs import INSTRUCTION_WORKER, RUN_WORKER, wake
 from app.migrate import upgrade
 from app.settings import Settings
@@ -53,6 +54,17 @@ def secret_store(settings: Settings, key_file: Path | None = None) -> SecretStor
         previous=settings.master_key_previous.get_secret_value() if settings.master_key_previous else None,
     )
     return SecretStore(keyring)
+
+
+def guard_limits(settings: Settings) -> GuardLimits:
+    """Host names the studio answers (loopback, the bound name, KROMA_ALLOWED_HOSTS) and the request body limits."""
+    bound = () if settings.host in ('0.0.0.0', '::', '') else (settings.host,)
+    return GuardLimits(
+        extra_hosts=(*bound, *settings.allowed_hosts),
+        max_json_bytes=int(settings.max_json_mb * MB),
+        max_request_bytes=int(settings.max_request_mb * MB),
+        body_stall_s=settings.body_stall_s,
+    )
 
 
 def studio_options(settings: Settings) -> StudioOptions:

@@ -32,6 +32,18 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+@contextmanager
+def savepoint(session: Session) -> Iterator[None]:
+    """A SAVEPOINT that really nests: pysqlite emits BEGIN only before DML, so a SAVEPOINT issued first would open
+    the transaction itself and its RELEASE would commit everything; a write transaction is begun explicitly first."""
+    conn = session.connection()
+    dbapi = conn.connection.dbapi_connection
+    if conn.dialect.name == 'sqlite' and dbapi is not None and not dbapi.in_transaction:
+        conn.exec_driver_sql('BEGIN IMMEDIATE')
+    with session.begin_nested():
+        yield
+
+
 def create_all(engine: Engine) -> None:
     SQLModel.metadata.create_all(engine)
 

@@ -28,6 +28,7 @@ HTTP_CODES = {
     403: ('auth', 'forbidden'),
     404: ('validation', 'not_found'),
     405: ('validation', 'method_not_allowed'),
+    408: ('validation', 'body_timeout'),
     413: ('validation', 'payload_too_large'),
     415: ('validation', 'unsupported_media_type'),
 }
@@ -114,6 +115,7 @@ def install_error_handlers(app: FastAPI) -> None:
                 return await previous_404(request, e)
             return await http_exception_handler(request, e)
         kind, code = HTTP_CODES.get(e.status_code, ('validation', 'http_error'))
+        code = getattr(e, 'code', None) or code
         message = e.detail if isinstance(e.detail, str) else 'Request failed.'
         if e.status_code == 404 and message == 'Not Found':
             message = f'No such API route: {request.method} {request.url.path}.'

@@ -23,6 +23,7 @@ from services.projects.assets import AssetFilter
 
 P = '/api/projects/{slug}'
 UPLOAD_KINDS = Literal['reference', 'style', 'scene', 'character']
+MAX_UPLOAD_FILES = 100
 
 
 class LinkIn(BaseModel):
@@ -91,7 +92,12 @@ def build(ctx: ApiContext) -> APIRouter:
         a: Access = Depends(ctx.access),
     ) -> dict[str, Any]:
         """Each file is checked by content (type, size, pixels) and judged alone; a known image is not stored twice."""
-        batch = [(f.filename or 'image', f.file.read()) for f in files[:100]]
+        if len(files) > MAX_UPLOAD_FILES:
+            raise Invalid(
+                f'At most {MAX_UPLOAD_FILES} files per upload; this one has {len(files)}. Send them in batches.',
+                code='too_many_files',
+            )
+        batch = ((f.filename or 'image', f.file.read()) for f in files)  # one file in memory at a time
         tag_list = [t for t in tags.split(',') if t.strip()]
         with ctx.unit(a.principal, 'asset.upload', project_id=a.project.id) as u:
             results = deps.store.upload_many(u.session, a.project, batch, kind=AssetKind(kind), tags=tag_list)

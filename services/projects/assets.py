@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 
 from models.assets import Asset, AssetLink, AssetRead
 from models.base import AssetKind, LinkRelation, ReviewState
+from models.db import savepoint
 from models.project import Project, ProjectRead
 from services.errors import Invalid, KromaError, NotFound
 from services.files import ImageInfo, atomic_write, make_thumbnail, safe_child, validate_image
@@ -157,13 +158,15 @@ class AssetStore:
         return row
 
     def upload_many(
-        self, session: Session, project: Project | ProjectRead, files: Sequence[tuple[str, bytes]], **kwargs: Any
+        self, session: Session, project: Project | ProjectRead, files: Iterable[tuple[str, bytes]], **kwargs: Any
     ) -> list[UploadResult]:
-        """Each file is judged alone: a refused file never stops the rest of the batch."""
+        """Each file is judged alone (its own savepoint): a refused file never stops the rest, and leaves nothing behind.
+
+        `files` may be a generator, so a large batch is read one file at a time."""
         results: list[UploadResult] = []
         for name, data in files:
             try:
-                with session.begin_nested():
+                with savepoint(session):
                     asset, created = self.ingest(session, project, data, name=name, **kwargs)
                 results.append(UploadResult(name, 'accepted' if created else 'duplicate', '', asset))
             except KromaError as e:

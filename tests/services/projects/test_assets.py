@@ -7,6 +7,7 @@ import zlib
 
 import pytest
 from PIL import Image
+from sqlmodel import select
 
 from models.base import AssetKind, LinkRelation
 from models.project import ProjectCreate
@@ -35,6 +36,24 @@ def huge_png_header(width: int, height: int) -> bytes:
     )
 
 
+def corrupt_png(size: tuple[int, int] = (64, 48)) -> bytes:
+    """A well-formed PNG (right signature, chunks and CRCs) whose pixel data is garbage: only decoding finds it."""
+    import struct
+
+    good = png_bytes((200, 40, 40), size)
+    pos = good.index(b'IDAT') - 4
+    length = struct.unpack('>I', good[pos : pos + 4])[0]
+    garbage = bytes((i * 37 + 11) % 256 for i in range(length))
+    crc = struct.pack('>I', zlib.crc32(b'IDAT' + garbage) & 0xFFFFFFFF)
+    return good[:pos] + struct.pack('>I', length) + b'IDAT' + garbage + crc + good[pos + 12 + length :]
+
+
+def truncated_jpeg(size: tuple[int, int] = (640, 480)) -> bytes:
+    buf = io.BytesIO()
+    Image.effect_noise(size, 60).convert('RGB').save(buf, 'JPEG', quality=90)
+    return buf.getvalue()[: buf.tell() // 2]
+
+
 def test_validation_refuses_each_bad_file_with_its_reason() -> None:
     with pytest.raises(Invalid, match='not a readable PNG'):
         validate_image(b'just some text pretending to be a png', name='notes.png')
@@ -48,6 +67,9 @@ def test_validation_refuses_each_bad_file_with_its_reason() -> None:
     Image.new('RGB', (8, 8)).save(buf, 'GIF')
     with pytest.raises(Invalid, match='GIF format is not accepted'):
         validate_image(buf.getvalue(), name='anim.gif')
+    for damaged in (corrupt_png(), truncated_jpeg()):
+        with pytest.raises(Invalid, match='damaged or cut short'):
+            validate_image(damaged, name='damaged')
     info = validate_image(png_bytes((10, 20, 30)), name='ok.png')
     assert (info.width, info.height, info.ext) == (64, 48, 'png')
 
@@ -95,3 +117,32 @@ def test_filters_paging_and_lineage(sessions, data_dir) -> None:
     assert lin['parents'] == [{'asset_id': ids[0], 'relation': 'derived_from', 'params': {'op': 'upscale', 'scale': 2}}]
     with sessions() as s, pytest.raises(Invalid):
         assets.link_assets(s, p.id, ids[2], ids[2], LinkRelation.derived_from)
+
+
+def test_a_damaged_image_in_a_batch_leaves_nothing_behind(sessions, data_dir) -> None:
+    store = AssetStore(data_dir)
+    with sessions() as s:
+        p = projects.create_project(s, ProjectCreate(slug='dmg', name='Damaged'), data_dir=data_dir)
+    files = [('good.png', png_bytes((1, 2, 3))), ('idat.png', corrupt_png()), ('cut.jpg', truncated_jpeg())]
+    with sessions() as s:
+        results = store.upload_many(s, p, iter(files))
+    assert [r.status for r in results] == ['accepted', 'refused', 'refused']
+    with sessions() as s:
+        rows = assets.list_assets(s, p.id).items
+    assert [r.original_name for r in rows] == ['good.png']
+    stored = [f for f in (store.root(p) / 'assets').rglob('*') if f.is_file()]
+    assert len(stored) == 1
+
+
+def test_a_savepoint_first_in_a_transaction_does_not_commit_it(sessions) -> None:
+    """pysqlite would let the savepoint open the transaction, and its release commit it; the outer rollback wins."""
+    from models.db import savepoint
+    from models.project import Project
+
+    with pytest.raises(RuntimeError), sessions() as s:
+        with savepoint(s):
+            s.add(Project(slug='ghost', name='Ghost'))
+            s.flush()
+        raise RuntimeError('the unit of work fails after the savepoint was released')
+    with sessions() as s:
+        assert s.exec(select(Project).where(Project.slug == 'ghost')).first() is None
