@@ -42,6 +42,7 @@ class Settings(BaseSettings):
     agent_api_url: str | None = None
     storage_roots: list[Path] = Field(default_factory=list)
     allowed_hosts: list[str] = Field(default_factory=list)
+    allow_link_local_urls: bool = False
     max_json_mb: float = 2
     max_request_mb: float = 512
     body_stall_s: float = 30

@@ -75,6 +75,8 @@ def studio_options(settings: Settings) -> StudioOptions:
         agent_url=settings.agent_api_url,
         scratch_max_age_hours=settings.scratch_max_age_hours,
         storage_roots=tuple(p.expanduser().resolve() for p in settings.storage_roots),
+        db_path=sqlite_path(settings.db_url),
+        allow_link_local_urls=settings.allow_link_local_urls,
     )
 
 

@@ -47,6 +47,10 @@ def register(deps: Deps) -> None:
             with ui.card().classes('w-full max-w-3xl'):
                 ui.label('Storage').classes('text-lg font-semibold')
                 root = ui.input('Local root (empty: inside the data dir)', value=p.storage_root or '').classes('w-full')
+                root.mark('storage-root')
+                move = ui.checkbox("Move the project's files to the new root (each checked by SHA-256)").mark(
+                    'storage-move'
+                )
                 with ui.row():
                     bucket = ui.input('S3 bucket', value=p.s3_bucket or '')
                     prefix = ui.input('S3 prefix', value=p.s3_prefix or '')
@@ -81,6 +85,9 @@ def register(deps: Deps) -> None:
                             s3_region=region.value,
                         ),
                         data_dir=deps.data_dir,
+                        db_path=deps.options.db_path,
+                        move=bool(move.value),
+                        allow_link_local=deps.options.allow_link_local_urls,
                     )
                 ui.notify('Settings saved', type='positive')
 

@@ -34,7 +34,9 @@ class StudioOptions:
     login_password: str | None = field(default=None, repr=False)
     agent_url: str | None = None
     scratch_max_age_hours: float = 24
-    storage_roots: tuple[Path, ...] = ()  # folders besides the data dir where a project's files may live
+    storage_roots: tuple[Path, ...] = ()  # folders the API may set as a project's storage root
+    db_path: Path | None = None  # the SQLite file (None on another database): no storage root may hold it
+    allow_link_local_urls: bool = False  # outbound URLs to link-local / metadata addresses (admin setting)
 
 
 @dataclass(frozen=True)

@@ -93,20 +93,25 @@ def validate_image(
                         f'{name}: {fmt or "this"} format is not accepted; use PNG, JPEG or WebP.', code='image_format'
                     )
                 im.verify()
-            with Image.open(io.BytesIO(data)) as im:
-                im.load()  # decode every pixel: a corrupt or truncated stream fails here, not in a thumbnail later
+            _decode_all(data, name)
     except Image.DecompressionBombError as e:
         pixels = re.search(r'\((\d+) pixels\)', str(e))
         size = f' ({int(pixels.group(1)) / 1e6:.0f} megapixels)' if pixels else ''
         raise Invalid(
             f'{name}: the image{size} is over the {max_pixels / 1e6:.0f} megapixel limit.', code='image_too_many_pixels'
         ) from e
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, zlib.error) as e:
-        raise Invalid(
-            f'{name}: not a readable PNG, JPEG or WebP image (its data is damaged or cut short).',
-            code='image_unreadable',
-        ) from e
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as e:
+        raise Invalid(f'{name}: not a readable PNG, JPEG or WebP image.', code='image_unreadable') from e
     return ImageInfo(fmt, ALLOWED_FORMATS[fmt], width, height, len(data), sha256_bytes(data), mode)
+
+
+def _decode_all(data: bytes, name: str) -> None:
+    """Decode every pixel: a well-formed file with corrupt or truncated data fails here, not in a thumbnail later."""
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            im.load()
+    except (OSError, SyntaxError, ValueError, EOFError, zlib.error) as e:
+        raise Invalid(f'{name}: the image data is damaged or cut short.', code='image_damaged') from e
 
 
 def make_thumbnail(source: Path, target: Path, size: int = THUMB_SIZE) -> Path:

@@ -43,6 +43,7 @@ class ArchiveIn(BaseModel):
 class LocalStorageIn(BaseModel):
     model_config = ConfigDict(extra='forbid')
     project_root: str | None = Field(None, max_length=1000, description='Absolute folder; "" goes back to default.')
+    move: bool = Field(False, description="Move the project's existing files there (each checked by SHA-256).")
 
 
 class S3StorageIn(BaseModel):
@@ -65,17 +66,18 @@ def build(ctx: ApiContext) -> APIRouter:
     deps, sessions = ctx.deps, ctx.deps.sessions
 
     def allowed_root(text: str) -> None:
-        """The API may place files only under the data dir or an allow-listed base (KROMA_STORAGE_ROOTS)."""
+        """Over the API a custom root must sit under a folder the admin allow-listed (KROMA_STORAGE_ROOTS)."""
         if '\x00' in text or not Path(text).expanduser().is_absolute():
             raise Invalid('Storage root must be an absolute path.', code='invalid_storage_root')
         path = Path(text).expanduser().resolve()
-        bases = [deps.data_dir, *deps.options.storage_roots]
-        if not any(path.is_relative_to(b.expanduser().resolve()) for b in bases):
-            raise PolicyRefused(
-                f'Over the API a storage root must be inside {", ".join(str(b) for b in bases)}; '
-                'set other folders in the studio.',
-                code='storage_root_not_allowed',
+        bases = deps.options.storage_roots
+        if not any(path.is_relative_to(b) for b in bases):
+            where = (
+                f'inside {", ".join(str(b) for b in bases)}'
+                if bases
+                else 'set in the studio (or allow-list a folder with KROMA_STORAGE_ROOTS)'
             )
+            raise PolicyRefused(f'Over the API a storage root must be {where}.', code='storage_root_not_allowed')
 
     def storage(p: ProjectRead) -> dict[str, Any]:
         return storage_json(p, str(projects.project_root(p, deps.data_dir)))
@@ -139,22 +141,32 @@ def build(ctx: ApiContext) -> APIRouter:
 
     @router.put(P + '/storage/local', tags=['storage'])
     def put_local(body: LocalStorageIn, a: Access = Depends(ctx.access)) -> dict[str, Any]:
-        """Move the project's files root (an absolute, writable folder); "" returns to the data dir."""
+        """Admin only: move the project's files root (its own writable folder); "" returns to the data dir."""
+        a.principal.require_unscoped("change where a project's files live; it needs an unscoped token")
         if body.project_root:
             allowed_root(body.project_root)
-        given = body.model_dump(exclude_unset=True)
+        given = body.model_dump(exclude_unset=True, exclude={'move'})
         data = StorageUpdate(**({'storage_root': given['project_root'] or ''} if 'project_root' in given else {}))
         with ctx.unit(a.principal, 'storage.local.update', project_id=a.project.id, payload=given) as u:
-            p = projects.update_storage(u.session, a.project.slug, data, data_dir=deps.data_dir)
+            p = projects.update_storage(
+                u.session, a.project.slug, data, data_dir=deps.data_dir, db_path=deps.options.db_path, move=body.move
+            )
         return {'ok': True, 'updated': 'local', 'storage': storage(p)}
 
     @router.put(P + '/storage/s3', tags=['storage'])
     def put_s3(body: S3StorageIn, a: Access = Depends(ctx.access)) -> dict[str, Any]:
-        """Set the project's own S3 target field by field; fields not sent are kept."""
+        """Admin only: set the project's own S3 target field by field; fields not sent are kept."""
+        a.principal.require_unscoped("set where a project's backups go; it needs an unscoped token")
         given = body.model_dump(exclude_unset=True)
         data = StorageUpdate(**{f's3_{k}': v for k, v in given.items()})
         with ctx.unit(a.principal, 'storage.s3.update', project_id=a.project.id, payload=given) as u:
-            p = projects.update_storage(u.session, a.project.slug, data, data_dir=deps.data_dir)
+            p = projects.update_storage(
+                u.session,
+                a.project.slug,
+                data,
+                data_dir=deps.data_dir,
+                allow_link_local=deps.options.allow_link_local_urls,
+            )
         return {'ok': True, 'updated': 's3', 'storage': storage(p)}
 
     return router

@@ -69,6 +69,30 @@ def _notify(on_progress: Progress | None, fraction: float, message: str) -> None
         log.warning('backup progress callback failed', exc_info=True)
 
 
+def seal_copy(copy: Path, backup_id: str, key: str, *, project_id: str | None) -> None:
+    """Make the database copy what the snapshot promises: its own backup row complete (a restore never shows it
+    running), and for a project's snapshot only that project's rows: no other project, no token, no secret of any
+    other scope, no studio-wide audit or schedule; VACUUM so deleted rows leave no trace in the file."""
+    con = sqlite3.connect(copy)
+    try:
+        con.execute('PRAGMA foreign_keys=ON')
+        con.execute("UPDATE backup SET status='complete', snapshot_key=? WHERE id=?", (key, backup_id))
+        if project_id is not None:
+            tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+            con.execute('DELETE FROM project WHERE id != ?', (project_id,))
+            con.execute('DELETE FROM secret WHERE scope != ?', (project_id,))
+            for table in tables:
+                columns = {r[1] for r in con.execute(f'PRAGMA table_info("{table}")')}
+                if table == 'apitoken' or table == 'apscheduler_jobs':
+                    con.execute(f'DELETE FROM "{table}"')
+                elif 'project_id' in columns:
+                    con.execute(f'DELETE FROM "{table}" WHERE project_id IS NULL OR project_id != ?', (project_id,))
+        con.commit()
+        con.execute('VACUUM')
+    finally:
+        con.close()
+
+
 class BackupService:
     """Snapshots are immutable manifests over shared objects, so unchanged files are uploaded once, ever."""
 
@@ -156,6 +180,7 @@ class BackupService:
                 finally:
                     dst.close()
                     src.close()
+                seal_copy(copy, backup_id, key, project_id=projects[0][0] if scope else None)
                 db_sha, db_size, db_uploaded = self.store.put_file(copy)
             _notify(on_progress, 0.05, 'Database snapshot uploaded')
             files, uploaded = self._upload_files(

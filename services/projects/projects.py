@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 from pathlib import Path
 
 from sqlalchemy import func
@@ -23,7 +21,9 @@ from models.project import (
 )
 from models.runs import CostEvent, Run
 from services.errors import Conflict, Invalid, NotFound
+from services.projects import storage
 from services.security import audit
+from services.security.outbound import check_outbound_url
 
 SLUG_RE = re.compile(r'^[a-z0-9_-]+$')
 RESERVED_SLUGS = frozenset(
@@ -133,29 +133,43 @@ def update_project(session: Session, slug: str, data: ProjectUpdate) -> ProjectR
     return _read(row)
 
 
-def update_storage(session: Session, slug: str, data: StorageUpdate, *, data_dir: Path) -> ProjectRead:
-    """Storage is validated before saving: a local root must exist and be writable, S3 fields must be well-formed."""
+def update_storage(
+    session: Session,
+    slug: str,
+    data: StorageUpdate,
+    *,
+    data_dir: Path,
+    db_path: Path | None = None,
+    move: bool = False,
+    allow_link_local: bool = False,
+) -> ProjectRead:
+    """A new root must be the project's own (services/projects/storage.py); files already there move only when asked."""
     row = get_row(session, slug)
     patch = data.model_dump(exclude_unset=True)
     if 'storage_root' in patch:
-        root = (patch['storage_root'] or '').strip()
-        if root:
-            path = Path(root).expanduser()
-            if not path.is_absolute():
-                raise Invalid('Storage root must be an absolute path.', code='invalid_storage_root')
-            inside = path.resolve().is_relative_to(data_dir.resolve())
-            if not inside and not (path.is_dir() and os.access(path, os.W_OK)):
-                raise Invalid(f'{path} does not exist or is not writable.', code='invalid_storage_root')
-            path.mkdir(parents=True, exist_ok=True)
-            row.storage_root = str(path.resolve())
-        else:
-            row.storage_root = None
+        new = storage.check_root(session, row, patch['storage_root'] or '', data_dir=data_dir, db_path=db_path)
+        old = storage.current_root(row, data_dir).resolve()
+        target = new or storage.default_root(row, data_dir).resolve()
+        if target != old:
+            files = storage.named_files(session, row, old)
+            if files and not move:
+                raise Conflict(
+                    f'This project has {len(files)} file(s) in {old}; move them to {target} (tick "Move files", '
+                    'or send move: true) or keep the current root.',
+                    code='storage_root_has_files',
+                )
+            target.mkdir(parents=True, exist_ok=True)
+            moved = storage.move_files(session, row, old, target) if files else 0
+            audit.record(session, project_id=row.id, action='project.storage.move',
+                         payload={'from': str(old), 'to': str(target), 'files': moved})  # fmt: skip
+        row.storage_root = str(new) if new else None
     bucket = patch.get('s3_bucket')
     if bucket and not S3_BUCKET_RE.match(bucket):
         raise Invalid('S3 bucket names are 3–63 characters: lowercase letters, digits, "." and "-".', code='invalid_s3')
-    endpoint = patch.get('s3_endpoint_url')
-    if endpoint and not re.match(r'^https?://[^\s/]+', endpoint):
-        raise Invalid('S3 endpoint URL must start with http:// or https://.', code='invalid_s3')
+    if endpoint := (patch.get('s3_endpoint_url') or '').strip():
+        patch['s3_endpoint_url'] = check_outbound_url(
+            endpoint, what='S3 endpoint URL', allow_link_local=allow_link_local
+        )
     for key in ('s3_bucket', 's3_prefix', 's3_endpoint_url', 's3_region'):
         if key in patch:
             setattr(row, key, (patch[key] or '').strip().strip('/') or None)
@@ -176,16 +190,16 @@ def archive_project(session: Session, slug: str, *, archived: bool = True) -> Pr
 
 
 def delete_project(session: Session, slug: str, *, confirm: str, data_dir: Path) -> None:
-    """Deleting is for good, so the caller must repeat the slug; files inside the data dir go too."""
+    """Deleting is for good, so the caller must repeat the slug; only the files the project's rows name go too."""
     row = get_row(session, slug)
     if confirm != slug:
         raise Invalid(f'Type the slug "{slug}" to confirm deletion.', code='confirmation_required')
-    root = project_root(row, data_dir)
+    removed = storage.delete_files(session, row, storage.current_root(row, data_dir))
     session.delete(row)
     session.flush()
-    audit.record(session, project_id=None, action='project.delete', payload={'id': row.id, 'slug': slug})
-    if root.resolve().is_relative_to(data_dir.resolve()) and root.exists():
-        shutil.rmtree(root)
+    audit.record(
+        session, project_id=None, action='project.delete', payload={'id': row.id, 'slug': slug, 'files': removed}
+    )
 
 
 def project_stats(session: Session, project_id: str) -> ProjectStats:

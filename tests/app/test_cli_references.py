@@ -95,8 +95,7 @@ def test_upload_prints_one_line_per_file(kroma: Deps, tmp_path: Path) -> None:
     lines = dict(line.split('\t', 1) for line in out.splitlines())
     assert lines['a.png'].startswith('accepted') and lines['again.png'].startswith('duplicate')
     assert lines['notes.png'] == 'refused\tnot a readable PNG, JPEG or WebP image.'
-    assert 'megapixel limit' in lines['huge.png'] and lines['missing.png'].startswith('refused\tcannot read')
-
+    assert 'megapixel limit' in lines['huge.png'] and lines['missing.png'] == 'refused\tno such file'
     code, out, _ = invoke('upload', 'moon', str(tmp_path / 'b.png'), '--character', 'Nobody')
     assert code == 1 and out == ''
     with kroma.sessions() as s:
@@ -106,3 +105,11 @@ def test_upload_prints_one_line_per_file(kroma: Deps, tmp_path: Path) -> None:
     assert code == 0 and out.startswith('b.png\tduplicate')
     with kroma.sessions() as s:
         assert [r.angle for r in characters.list_references(s, pid, hero.id)] == ['side']
+
+
+def test_upload_refuses_a_device_before_reading_it(kroma: Deps, tmp_path: Path) -> None:
+    code, out, _ = invoke('upload', 'moon', '/dev/zero', str(tmp_path))
+    assert code == 1
+    lines = dict(line.split('\t', 1) for line in out.splitlines())
+    assert lines == {'zero': 'refused\tnot a regular file (a device, folder or pipe)',
+                     tmp_path.name: 'refused\tnot a regular file (a device, folder or pipe)'}  # fmt: skip

@@ -167,7 +167,7 @@ def test_snapshot_restores_bit_for_bit_and_never_uploads_the_master_key(
     try:
         assert con.execute('PRAGMA integrity_check').fetchone() == ('ok',)
         assert con.execute('SELECT count(*) FROM auditevent').fetchone() == (0,)  # the uncommitted row is not there
-        assert con.execute('SELECT status FROM backup').fetchall() == [('running',)]  # its own row, as copied
+        assert con.execute('SELECT status, snapshot_key FROM backup').fetchall() == [('complete', result.snapshot_key)]
         assert con.execute('SELECT slug, name, description FROM project').fetchall() == [
             ('moon', 'Moon Saga', 'a test project')
         ]
@@ -181,6 +181,44 @@ def test_snapshot_restores_bit_for_bit_and_never_uploads_the_master_key(
         service.restore('20990101T000000Z-nope.json', tmp_path / 'fresh')
     (tmp_path / 'empty').mkdir()
     assert service.restore(result.snapshot_key.rsplit('/', 1)[-1], tmp_path / 'empty')['files'] == len(studio)
+
+
+def test_a_project_snapshot_holds_only_that_projects_rows_and_files(
+    target: S3Target, data_dir: Path, sessions: SessionFactory, studio: dict[str, bytes], tmp_path: Path
+) -> None:
+    """A project's backup is its own data: never another project, a token hash, another scope's secret or the audit log."""
+    from models.ops import ApiToken, AuditEvent
+    from models.provider import Secret
+
+    with sessions() as s:
+        sun = Project(name='Sun', slug='sun')
+        s.add(sun)
+        s.flush()
+        moon = s.exec(select(Project).where(Project.slug == 'moon')).one()
+        s.add(ApiToken(label='admin', token_hash='a' * 64, prefix='kroma_aaaa'))
+        s.add(Secret(scope='global', provider='s3', name='secret_access_key', ciphertext='G', key_ref='k'))
+        s.add(Secret(scope=sun.id, provider='openai', name='api_key', ciphertext='S', key_ref='k'))
+        s.add(Secret(scope=moon.id, provider='openai', name='api_key', ciphertext='M', key_ref='k'))
+        s.add(AuditEvent(actor='studio', action='token.create', project_id=None, payload={}))
+        s.add(AuditEvent(actor='studio', action='project.create', project_id=sun.id, payload={'secret-ish': 'sun'}))
+        s.add(AuditEvent(actor='studio', action='project.create', project_id=moon.id, payload={}))
+    write(data_dir / 'projects' / 'sun' / 'assets' / 'sun.png', png(9))
+    service = make_service(data_dir, target)
+    result = service.snapshot(sessions, project_slug='moon')
+    restored = tmp_path / 'only-moon'
+    service.restore(result.snapshot_key, restored)
+    assert not (restored / 'projects' / 'sun').exists()
+    con = sqlite3.connect(restored / 'kroma.db')
+    try:
+        assert con.execute('SELECT slug FROM project').fetchall() == [('moon',)]
+        assert con.execute('SELECT count(*) FROM apitoken').fetchone() == (0,)
+        assert con.execute('SELECT scope FROM secret').fetchall() == [(moon.id,)]
+        assert con.execute('SELECT project_id FROM auditevent').fetchall() == [(moon.id,)]
+        assert con.execute('SELECT project_id, status FROM backup').fetchall() == [(moon.id, 'complete')]
+    finally:
+        con.close()
+    raw_db = (restored / 'kroma.db').read_bytes()
+    assert b'secret-ish' not in raw_db and b'a' * 64 not in raw_db  # vacuumed: deleted rows leave no trace
 
 
 def test_unchanged_files_are_never_uploaded_twice(
