@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 __all__ = ['ImportReport', 'build_prompt', 'current_settings', 'extract_json', 'import_answer']
 
+MAX_NESTING = 32
 MAX_ANSWER = 2_000_000
 FENCE = re.compile(r'```[\w-]*[ \t]*\n?(.*?)```', re.DOTALL)
 VERBS = {True: ('to create', 'to update', 'to delete'), False: ('created', 'updated', 'deleted')}
@@ -106,6 +107,37 @@ def _matching_brace(text: str, start: int) -> int | None:
     return None
 
 
+def _nesting(text: str) -> int:
+    """The deepest bracket nesting outside strings, so a pathological answer is refused before the parser recurses."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            escaped = ch == '\\' and not escaped
+            if ch == '"' and not escaped:
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in '{[':
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in '}]':
+            depth -= 1
+    return deepest
+
+
+def _object_depth(value: Any) -> int:
+    """The same depth for an already parsed answer, walked without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            if depth <= MAX_NESTING:
+                stack.extend((v, depth + 1) for v in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
 def extract_json(text: str) -> Any:
     """Find the JSON in a chatbot's whole answer: raw, in a ``` fence, or from the first '{' to its match."""
     text = (text or '').strip()
@@ -113,6 +145,11 @@ def extract_json(text: str) -> Any:
         raise Invalid("Paste the chatbot's answer first.", code='bootstrap_empty')
     if len(text) > MAX_ANSWER:
         raise Invalid('The answer is over 2 MB; paste only the JSON part.', code='bootstrap_too_large')
+    if (depth := _nesting(text)) > MAX_NESTING:
+        raise Invalid(
+            f'The answer nests {depth} levels deep; a bootstrap answer needs at most {MAX_NESTING}.',
+            code='bootstrap_too_deep',
+        )
     candidates = [text, *(m.group(1).strip() for m in FENCE.finditer(text))]
     start = text.find('{')
     if start >= 0:
@@ -127,6 +164,8 @@ def extract_json(text: str) -> Any:
         except json.JSONDecodeError as e:
             if candidate.startswith('{') or error is None:
                 error = e
+        except ValueError as e:  # an integer longer than Python converts (4,300 digits)
+            raise Invalid(f'A number in the answer is too long to read ({e}).', code='bootstrap_bad_json') from e
     if start < 0 or error is None:
         raise Invalid('No JSON object found in the answer (nothing between { and }).', code='bootstrap_no_json')
     raise Invalid(
@@ -220,6 +259,11 @@ def import_answer(
     actor: str | None = None,
 ) -> ImportReport:
     """Validate everything first, then apply all sections in the caller's one transaction (or nothing, if dry)."""
+    if isinstance(answer, dict) and _object_depth(answer) > MAX_NESTING:
+        raise Invalid(
+            f'The answer nests more than {MAX_NESTING} levels deep; a bootstrap answer never needs that many.',
+            code='bootstrap_too_deep',
+        )
     payload = parse_payload(answer if isinstance(answer, dict) else extract_json(answer))
     resolve = ImageResolver(session, project.id)
     top_mode = mode if isinstance(mode, str) else (payload.mode or 'merge')

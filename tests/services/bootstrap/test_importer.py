@@ -78,6 +78,20 @@ def test_json_is_found_raw_fenced_or_between_braces() -> None:
         extract_json('```json\n{\n "a": 1\n "b": 2\n}\n```')
 
 
+def test_pathological_answers_are_refused_not_crashed_on(sessions, project) -> None:
+    with pytest.raises(Invalid, match='nests 100000 levels deep'):
+        extract_json('[' * 100_000 + ']' * 100_000)
+    with pytest.raises(Invalid, match='too long to read'):
+        extract_json('{"characters": [{"name": "A", "age": ' + '7' * 5001 + '}]}')
+    deep: dict = {}
+    inner = deep
+    for _ in range(200):
+        inner['x'] = {}
+        inner = inner['x']
+    with sessions() as s, pytest.raises(Invalid, match='more than 32 levels'):
+        import_answer(s, project, deep)
+
+
 def test_validation_names_the_field_path(sessions, project) -> None:
     bad = {'characters': [{'name': 'A'}, {'name': 'B'}, {'name': 'C', 'palette': ['red']}], 'scenes': [{'name': ''}]}
     with sessions() as s, pytest.raises(Invalid) as err:
