@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import Engine
 
+from app.settings import get_settings
 from models.db import SessionFactory, create_all, make_engine, session_factory
 from services.projects.assets import AssetStore
 from services.projects.demo import ensure_demo
@@ -58,3 +60,23 @@ def demo_data_dir(tmp_path: Path, demo_template: Path) -> Path:
     home = tmp_path / 'kroma-home'
     shutil.copytree(demo_template, home)
     return home
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A fresh data dir as KROMA_HOME, no key or database from the shell; the CLI's logging setup is undone after."""
+    home = tmp_path / 'home'
+    monkeypatch.chdir(tmp_path)  # no stray .env
+    monkeypatch.setenv('KROMA_HOME', str(home))
+    for var in ('KROMA_MASTER_KEY', 'KROMA_MASTER_KEY_FILE', 'KROMA_MASTER_KEY_PREVIOUS', 'KROMA_DATABASE_URL'):
+        monkeypatch.delenv(var, raising=False)
+    get_settings.cache_clear()
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
+    yield home
+    get_settings.cache_clear()
+    for h in root.handlers:
+        if h not in handlers:
+            h.close()
+    root.handlers[:] = handlers
+    root.setLevel(level)
