@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
+from importlib.resources import files
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.routing import BaseRoute
+from starlette.staticfiles import StaticFiles
 
 from app.api import (
     routes_assets,
@@ -28,6 +30,8 @@ from app.api.errors import install_error_handlers
 from services.deps import Deps
 
 __all__ = ['openapi_document', 'register_api']
+
+DOCS_ASSETS = '/api-docs-assets'  # Swagger UI and ReDoc served from the fastapi-offline package: no CDN, works offline
 
 log = logging.getLogger(__name__)
 
@@ -83,9 +87,26 @@ def register_api(app: FastAPI, deps: Deps) -> list[BaseRoute]:
         return JSONResponse(cache['doc'])
 
     def docs() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url='/openapi.json', title='Kroma Studio API')
+        return get_swagger_ui_html(
+            openapi_url='/openapi.json',
+            title='Kroma Studio API',
+            swagger_js_url=f'{DOCS_ASSETS}/swagger-ui-bundle.js',
+            swagger_css_url=f'{DOCS_ASSETS}/swagger-ui.css',
+            swagger_favicon_url=f'{DOCS_ASSETS}/favicon.png',
+        )
+
+    def redoc() -> HTMLResponse:
+        return get_redoc_html(
+            openapi_url='/openapi.json',
+            title='Kroma Studio API',
+            redoc_js_url=f'{DOCS_ASSETS}/redoc.standalone.js',
+            redoc_favicon_url=f'{DOCS_ASSETS}/favicon.png',
+            with_google_fonts=False,
+        )
 
     app.add_api_route('/openapi.json', openapi_json, methods=['GET'], include_in_schema=False)
     app.add_api_route('/docs', docs, methods=['GET'], include_in_schema=False)
+    app.add_api_route('/redoc', redoc, methods=['GET'], include_in_schema=False)
+    app.mount(DOCS_ASSETS, StaticFiles(directory=str(files('fastapi_offline') / 'static')), name='api-docs-assets')
     log.info('API mounted: %d routes under /api and /auth, docs at /docs', len(routes))
     return routes

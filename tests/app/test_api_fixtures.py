@@ -99,3 +99,12 @@ async def test_health_is_public_and_says_nothing_about_data(api: Api) -> None:
     body = r.json()
     assert body['ok'] is True and body['status'] == 'ok' and body['route_count'] > 80
     assert 'projects' not in body
+
+
+async def test_api_docs_work_offline(api: Api) -> None:
+    """Swagger UI and ReDoc load their scripts from the studio itself, never from a CDN."""
+    for page, asset in (('/docs', 'swagger-ui-bundle.js'), ('/redoc', 'redoc.standalone.js')):
+        html = (await api.get(page, token=None)).text
+        assert f'/api-docs-assets/{asset}' in html and 'cdn.jsdelivr' not in html and 'fonts.googleapis' not in html
+        script = await api.get(f'/api-docs-assets/{asset}', token=None)
+        assert script.status_code == 200 and len(script.content) > 500_000
