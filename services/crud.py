@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
+from pydantic import BaseModel
 from sqlalchemy import func, literal
 from sqlmodel import Session, SQLModel, select
 
@@ -38,6 +39,11 @@ def ensure_unique_name(
     for row in session.exec(query):
         if row.id != exclude_id:  # type: ignore[attr-defined]
             raise Conflict(f'"{row.name}" already exists in this project (names ignore case).', code='name_taken')  # type: ignore[attr-defined]
+
+
+def changes(data: BaseModel, *, nullable: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The fields an update model was given; None keeps the current value, except for fields where None clears."""
+    return {k: v for k, v in data.model_dump(exclude_unset=True).items() if v is not None or k in nullable}
 
 
 def apply_patch(row: SQLModel, patch: dict[str, Any]) -> None:
