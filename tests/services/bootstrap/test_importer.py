@@ -116,7 +116,7 @@ def test_dry_run_changes_nothing_then_apply_then_same_answer_is_unchanged(sessio
         assert harbour.continuity == {'time': 'night', 'weather': 'rain', 'props': ['lantern'], 'characters': ['Grace']}
         assert harbour.reference_asset_id is not None
         (mood,) = reference_sets.list_sets(s, project.id)
-        assert [(i['original_name'], i['content_text']) for i in mood.items] == [
+        assert [(i.original_name, i.content_text) for i in mood.items] == [
             ('harbour.png', ''),
             (None, 'Fog hides the shore.'),
         ]
