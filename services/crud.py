@@ -9,7 +9,7 @@ from sqlalchemy import func, literal
 from sqlmodel import Session, SQLModel, select
 
 from models.base import utcnow
-from services.errors import Conflict, Invalid, NotFound
+from services.errors import Conflict, NotFound
 
 T = TypeVar('T', bound=SQLModel)
 
@@ -20,15 +20,6 @@ def get_owned(session: Session, model: type[T], project_id: str, row_id: str) ->
     if row is None or getattr(row, 'project_id', None) != project_id:
         raise NotFound(f'No such {model.__name__.lower()} in this project.')
     return row
-
-
-def clean_name(name: str, what: str) -> str:
-    name = (name or '').strip()
-    if not name:
-        raise Invalid(f'{what} name must not be empty.', code='name_required')
-    if len(name) > 200:
-        raise Invalid(f'{what} name must be at most 200 characters.', code='name_too_long')
-    return name
 
 
 def ensure_unique_name(

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar, get_args
 
-import annotated_types
 from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
@@ -215,8 +214,8 @@ def _range(kind: str, ctx: Mapping[str, Any], value: Any, info: FieldInfo | None
     if lo is not None and hi is not None:
         return f'must be {number} from {_number(lo)} to {_number(hi)}{got}'
     words = {'greater_than_equal': 'at least', 'less_than_equal': 'at most', 'greater_than': 'more than'}
-    bound = next(v for k, v in ctx.items() if k in ('ge', 'le', 'gt', 'lt'))
-    return f'{words.get(kind, "less than")} {_number(bound)}{got}'
+    bound = next((v for k, v in ctx.items() if k in ('ge', 'le', 'gt', 'lt')), None)
+    return f'{words.get(kind, "less than")} {_number(bound)}{got}' if bound is not None else ''
 
 
 def _number(value: float) -> str:
@@ -240,10 +239,9 @@ def _bounds(info: FieldInfo | None) -> tuple[float | None, float | None, bool]:
             stack += [*item.metadata, item.annotation]
         elif item is int:
             whole = True
-        elif isinstance(item, annotated_types.Ge):
-            lo = item.ge
-        elif isinstance(item, annotated_types.Le):
-            hi = item.le
+        elif hasattr(item, 'ge') or hasattr(item, 'le'):  # annotated_types' Ge, Le or Interval
+            ge, le = getattr(item, 'ge', None), getattr(item, 'le', None)
+            lo, hi = lo if ge is None else ge, hi if le is None else le
         else:
             stack += list(get_args(item))
     return lo, hi, whole

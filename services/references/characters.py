@@ -21,7 +21,7 @@ from models.references import (
     CharacterReferenceTags,
     CharacterUpdate,
 )
-from services.crud import apply_patch, changes, clean_name, ensure_unique_name, get_owned
+from services.crud import apply_patch, changes, ensure_unique_name, get_owned
 from services.errors import NotFound
 from services.security import audit
 
@@ -36,7 +36,7 @@ def _read(session: Session, row: Character) -> CharacterRead:
 
 
 def create_character(session: Session, project_id: str, data: CharacterCreate) -> CharacterRead:
-    name = clean_name(data.name, 'Character')
+    name = data.name
     ensure_unique_name(session, Character, project_id, name)
     row = Character(project_id=project_id, name=name, bible=data.bible, palette=data.palette, outfits=data.outfits)
     session.add(row)
@@ -49,7 +49,6 @@ def update_character(session: Session, project_id: str, character_id: str, data:
     row = get_owned(session, Character, project_id, character_id)
     patch = changes(data)
     if 'name' in patch:
-        patch['name'] = clean_name(patch['name'], 'Character')
         ensure_unique_name(session, Character, project_id, patch['name'], exclude_id=row.id)
     apply_patch(row, patch)
     session.add(row)

@@ -16,7 +16,7 @@ from models.references import (
     ReferenceSetRead,
     ReferenceSetUpdate,
 )
-from services.crud import apply_patch, changes, clean_name, ensure_unique_name, get_owned
+from services.crud import apply_patch, changes, ensure_unique_name, get_owned
 from services.errors import Invalid
 from services.security import audit
 
@@ -58,7 +58,7 @@ def _renumber(session: Session, items: Sequence[ReferenceSetItem]) -> None:
 def create_set(
     session: Session, project_id: str, data: ReferenceSetCreate, *, actor: str | None = None
 ) -> ReferenceSetRead:
-    name = clean_name(data.name, 'Reference set')
+    name = data.name
     ensure_unique_name(session, ReferenceSet, project_id, name)
     row = ReferenceSet(project_id=project_id, name=name, description=data.description)
     session.add(row)
@@ -74,7 +74,6 @@ def update_set(
     row = get_owned(session, ReferenceSet, project_id, set_id)
     patch = changes(data)
     if 'name' in patch:
-        patch['name'] = clean_name(patch['name'], 'Reference set')
         ensure_unique_name(session, ReferenceSet, project_id, patch['name'], exclude_id=row.id)
     apply_patch(row, patch)
     session.add(row)

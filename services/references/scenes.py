@@ -8,12 +8,12 @@ from models.assets import Asset
 from models.references import TIMES as TIMES  # re-exported: the run planner and pages read them here
 from models.references import WEATHERS as WEATHERS
 from models.references import Scene, SceneCreate, SceneRead, SceneUpdate
-from services.crud import apply_patch, changes, clean_name, ensure_unique_name, get_owned
+from services.crud import apply_patch, changes, ensure_unique_name, get_owned
 from services.security import audit
 
 
 def create_scene(session: Session, project_id: str, data: SceneCreate) -> SceneRead:
-    name = clean_name(data.name, 'Scene')
+    name = data.name
     ensure_unique_name(session, Scene, project_id, name)
     if data.reference_asset_id:
         get_owned(session, Asset, project_id, data.reference_asset_id)
@@ -49,7 +49,6 @@ def update_scene(session: Session, project_id: str, scene_id: str, data: SceneUp
     row = get_owned(session, Scene, project_id, scene_id)
     patch = changes(data, nullable=('chapter', 'reference_asset_id'))
     if 'name' in patch:
-        patch['name'] = clean_name(patch['name'], 'Scene')
         ensure_unique_name(session, Scene, project_id, patch['name'], exclude_id=row.id)
     if data.continuity is not None:
         patch['continuity'] = data.continuity.stored()

@@ -7,7 +7,7 @@ from sqlmodel import Session, col, select
 from models.assets import Asset
 from models.base import AssetKind
 from models.references import StyleGuide, StyleGuideCreate, StyleGuideRead, StyleGuideUpdate
-from services.crud import apply_patch, changes, clean_name, ensure_unique_name, get_owned
+from services.crud import apply_patch, changes, ensure_unique_name, get_owned
 from services.security import audit
 
 
@@ -17,7 +17,7 @@ def _read(session: Session, row: StyleGuide) -> StyleGuideRead:
 
 
 def create_style_guide(session: Session, project_id: str, data: StyleGuideCreate) -> StyleGuideRead:
-    name = clean_name(data.name, 'Style guide')
+    name = data.name
     ensure_unique_name(session, StyleGuide, project_id, name)
     row = StyleGuide(project_id=project_id, **data.model_dump(exclude={'name'}), name=name)
     session.add(row)
@@ -30,7 +30,6 @@ def update_style_guide(session: Session, project_id: str, guide_id: str, data: S
     row = get_owned(session, StyleGuide, project_id, guide_id)
     patch = changes(data)
     if 'name' in patch:
-        patch['name'] = clean_name(patch['name'], 'Style guide')
         ensure_unique_name(session, StyleGuide, project_id, patch['name'], exclude_id=row.id)
     apply_patch(row, patch)
     session.add(row)
