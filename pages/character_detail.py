@@ -11,7 +11,7 @@ from components.gallery import Lightbox, palette_swatches, thumb_url
 from components.upload import UploadBox
 from models.project import ProjectRead
 from models.references import CharacterReferenceTags, CharacterUpdate
-from pages.common import reference_frame, split_list
+from pages.common import character_fields, reference_frame, split_list
 from services.deps import Deps
 from services.errors import NotFound, parse
 from services.projects import assets
@@ -51,13 +51,7 @@ def register(deps: Deps) -> None:
 
                 @notify_errors
                 def save() -> None:
-                    data = parse(
-                        CharacterUpdate,
-                        name=name.value or '',
-                        bible=bible.value or '',
-                        palette=split_list(palette.value),
-                        outfits=split_list(outfits.value),
-                    )
+                    data = parse(CharacterUpdate, character_fields(name, bible, palette, outfits))
                     with deps.sessions() as s:
                         characters.update_character(s, project.id, character_id, data)
                     ui.notify('Character saved', type='positive')
