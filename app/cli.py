@@ -23,6 +23,7 @@ from app.cli_common import deps_for_cli, guarded
 from app.logging import configure_logging
 from app.settings import Settings
 from models.project import ProjectCreate
+from services.errors import parse
 from services.projects import projects
 from services.security.audit import acting_as
 
@@ -83,13 +84,10 @@ def project_create(
     budget: Annotated[float, typer.Option(help='Budget in USD for paid runs.')] = 50.0,
 ) -> None:
     """Create a project."""
+    data = parse(ProjectCreate, slug=slug, name=name or slug, description=description, budget_usd=budget)
     deps = deps_for_cli()
     with deps.sessions() as s:
-        p = projects.create_project(
-            s,
-            ProjectCreate(slug=slug, name=name or slug, description=description, budget_usd=budget),
-            data_dir=deps.data_dir,
-        )
+        p = projects.create_project(s, data, data_dir=deps.data_dir)
     typer.echo(f'created {p.slug}')
 
 

@@ -15,7 +15,7 @@ from app.cli_common import deps_for_cli, fail, guarded
 from models.base import ProviderKind
 from models.provider import ProviderAccountCreate, ProviderAccountRead
 from services.deps import Deps
-from services.errors import Invalid
+from services.errors import Invalid, parse
 from services.files import atomic_write, sha256_bytes, validate_image
 from services.projects import projects
 from services.providers import accounts as provider_accounts
@@ -83,18 +83,19 @@ def add(
 ) -> None:
     """Add a provider account; with --key-stdin its key is stored encrypted at once."""
     key = read_key_stdin() if key_stdin else None
-    deps = deps_for_cli()
     options: dict[str, Any] = {'concurrency': concurrency, 'timeout_s': timeout}
-    data = ProviderAccountCreate(
+    data = parse(
+        ProviderAccountCreate,
         name=name,
         kind=kind,
         base_url=base_url,
         model=model,
-        project_id=_project_id(deps, project),
         options={k: v for k, v in options.items() if v is not None},
+        api_key=key,
     )
+    deps = deps_for_cli()
     with deps.sessions() as s:
-        a = provider_accounts.create_account(s, data, secrets=deps.secrets, api_key=key)
+        a = provider_accounts.create_account(s, data, project_id=_project_id(deps, project), secrets=deps.secrets)
     typer.echo(f'added {a.name} ({a.kind.value})' + (f', key {a.key_hint}' if a.has_key else ''))
 
 

@@ -9,8 +9,9 @@ import typer
 
 from app.cli_common import deps_for_cli, fail, guarded
 from models.base import AssetKind
+from models.references import CharacterReferenceTags
 from services.bootstrap import importer as bootstrap
-from services.errors import Invalid
+from services.errors import Invalid, parse
 from services.files import MAX_BYTES
 from services.projects import projects
 from services.projects.assets import UploadResult
@@ -92,13 +93,14 @@ def upload(
     """Upload images: one line per file (accepted, duplicate, or refused with the reason); exit 1 if any was refused."""
     if kind not in UPLOAD_KINDS:
         fail(f'--kind must be one of {", ".join(UPLOAD_KINDS)}, not "{kind}".')
+    tags = parse(CharacterReferenceTags, angle=angle)
     readable, unreadable = _read_files(files)
     deps = deps_for_cli()
     with deps.sessions() as s:
         proj = projects.get_project(s, project)
         if character:
             char = characters.find_character(s, proj.id, character)
-            results = characters.upload_references(s, deps.store, proj, char.id, readable, angle=angle)
+            results = characters.upload_references(s, deps.store, proj, char.id, readable, tags)
         else:
             results = deps.store.upload_many(s, proj, readable, kind=AssetKind(kind), tags=[kind])
     for r in [*results, *unreadable]:

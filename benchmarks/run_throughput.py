@@ -121,9 +121,9 @@ def main() -> None:
                     base_url=base_url,
                     model='gpt-image-2',
                     options={'concurrency': CONCURRENCY, 'quality': 'low'},
+                    api_key='sk-test-good',
                 ),
                 secrets=secrets,
-                api_key='sk-test-good',
             )
         for i in range(args.repeat):
             m = one_run(sessions, store, secrets, demo, account.id, control, replies)

@@ -12,8 +12,8 @@ from nicegui import background_tasks, ui
 
 from components.gallery import gallery_grid, thumb_url
 from models.assets import AssetRead
+from models.layout import ChapterRead, PageRead
 from services.layout.balloons import KINDS, TAIL_DIRECTIONS
-from services.layout.chapters import ChapterRead, PageLayout, PageRead
 from services.layout.render import DEFAULT_CROP
 from services.layout.templates import PAGE_SIZE_LABELS, TEMPLATES
 
@@ -85,9 +85,13 @@ def page_bar(pages: Sequence[PageRead], current: PageRead | None, act: PageActio
         for box in (rows, cols, gutter):
             box.classes('w-24')
 
-        def layout() -> PageLayout:
-            whole = [None if v.value is None else int(v.value) for v in (rows, cols, gutter)]
-            return PageLayout(template.value, size.value, *whole)
+        def layout() -> dict[str, Any]:
+            """The form as PageLayout fields; the page turns them into its Create or Update model."""
+            whole = {
+                k: None if v.value is None else int(v.value)
+                for k, v in (('rows', rows), ('cols', cols), ('gutter', gutter))
+            }
+            return {'template': template.value, 'size_preset': size.value, **whole}
 
         ui.button('Add page', icon='note_add', on_click=lambda: act.add(layout())).mark('page-add')
         if current:

@@ -5,10 +5,24 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import JSON, Column
 from sqlmodel import Field
+
+NAME_MAX = 200
+NOTE_MAX = 5_000
+TEXT_MAX = 20_000
+LIST_MAX = 32
+ID_MAX = 32
+Name = Annotated[str, Field(min_length=1, max_length=NAME_MAX)]
+
+
+class Input(BaseModel):
+    """What a user sends to create or change something: an unknown field is refused by name, text is trimmed."""
+
+    model_config = ConfigDict(extra='forbid', str_strip_whitespace=True)
 
 
 def new_id() -> str:

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, SecretStr
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from models.base import ProviderKind, created_field, id_field, json_field
+from models.base import Input, ProviderKind, created_field, id_field, json_field
+
+ACCOUNT_NAME_MAX, KEY_MAX = 100, 65_536
+AccountName = Annotated[str, Field(min_length=1, max_length=ACCOUNT_NAME_MAX)]
+BaseUrl = Annotated[str, Field(max_length=500)]
+ModelName = Annotated[str, Field(max_length=200)]
 
 
 class ProviderAccountBase(SQLModel):
@@ -32,15 +37,31 @@ class ProviderAccount(ProviderAccountBase, table=True):
     updated_at: datetime = created_field()
 
 
-class ProviderAccountCreate(ProviderAccountBase):
-    project_id: str | None = None
+class ProviderAccountCreate(Input):
+    """A new account; it belongs to the project it is made in unless shared by every project."""
+
+    name: AccountName = Field(title='Account name')
+    kind: ProviderKind = Field(ProviderKind.local, title='Kind')
+    base_url: BaseUrl = Field('', title='Base URL')
+    model: ModelName = Field('', title='Model')
+    options: dict[str, Any] = Field(default_factory=dict, title='Options')
+    shared: bool = Field(False, title='Shared', description='Usable by every project (needs an unscoped token).')
+    api_key: SecretStr | None = Field(
+        None, max_length=KEY_MAX, title='API key', description='Stored encrypted; never returned.'
+    )
 
 
-class ProviderAccountUpdate(BaseModel):
-    name: str | None = None
-    base_url: str | None = None
-    model: str | None = None
-    options: dict[str, Any] | None = None
+class ProviderAccountUpdate(Input):
+    """Only the fields given change; None keeps the current value; options are merged key by key."""
+
+    name: AccountName | None = Field(None, title='Account name')
+    base_url: BaseUrl | None = Field(None, title='Base URL')
+    model: ModelName | None = Field(None, title='Model')
+    options: dict[str, Any] | None = Field(None, title='Options')
+
+
+class ProviderKeyUpdate(Input):
+    api_key: SecretStr = Field(max_length=KEY_MAX, title='API key')
 
 
 class ProviderAccountRead(ProviderAccountBase):

@@ -2,19 +2,72 @@
 
 from __future__ import annotations
 
+import re
+import string
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel
+from pydantic import AfterValidator, BaseModel
 from sqlalchemy import Index, UniqueConstraint, func, literal_column
 from sqlmodel import Field, SQLModel
 
-from models.base import Stage, created_field, id_field, json_field, project_fk
+from models.base import (
+    ID_MAX,
+    LIST_MAX,
+    NAME_MAX,
+    NOTE_MAX,
+    TEXT_MAX,
+    Input,
+    Name,
+    Stage,
+    created_field,
+    id_field,
+    json_field,
+    project_fk,
+)
+
+ANGLES = ('front', 'three-quarter', 'side', 'back')
+TIMES = ('day', 'dusk', 'night')
+WEATHERS = ('clear', 'rain', 'fog', 'snow')
+PLACEHOLDERS = ('style_guide', 'scene', 'continuity', 'characters', 'time', 'weather', 'stage')
+TAG_MAX = 100
 
 
 def unique_name_per_project(table: str) -> tuple:
     """Names are unique per project case-insensitively, enforced by the database too (Hero vs hero)."""
     return (Index(f'uq_{table}_name_ci', 'project_id', func.lower(literal_column('name')), unique=True),)
+
+
+def hex_colour(value: str) -> str:
+    colour = value.strip().lower()
+    if not re.fullmatch(r'#[0-9a-f]{6}', colour):
+        raise ValueError(f'not a hex colour like #1a2b3c (got "{value[:20]}")')
+    return colour
+
+
+def placeholders_only(text: str) -> str:
+    """Placeholders are bare known names: no format spec, conversion, index or attribute can reach a prompt."""
+    try:
+        parts = list(string.Formatter().parse(text))
+    except ValueError as e:
+        raise ValueError(f'braces are unbalanced ({e}); write {{{{ and }}}} for a literal brace') from e
+    for _, name, spec, conversion in parts:
+        if name is None:
+            continue
+        shown = '{' + name + (f'!{conversion}' if conversion else '') + (f':{spec}' if spec else '') + '}'
+        if name in PLACEHOLDERS and (spec or conversion):
+            raise ValueError(f'placeholder {shown[:60]} has a format; placeholders are names only, write {{{name}}}')
+        if name not in PLACEHOLDERS:
+            known = ', '.join(f'{{{p}}}' for p in PLACEHOLDERS)
+            raise ValueError(f'unknown placeholder {shown[:60]}; use one of {known}')
+    return text
+
+
+Colour = Annotated[str, AfterValidator(hex_colour)]
+Palette = Annotated[list[Colour], Field(max_length=LIST_MAX)]
+Names = Annotated[list[Name], Field(max_length=LIST_MAX)]
+Text = Annotated[str, Field(max_length=TEXT_MAX)]
+TemplateText = Annotated[str, Field(min_length=1, max_length=TEXT_MAX), AfterValidator(placeholders_only)]
 
 
 class StyleGuideBase(SQLModel):
@@ -37,6 +90,24 @@ class StyleGuideRead(StyleGuideBase):
     id: str
     project_id: str
     style_asset_ids: list[str] = []
+
+
+class StyleGuideCreate(Input):
+    name: Name = Field(title='Name')
+    rules: Text = Field('', title='Rules')
+    do_text: Text = Field('', title='Do')
+    dont_text: Text = Field('', title="Don't")
+    palette: Palette = Field(default_factory=list, title='Palette')
+
+
+class StyleGuideUpdate(Input):
+    """Only the fields given change; None keeps the current value."""
+
+    name: Name | None = Field(None, title='Name')
+    rules: Text | None = Field(None, title='Rules')
+    do_text: Text | None = Field(None, title='Do')
+    dont_text: Text | None = Field(None, title="Don't")
+    palette: Palette | None = Field(None, title='Palette')
 
 
 class CharacterBase(SQLModel):
@@ -75,6 +146,34 @@ class CharacterRead(CharacterBase):
     reference_asset_ids: list[str] = []
 
 
+class CharacterCreate(Input):
+    name: Name = Field(title='Name')
+    bible: Text = Field('', title='Bible')
+    palette: Palette = Field(default_factory=list, title='Palette')
+    outfits: Names = Field(default_factory=list, title='Outfits')
+
+
+class CharacterUpdate(Input):
+    """Only the fields given change; None keeps the current value."""
+
+    name: Name | None = Field(None, title='Name')
+    bible: Text | None = Field(None, title='Bible')
+    palette: Palette | None = Field(None, title='Palette')
+    outfits: Names | None = Field(None, title='Outfits')
+
+
+class CharacterReferenceTags(Input):
+    """How a reference image shows its character, so prompts and QA pick the right one."""
+
+    angle: Literal[ANGLES] = Field('front', title='Angle')  # type: ignore[valid-type]
+    expression: str = Field('', max_length=TAG_MAX, title='Expression')
+    outfit: str = Field('', max_length=TAG_MAX, title='Outfit')
+
+
+class CharacterReferenceCreate(CharacterReferenceTags):
+    asset_id: str = Field(min_length=1, max_length=ID_MAX, title='Image id')
+
+
 class SceneBase(SQLModel):
     name: str = Field(max_length=200)
     description: str = ''
@@ -100,6 +199,44 @@ class SceneRead(SceneBase):
     reference_asset_id: str | None
 
 
+class Continuity(Input):
+    """A scene's state that every stage keeps: time of day, weather, props and the characters present."""
+
+    time: Literal[TIMES] | None = Field(None, title='Time')  # type: ignore[valid-type]
+    weather: Literal[WEATHERS] | None = Field(None, title='Weather')  # type: ignore[valid-type]
+    props: Names = Field(default_factory=list, title='Props')
+    characters: Names = Field(default_factory=list, title='Characters present')
+
+    def stored(self) -> dict[str, Any]:
+        """Only what is set, so {} and {"props": []} are the same state."""
+        return {k: v for k, v in self.model_dump().items() if v}
+
+
+SceneChapter = Annotated[int, Field(ge=0, le=100_000)]
+SortOrder = Annotated[int, Field(ge=0, le=1_000_000)]
+AssetId = Annotated[str, Field(max_length=ID_MAX)]
+
+
+class SceneCreate(Input):
+    name: Name = Field(title='Name')
+    description: Text = Field('', title='Description')
+    chapter: SceneChapter | None = Field(None, title='Chapter')
+    continuity: Continuity = Field(default_factory=Continuity, title='Continuity')
+    reference_asset_id: AssetId | None = Field(None, title='Reference image')
+    sort_order: SortOrder | None = Field(None, title='Order', description='Defaults to after the last scene.')
+
+
+class SceneUpdate(Input):
+    """Only the fields given change; chapter and reference image given as None are cleared."""
+
+    name: Name | None = Field(None, title='Name')
+    description: Text | None = Field(None, title='Description')
+    chapter: SceneChapter | None = Field(None, title='Chapter')
+    continuity: Continuity | None = Field(None, title='Continuity')
+    reference_asset_id: AssetId | None = Field(None, title='Reference image')
+    sort_order: SortOrder | None = Field(None, title='Order')
+
+
 class ReferenceSet(SQLModel, table=True):
     __table_args__ = unique_name_per_project('referenceset')
     id: str = id_field()
@@ -120,11 +257,45 @@ class ReferenceSetItem(SQLModel, table=True):
     sort_order: int = 0
 
 
+class ReferenceSetItemRead(BaseModel):
+    id: str
+    position: int
+    asset_id: str | None
+    label: str
+    content_text: str
+    sha256: str | None = None
+    original_name: str | None = None
+
+
 class ReferenceSetRead(BaseModel):
     id: str
     name: str
     description: str
-    items: list[dict[str, Any]] = []
+    items: list[ReferenceSetItemRead] = []
+
+
+class ReferenceSetCreate(Input):
+    name: Name = Field(title='Name')
+    description: str = Field('', max_length=NOTE_MAX, title='Description')
+
+
+class ReferenceSetUpdate(Input):
+    """Only the fields given change; None keeps the current value."""
+
+    name: Name | None = Field(None, title='Name')
+    description: str | None = Field(None, max_length=NOTE_MAX, title='Description')
+
+
+class ReferenceSetItemCreate(Input):
+    """An image of the project, a text note, or both; the service checks that one of the two is there."""
+
+    asset_id: AssetId | None = Field(None, title='Image', description='An image of this project, or…')
+    content_text: Text = Field('', title='Note', description='…a text note (one of the two is required).')
+    label: str = Field('', max_length=NAME_MAX, title='Label')
+
+
+class ReferenceSetOrder(Input):
+    item_ids: list[AssetId] = Field(max_length=1000, title='Order', description='Every item of the set, once.')
 
 
 class PromptTemplate(SQLModel, table=True):
@@ -138,6 +309,18 @@ class PromptTemplate(SQLModel, table=True):
     text: str
     version: int = 1
     created_at: datetime = created_field()
+
+
+class PromptTemplateCreate(Input):
+    """Every save is a new version of the named template; placeholders are checked before anything is stored."""
+
+    stage: Stage = Field(title='Stage')
+    text: TemplateText = Field(title='Template text')
+    name: Name | None = Field(None, title='Name', description='Defaults to "<stage> default".')
+
+    @property
+    def key(self) -> str:
+        return self.name or f'{self.stage.value} default'
 
 
 class PromptTemplateRead(BaseModel):

@@ -10,9 +10,10 @@ from components.errors import notify_errors
 from components.gallery import Lightbox, palette_swatches, thumb_url
 from components.upload import UploadBox
 from models.project import ProjectRead
-from pages.common import reference_frame, split_list
+from models.references import CharacterReferenceTags, CharacterUpdate
+from pages.common import character_fields, reference_frame, split_list
 from services.deps import Deps
-from services.errors import NotFound
+from services.errors import NotFound, parse
 from services.projects import assets
 from services.projects.assets import UploadResult
 from services.references import characters
@@ -50,16 +51,9 @@ def register(deps: Deps) -> None:
 
                 @notify_errors
                 def save() -> None:
+                    data = parse(CharacterUpdate, character_fields(name, bible, palette, outfits))
                     with deps.sessions() as s:
-                        characters.update_character(
-                            s,
-                            project.id,
-                            character_id,
-                            name=name.value or '',
-                            bible=bible.value or '',
-                            palette=split_list(palette.value),
-                            outfits=split_list(outfits.value),
-                        )
+                        characters.update_character(s, project.id, character_id, data)
                     ui.notify('Character saved', type='positive')
 
                 @notify_errors
@@ -86,17 +80,11 @@ def references_section(deps: Deps, project: ProjectRead, character_id: str, outf
         outfit.mark('upload-outfit')
 
     def ingest(files: list[tuple[str, bytes]]) -> Sequence[UploadResult]:
+        tags = parse(
+            CharacterReferenceTags, angle=angle.value, expression=expression.value or '', outfit=outfit.value or ''
+        )
         with deps.sessions() as s:
-            return characters.upload_references(
-                s,
-                deps.store,
-                project,
-                character_id,
-                files,
-                angle=angle.value,
-                expression=expression.value or '',
-                outfit=outfit.value or '',
-            )
+            return characters.upload_references(s, deps.store, project, character_id, files, tags)
 
     UploadBox(ingest, on_done=lambda _: refs.refresh(), mark='character-upload')
     box = Lightbox(project.slug)

@@ -6,9 +6,10 @@ from nicegui import ui
 
 from components.errors import notify_errors
 from components.gallery import palette_swatches, thumb_url
-from models.references import CharacterRead
-from pages.common import reference_frame, split_list
+from models.references import CharacterCreate, CharacterRead
+from pages.common import character_fields, reference_frame
 from services.deps import Deps
+from services.errors import parse
 from services.references import characters
 
 
@@ -64,15 +65,9 @@ def register(deps: Deps) -> None:
 
                 @notify_errors
                 def create() -> None:
+                    data = parse(CharacterCreate, character_fields(name, bible, palette, outfits))
                     with deps.sessions() as s:
-                        made = characters.create_character(
-                            s,
-                            project.id,
-                            name=name.value or '',
-                            bible=bible.value or '',
-                            palette=split_list(palette.value),
-                            outfits=split_list(outfits.value),
-                        )
+                        made = characters.create_character(s, project.id, data)
                     ui.notify(f'Character {made.name} created', type='positive')
                     dialog.close()
                     for field in (name, bible, palette, outfits):

@@ -9,10 +9,11 @@ from nicegui import run, ui
 from components.errors import notify_errors
 from components.page_editor import EditorActions, PageActions, PagePreview, chapter_bar, page_bar, panel_editor
 from models.assets import AssetRead
+from models.layout import ChapterCreate, PageCreate, PageUpdate
 from pages.common import project_frame
 from services.deps import Deps
+from services.errors import parse
 from services.layout import chapters
-from services.layout.chapters import PageLayout
 
 
 def register(deps: Deps) -> None:
@@ -62,10 +63,15 @@ def register(deps: Deps) -> None:
                 return mutate(lambda _s: None, **(reset | {key: value}))()
 
             def create_chapter(s: Any, title: str, writer: str) -> None:
-                state['chapter'] = chapters.save_chapter(s, project.id, title=title, writer=writer).id
+                data = parse(ChapterCreate, title=title, writer=writer)
+                state['chapter'] = chapters.create_chapter(s, project.id, data).id
 
-            def add_page(s: Any, layout: PageLayout) -> None:
-                state.update(page=chapters.save_page(s, project.id, layout, chapter_id=state['chapter']).id, slot=0)
+            def add_page(s: Any, layout: dict[str, Any]) -> None:
+                data = parse(PageCreate, layout, chapter_id=state['chapter'] or '')
+                state.update(page=chapters.create_page(s, project.id, data).id, slot=0)
+
+            def relayout(s: Any, layout: dict[str, Any]) -> None:
+                chapters.update_page(s, project.id, state['page'], parse(PageUpdate, layout))
 
             def save_balloon(s: Any, index: int | None, data: dict) -> None:
                 chapters.edit_balloon(s, project.id, state['page'], state['slot'], index, data)
@@ -87,7 +93,7 @@ def register(deps: Deps) -> None:
             pages_act = PageActions(
                 pick=lambda i: pick('page', i),
                 add=mutate(add_page),
-                relayout=mutate(lambda s, lay: chapters.save_page(s, project.id, lay, page_id=state['page'])),
+                relayout=mutate(relayout),
                 move=mutate(lambda s, d: chapters.move_page(s, project.id, state['page'], d)),
                 delete=mutate(lambda s: chapters.delete_page(s, project.id, state['page']), page=None),
             )

@@ -68,6 +68,16 @@ def split_list(text: str | None) -> list[str]:
     return [p.strip() for p in (text or '').replace('\n', ',').split(',') if p.strip()]
 
 
+def character_fields(name: ui.input, bible: ui.textarea, palette: ui.input, outfits: ui.input) -> dict[str, Any]:
+    """A character form's inputs as CharacterCreate / CharacterUpdate fields (the new-character dialog and the editor)."""
+    return {
+        'name': name.value or '',
+        'bible': bible.value or '',
+        'palette': split_list(palette.value),
+        'outfits': split_list(outfits.value),
+    }
+
+
 def section_nav(active: str) -> None:
     with ui.row().classes('gap-1 flex-wrap'):
         for label, href, key in SECTIONS:

@@ -11,7 +11,7 @@ from components.theme import frame, set_current_project, stat_card
 from models.project import ProjectCreate, ProjectSummary
 from pages.common import project_slugs
 from services.deps import Deps
-from services.errors import KromaError
+from services.errors import KromaError, parse
 from services.projects import assets, projects
 from services.review import qa_stats
 
@@ -73,10 +73,9 @@ def register(deps: Deps) -> None:
                     if not check_slug():
                         ui.notify(error.text, type='negative')
                         return
+                    data = parse(ProjectCreate, slug=slug.value or '', name=name.value or slug.value or '')
                     with deps.sessions() as s:
-                        p = projects.create_project(
-                            s, ProjectCreate(slug=slug.value, name=name.value or slug.value), data_dir=deps.data_dir
-                        )
+                        p = projects.create_project(s, data, data_dir=deps.data_dir)
                     ui.notify(f'Project {p.slug} created', type='positive')
                     dialog.close()
                     listing.refresh()

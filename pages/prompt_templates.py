@@ -6,9 +6,10 @@ from nicegui import ui
 
 from components.errors import notify_errors
 from models.base import Stage
+from models.references import PromptTemplateCreate
 from pages.common import reference_frame
 from services.deps import Deps
-from services.errors import KromaError
+from services.errors import KromaError, parse
 from services.references import prompt_templates as prompts
 from services.references import scenes
 from services.references.prompt_templates import PLACEHOLDERS
@@ -66,10 +67,9 @@ def register(deps: Deps) -> None:
 
             @notify_errors
             def save() -> None:
+                data = parse(PromptTemplateCreate, stage=stage.value, text=text.value or '', name=name.value or None)
                 with deps.sessions() as s:
-                    saved = prompts.save_template(
-                        s, project.id, stage=Stage(stage.value), text=text.value or '', name=name.value or None
-                    )
+                    saved = prompts.save_template(s, project.id, data)
                 ui.notify(f'Saved {saved.name} version {saved.version}', type='positive')
                 versions.refresh()
 

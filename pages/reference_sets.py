@@ -5,14 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from nicegui import ui
+from pydantic import BaseModel
 
 from components.errors import notify_errors
 from components.gallery import thumb_url
 from components.upload import UploadBox
 from models.project import ProjectRead
-from models.references import ReferenceSetRead
+from models.references import ReferenceSetCreate, ReferenceSetItemCreate, ReferenceSetRead, ReferenceSetUpdate
 from pages.common import reference_frame
 from services.deps import Deps
+from services.errors import parse
 from services.projects import assets
 from services.projects.assets import UploadResult
 from services.references import reference_sets
@@ -23,11 +25,14 @@ def set_card(
 ) -> None:
     """One set: its items in order with up/down/remove, a note or an existing image to add, and an upload."""
 
-    def act(fn: Callable[..., object], *args: object, **kw: object) -> None:
+    def act(fn: Callable[..., object], *args: object, form: tuple[type[BaseModel], dict] | None = None) -> None:
+        """Call the service with the project; a form's fields become its input model first (errors notify)."""
+
         @notify_errors
         def run() -> None:
+            data = (parse(*form),) if form else ()
             with deps.sessions() as s:
-                fn(s, project.id, *args, **kw)
+                fn(s, project.id, *args, *data)
             refresh()
 
         run()
@@ -38,45 +43,55 @@ def set_card(
             desc = ui.input('Description', value=ref.description).classes('grow').mark('set-description')
             ui.button(
                 icon='save',
-                on_click=lambda: act(reference_sets.update_set, ref.id, name=name.value, description=desc.value),
+                on_click=lambda: act(
+                    reference_sets.update_set,
+                    ref.id,
+                    form=(ReferenceSetUpdate, {'name': name.value or '', 'description': desc.value or ''}),
+                ),
             ).props('flat round').mark('save-set')
             ui.button(icon='delete', on_click=lambda: act(reference_sets.delete_set, ref.id)).props(
                 'flat round color=negative'
             ).mark('delete-set')
         for item in ref.items:
-            with ui.row().classes('items-center gap-2 w-full').mark('set-item', f'set-item-{item["position"] + 1}'):
-                ui.label(str(item['position'] + 1)).classes('w-6 text-gray-500')
-                if item['asset_id']:
-                    ui.image(thumb_url(project.slug, item['asset_id'])).classes('w-16').props('ratio=1 fit=cover')
-                text = item['label'] or item['original_name'] or ''
-                ui.label(' · '.join(t for t in (text, item['content_text']) if t)).classes('grow text-sm').mark(
+            with ui.row().classes('items-center gap-2 w-full').mark('set-item', f'set-item-{item.position + 1}'):
+                ui.label(str(item.position + 1)).classes('w-6 text-gray-500')
+                if item.asset_id:
+                    ui.image(thumb_url(project.slug, item.asset_id)).classes('w-16').props('ratio=1 fit=cover')
+                text = item.label or item.original_name or ''
+                ui.label(' · '.join(t for t in (text, item.content_text) if t)).classes('grow text-sm').mark(
                     'set-item-text'
                 )
                 ui.button(
-                    icon='arrow_upward', on_click=lambda _, i=item['id']: act(reference_sets.move_item, i, -1)
+                    icon='arrow_upward', on_click=lambda _, i=item.id: act(reference_sets.move_item, i, -1)
                 ).props('flat dense round').mark('item-up')
                 ui.button(
-                    icon='arrow_downward', on_click=lambda _, i=item['id']: act(reference_sets.move_item, i, 1)
+                    icon='arrow_downward', on_click=lambda _, i=item.id: act(reference_sets.move_item, i, 1)
                 ).props('flat dense round').mark('item-down')
-                ui.button(icon='close', on_click=lambda _, i=item['id']: act(reference_sets.remove_item, i)).props(
+                ui.button(icon='close', on_click=lambda _, i=item.id: act(reference_sets.remove_item, i)).props(
                     'flat dense round'
                 ).mark('item-remove')
         with ui.row().classes('items-end gap-2 w-full'):
             note = ui.input('Add a note').classes('w-64').mark('set-note')
             ui.button(
-                'Add note', on_click=lambda: act(reference_sets.add_item, ref.id, content_text=note.value or '')
+                'Add note',
+                on_click=lambda: act(
+                    reference_sets.add_item, ref.id, form=(ReferenceSetItemCreate, {'content_text': note.value or ''})
+                ),
             ).props('flat').mark('add-note')
             pick = ui.select(images, label='Add an image', with_input=True).classes('w-64').mark('set-pick')
-            ui.button('Add image', on_click=lambda: act(reference_sets.add_item, ref.id, asset_id=pick.value)).props(
-                'flat'
-            ).mark('add-image')
+            ui.button(
+                'Add image',
+                on_click=lambda: act(
+                    reference_sets.add_item, ref.id, form=(ReferenceSetItemCreate, {'asset_id': pick.value})
+                ),
+            ).props('flat').mark('add-image')
 
         def ingest(files: list[tuple[str, bytes]]) -> Sequence[UploadResult]:
             with deps.sessions() as s:
                 results = deps.store.upload_many(s, project, files)
                 for r in results:
                     if r.asset:
-                        reference_sets.add_item(s, project.id, ref.id, asset_id=r.asset.id)
+                        reference_sets.add_item(s, project.id, ref.id, ReferenceSetItemCreate(asset_id=r.asset.id))
                 return results
 
         UploadBox(ingest, on_done=lambda _: refresh(), mark='set-upload', label='Drop images to add them to this set')
@@ -95,10 +110,9 @@ def register(deps: Deps) -> None:
 
                 @notify_errors
                 def create() -> None:
+                    data = parse(ReferenceSetCreate, name=new_name.value or '', description=new_desc.value or '')
                     with deps.sessions() as s:
-                        reference_sets.create_set(
-                            s, project.id, name=new_name.value or '', description=new_desc.value or ''
-                        )
+                        reference_sets.create_set(s, project.id, data)
                     new_name.value = new_desc.value = ''
                     listing.refresh()
 

@@ -11,9 +11,10 @@ from components.errors import notify_errors
 from components.gallery import thumb_url
 from components.upload import UploadBox
 from models.base import AssetKind
-from models.references import SceneRead
+from models.references import SceneCreate, SceneRead, SceneUpdate
 from pages.common import reference_frame, split_list
 from services.deps import Deps
+from services.errors import parse
 from services.projects import assets
 from services.projects.assets import AssetFilter, UploadResult
 from services.references import characters, scenes
@@ -109,9 +110,9 @@ def register(deps: Deps) -> None:
                     }
                     with deps.sessions() as s:
                         if editing['id']:
-                            scenes.update_scene(s, project.id, editing['id'], **fields)
+                            scenes.update_scene(s, project.id, editing['id'], parse(SceneUpdate, fields))
                         else:
-                            scenes.create_scene(s, project.id, **fields)
+                            scenes.create_scene(s, project.id, parse(SceneCreate, fields))
                     ui.notify(f'Scene {fields["name"]} saved', type='positive')
                     dialog.close()
                     listing.refresh()

@@ -11,6 +11,7 @@ from components.theme import set_current_project
 from models.project import ProjectUpdate, StorageUpdate
 from pages.common import project_frame
 from services.deps import Deps
+from services.errors import parse
 from services.projects import projects
 from services.qa.thresholds import QAThresholds
 
@@ -62,28 +63,28 @@ def register(deps: Deps) -> None:
                 thresholds = QAThresholds.from_dict(
                     {k: (bool(v.value) if isinstance(v, ui.checkbox) else v.value) for k, v in inputs.items()}
                 )
+                project = parse(
+                    ProjectUpdate,
+                    name=name.value or '',
+                    description=description.value or '',
+                    budget_usd=budget.value if budget.value is not None else 0,
+                    batch_limit=batch.value if batch.value is not None else 1,
+                    settings={'qa': thresholds.to_dict()},
+                )
+                storage = parse(
+                    StorageUpdate,
+                    storage_root=root.value,
+                    s3_bucket=bucket.value,
+                    s3_prefix=prefix.value,
+                    s3_endpoint_url=endpoint.value,
+                    s3_region=region.value,
+                )
                 with deps.sessions() as s:
-                    projects.update_project(
-                        s,
-                        slug,
-                        ProjectUpdate(
-                            name=name.value,
-                            description=description.value,
-                            budget_usd=float(budget.value or 0),
-                            batch_limit=int(batch.value or 1),
-                            settings={'qa': thresholds.to_dict()},
-                        ),
-                    )
+                    projects.update_project(s, slug, project)
                     projects.update_storage(
                         s,
                         slug,
-                        StorageUpdate(
-                            storage_root=root.value,
-                            s3_bucket=bucket.value,
-                            s3_prefix=prefix.value,
-                            s3_endpoint_url=endpoint.value,
-                            s3_region=region.value,
-                        ),
+                        storage,
                         data_dir=deps.data_dir,
                         db_path=deps.options.db_path,
                         move=bool(move.value),

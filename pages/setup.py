@@ -13,7 +13,7 @@ from components.theme import current_project, frame
 from models.provider import ProviderAccountCreate, ProviderAccountRead, ProviderAccountUpdate
 from pages.common import picked_project, project_slugs
 from services.deps import Deps
-from services.errors import Invalid
+from services.errors import Invalid, parse
 from services.providers import accounts as provider_accounts
 from services.providers.registry import build_provider
 from services.security.secrets import SecretStore
@@ -40,18 +40,19 @@ def register(deps: Deps) -> None:
             @notify_errors
             def save_account(values: Values, account_id: str | None) -> None:
                 key = values.pop('key')
-                with deps.sessions() as s:
-                    if account_id:
-                        patch = {k: values[k] for k in ('name', 'base_url', 'model', 'options')}
-                        saved = provider_accounts.update_account(
-                            s, account_id, ProviderAccountUpdate(**patch), secrets=deps.secrets
-                        )
+                scope = values.pop('scope')
+                if account_id:
+                    patch = {k: values[k] for k in ('name', 'base_url', 'model', 'options')}
+                    update = parse(ProviderAccountUpdate, patch)
+                    with deps.sessions() as s:
+                        saved = provider_accounts.update_account(s, account_id, update, secrets=deps.secrets)
                         if key:
                             saved = provider_accounts.set_key(s, store(), account_id, key)
-                    else:
-                        scope = values.pop('scope')
-                        data = ProviderAccountCreate(**values, project_id=None if scope == 'global' else scope)
-                        saved = provider_accounts.create_account(s, data, secrets=deps.secrets, api_key=key or None)
+                else:
+                    data = parse(ProviderAccountCreate, values, api_key=key or None)
+                    owner = None if scope == 'global' else scope
+                    with deps.sessions() as s:
+                        saved = provider_accounts.create_account(s, data, project_id=owner, secrets=deps.secrets)
                 form.close()
                 ui.notify(f'Saved {saved.name}' + (f' (key {saved.key_hint})' if key else ''), type='positive')
                 refresh()

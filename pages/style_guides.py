@@ -8,9 +8,10 @@ from components.errors import notify_errors
 from components.gallery import palette_swatches
 from models.base import AssetKind
 from models.project import ProjectRead
-from models.references import StyleGuideRead
+from models.references import StyleGuideCreate, StyleGuideRead, StyleGuideUpdate
 from pages.common import gallery_for, reference_frame, split_list, upload_box
 from services.deps import Deps
+from services.errors import parse
 from services.projects.assets import AssetFilter
 from services.references import style_guides
 
@@ -29,17 +30,16 @@ def guide_form(deps: Deps, project: ProjectRead, guide: StyleGuideRead, on_chang
 
         @notify_errors
         def save() -> None:
+            data = parse(
+                StyleGuideUpdate,
+                name=name.value or '',
+                rules=rules.value or '',
+                do_text=do.value or '',
+                dont_text=dont.value or '',
+                palette=split_list(palette.value),
+            )
             with deps.sessions() as s:
-                style_guides.update_style_guide(
-                    s,
-                    project.id,
-                    guide.id,
-                    name=name.value or '',
-                    rules=rules.value or '',
-                    do_text=do.value or '',
-                    dont_text=dont.value or '',
-                    palette=split_list(palette.value),
-                )
+                style_guides.update_style_guide(s, project.id, guide.id, data)
             ui.notify('Style guide saved', type='positive')
             on_change()  # type: ignore[operator]
 
@@ -66,8 +66,9 @@ def register(deps: Deps) -> None:
 
                 @notify_errors
                 def create() -> None:
+                    data = parse(StyleGuideCreate, name=new_name.value or '')
                     with deps.sessions() as s:
-                        style_guides.create_style_guide(s, project.id, name=new_name.value or '')
+                        style_guides.create_style_guide(s, project.id, data)
                     new_name.value = ''
                     guides.refresh()
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
+from pydantic import BaseModel
 from sqlalchemy import func, literal
 from sqlmodel import Session, SQLModel, select
 
 from models.base import utcnow
-from services.errors import Conflict, Invalid, NotFound
+from services.errors import Conflict, NotFound
 
 T = TypeVar('T', bound=SQLModel)
 
@@ -21,15 +22,6 @@ def get_owned(session: Session, model: type[T], project_id: str, row_id: str) ->
     return row
 
 
-def clean_name(name: str, what: str) -> str:
-    name = (name or '').strip()
-    if not name:
-        raise Invalid(f'{what} name must not be empty.', code='name_required')
-    if len(name) > 200:
-        raise Invalid(f'{what} name must be at most 200 characters.', code='name_too_long')
-    return name
-
-
 def ensure_unique_name(
     session: Session, model: type[SQLModel], project_id: str, name: str, *, exclude_id: str | None = None
 ) -> None:
@@ -38,6 +30,11 @@ def ensure_unique_name(
     for row in session.exec(query):
         if row.id != exclude_id:  # type: ignore[attr-defined]
             raise Conflict(f'"{row.name}" already exists in this project (names ignore case).', code='name_taken')  # type: ignore[attr-defined]
+
+
+def changes(data: BaseModel, *, nullable: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The fields an update model was given; None keeps the current value, except for fields where None clears."""
+    return {k: v for k, v in data.model_dump(exclude_unset=True).items() if v is not None or k in nullable}
 
 
 def apply_patch(row: SQLModel, patch: dict[str, Any]) -> None:

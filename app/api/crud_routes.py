@@ -2,7 +2,7 @@
 
 # no `from __future__ import annotations`: FastAPI reads the body types from the closures' real annotations
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Depends
 from fastapi.encoders import jsonable_encoder
@@ -10,10 +10,13 @@ from pydantic import BaseModel
 
 from app.api.auth import Access, ApiContext
 
+M = TypeVar('M', bound=BaseModel)
 
-def patch_fields(body: BaseModel) -> dict[str, Any]:
-    """Fields sent explicitly as null are dropped too: a PATCH never blanks a field by accident."""
-    return {k: v for k, v in body.model_dump(exclude_unset=True).items() if v is not None}
+
+def without_nulls(body: M) -> M:
+    """Fields sent explicitly as null count as not sent: a PATCH never blanks a field by accident."""
+    given = {k: v for k, v in body.model_dump(exclude_unset=True).items() if v is not None}
+    return type(body).model_validate(given)
 
 
 def add_crud_routes(
@@ -25,14 +28,17 @@ def add_crud_routes(
     plural: str,
     tag: str,
     create_model: type[BaseModel],
-    patch_model: type[BaseModel],
+    update_model: type[BaseModel],
     list_fn: Callable,
     get_fn: Callable,
     create_fn: Callable,
     update_fn: Callable,
     delete_fn: Callable,
 ) -> None:
-    """Five routes with the API's shapes: lists {ok, count, <plural>}, items {ok, <singular>}, creates 201, audited writes."""
+    """Five routes with the API's shapes: lists {ok, count, <plural>}, items {ok, <singular>}, creates 201, audited writes.
+
+    The bodies are the services' own Create / Update models (models/), handed to the services as they are.
+    """
     sessions = ctx.deps.sessions
     item = path + '/{item_id}'
 
@@ -43,7 +49,7 @@ def add_crud_routes(
 
     def create_item(body: create_model, a: Access = Depends(ctx.access)) -> dict[str, Any]:  # type: ignore[valid-type]
         with ctx.unit(a.principal, f'{singular}.create', project_id=a.project.id) as u:
-            row = create_fn(u.session, a.project.id, **body.model_dump())
+            row = create_fn(u.session, a.project.id, body)
         return {'ok': True, singular: jsonable_encoder(row)}
 
     def get_item(item_id: str, a: Access = Depends(ctx.access)) -> dict[str, Any]:
@@ -51,9 +57,9 @@ def add_crud_routes(
             row = get_fn(s, a.project.id, item_id)
         return {'ok': True, singular: jsonable_encoder(row)}
 
-    def update_item(item_id: str, body: patch_model, a: Access = Depends(ctx.access)) -> dict[str, Any]:  # type: ignore[valid-type]
+    def update_item(item_id: str, body: update_model, a: Access = Depends(ctx.access)) -> dict[str, Any]:  # type: ignore[valid-type]
         with ctx.unit(a.principal, f'{singular}.update', project_id=a.project.id) as u:
-            row = update_fn(u.session, a.project.id, item_id, **patch_fields(body))
+            row = update_fn(u.session, a.project.id, item_id, without_nulls(body))
         return {'ok': True, singular: jsonable_encoder(row)}
 
     def delete_item(item_id: str, a: Access = Depends(ctx.access)) -> dict[str, Any]:

@@ -11,10 +11,11 @@ from fastapi.exception_handlers import http_exception_handler, request_validatio
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from services.errors import KromaError
+from services.errors import SHOWN_ERRORS, KromaError, describe_errors
 
 log = logging.getLogger(__name__)
 
@@ -53,19 +54,26 @@ def is_api_path(path: str) -> bool:
     return path in API_PATHS or path.startswith(API_PREFIXES)
 
 
-def _field(loc: tuple | list) -> str:
-    parts = [str(p) for p in loc if p not in ('body', 'query', 'path', 'header')]
-    return '.'.join(parts) or 'body'
+def body_model(route: Any) -> type[BaseModel] | None:
+    """The route's JSON body model, so a validation error can name a field by its label."""
+    params = getattr(getattr(route, 'dependant', None), 'body_params', None) or []
+    annotation = getattr(getattr(params[0], 'field_info', None), 'annotation', None) if len(params) == 1 else None
+    return annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
 
 
-def describe_validation(errors: list[dict[str, Any]]) -> tuple[int, str, str]:
-    """Malformed JSON is a 400; a well-formed body that breaks the schema is a 422 naming each field."""
+def describe_validation(errors: list[dict[str, Any]], model: type[BaseModel] | None = None) -> tuple[int, str, str]:
+    """Malformed JSON is a 400; a well-formed body that breaks the schema is a 422 naming each field by its label."""
     if any(err.get('type') == 'json_invalid' for err in errors):
         detail = next(err.get('ctx', {}).get('error', '') for err in errors if err.get('type') == 'json_invalid')
         return 400, f'Malformed JSON body{": " + detail if detail else ""}.', 'malformed_json'
-    shown = [f'{_field(err.get("loc", ()))}: {err.get("msg", "invalid")}' for err in errors[:5]]
-    more = f' (and {len(errors) - 5} more)' if len(errors) > 5 else ''
-    return 422, 'Invalid request: ' + '; '.join(shown) + more, 'validation_error'
+    shown = []
+    for err in errors:
+        loc = tuple(err.get('loc', ()))
+        in_body = loc[:1] == ('body',) and len(loc) > 1
+        trimmed = {**err, 'loc': loc[1:] if in_body or loc[:1] in (('query',), ('path',), ('header',)) else loc}
+        shown.append(describe_errors([trimmed], model if in_body else None))
+    more = f' (and {len(shown) - SHOWN_ERRORS} more)' if len(shown) > SHOWN_ERRORS else ''
+    return 422, ' '.join(shown[:SHOWN_ERRORS]) + more, 'validation_error'
 
 
 class EnvelopeRoute(APIRoute):
@@ -105,7 +113,7 @@ def install_error_handlers(app: FastAPI) -> None:
         assert isinstance(e, RequestValidationError)
         if not is_api_path(request.url.path):
             return await request_validation_exception_handler(request, e)
-        status, message, code = describe_validation(list(e.errors()))
+        status, message, code = describe_validation(list(e.errors()), body_model(request.scope.get('route')))
         return envelope(status, message, 'validation', code)
 
     async def on_http_error(request: Request, e: Exception) -> Response:

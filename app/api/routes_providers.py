@@ -10,9 +10,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session
 
 from app.api.auth import Access, ApiContext
+from app.api.crud_routes import without_nulls
 from app.api.errors import EnvelopeRoute
-from models.base import ProviderKind
-from models.provider import ProviderAccountCreate, ProviderAccountRead, ProviderAccountUpdate, SecretRead
+from models.provider import (
+    ProviderAccountCreate,
+    ProviderAccountRead,
+    ProviderAccountUpdate,
+    ProviderKeyUpdate,
+    SecretRead,
+)
 from services.errors import Invalid, NotFound
 from services.providers import accounts as provider_accounts
 
@@ -21,27 +27,6 @@ P = '/api/projects/{slug}'
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra='forbid')
-
-
-class AccountIn(Strict):
-    name: str = Field(max_length=100)
-    kind: ProviderKind = ProviderKind.local
-    base_url: str = Field('', max_length=500)
-    model: str = Field('', max_length=200)
-    options: dict[str, Any] = Field(default_factory=dict)
-    shared: bool = Field(False, description='Usable by every project (needs an unscoped token).')
-    api_key: str | None = Field(None, max_length=65_536, description='Stored encrypted; never returned.')
-
-
-class AccountPatch(Strict):
-    name: str | None = Field(None, max_length=100)
-    base_url: str | None = Field(None, max_length=500)
-    model: str | None = Field(None, max_length=200)
-    options: dict[str, Any] | None = None
-
-
-class KeyIn(Strict):
-    api_key: str = Field(max_length=65_536)
 
 
 class SecretIn(Strict):
@@ -84,16 +69,13 @@ def build(ctx: ApiContext) -> APIRouter:
         return {'ok': True, 'count': len(rows), 'provider_accounts': jsonable_encoder(rows)}
 
     @router.post(A, status_code=201, tags=['provider accounts'])
-    def create_account(body: AccountIn, a: Access = Depends(ctx.access)) -> dict[str, Any]:
+    def create_account(body: ProviderAccountCreate, a: Access = Depends(ctx.access)) -> dict[str, Any]:
         if body.shared:
             a.principal.require_unscoped('create a provider account shared by every project')
-        data = ProviderAccountCreate(
-            **body.model_dump(exclude={'shared', 'api_key'}), project_id=None if body.shared else a.project.id
-        )
         payload = {'name': body.name, 'kind': body.kind.value, 'shared': body.shared, 'with_key': bool(body.api_key)}
         with ctx.unit(a.principal, 'provider_account.create', project_id=a.project.id, payload=payload) as u:
             row = provider_accounts.create_account(
-                u.session, data, secrets=store() if body.api_key else deps.secrets, api_key=body.api_key
+                u.session, body, project_id=a.project.id, secrets=store() if body.api_key else deps.secrets
             )
         return {'ok': True, 'provider_account': jsonable_encoder(row)}
 
@@ -104,14 +86,12 @@ def build(ctx: ApiContext) -> APIRouter:
         return {'ok': True, 'provider_account': jsonable_encoder(row)}
 
     @router.patch(A + '/{account_id}', tags=['provider accounts'])
-    def update_account(account_id: str, body: AccountPatch, a: Access = Depends(ctx.access)) -> dict[str, Any]:
-        patch = {k: v for k, v in body.model_dump(exclude_unset=True).items() if v is not None}
-        payload = {'id': account_id, 'fields': sorted(patch)}
+    def update_account(account_id: str, body: ProviderAccountUpdate, a: Access = Depends(ctx.access)) -> dict[str, Any]:
+        data = without_nulls(body)
+        payload = {'id': account_id, 'fields': sorted(data.model_fields_set)}
         with ctx.unit(a.principal, 'provider_account.update', project_id=a.project.id, payload=payload) as u:
             account(u.session, a, account_id, writing=True)
-            row = provider_accounts.update_account(
-                u.session, account_id, ProviderAccountUpdate(**patch), secrets=deps.secrets
-            )
+            row = provider_accounts.update_account(u.session, account_id, data, secrets=deps.secrets)
         return {'ok': True, 'provider_account': jsonable_encoder(row)}
 
     @router.delete(A + '/{account_id}', tags=['provider accounts'])
@@ -125,12 +105,12 @@ def build(ctx: ApiContext) -> APIRouter:
         return {'ok': True, 'deleted': True, 'id': account_id}
 
     @router.put(A + '/{account_id}/key', tags=['provider accounts'])
-    def set_key(account_id: str, body: KeyIn, a: Access = Depends(ctx.access)) -> dict[str, Any]:
+    def set_key(account_id: str, body: ProviderKeyUpdate, a: Access = Depends(ctx.access)) -> dict[str, Any]:
         """Enter or replace the key (R02): encrypted at once, never returned."""
         payload = {'id': account_id}
         with ctx.unit(a.principal, 'provider_account.set_key', project_id=a.project.id, payload=payload) as u:
             account(u.session, a, account_id, writing=True)
-            row = provider_accounts.set_key(u.session, store(), account_id, body.api_key)
+            row = provider_accounts.set_key(u.session, store(), account_id, body.api_key.get_secret_value())
         return {'ok': True, 'provider_account': jsonable_encoder(row)}
 
     # -- secrets ---------------------------------------------------------------------------------------------

@@ -2,79 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, Depends
 from fastapi.encoders import jsonable_encoder
-from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.auth import Access, ApiContext
-from app.api.crud_routes import add_crud_routes, patch_fields
+from app.api.crud_routes import add_crud_routes, without_nulls
 from app.api.errors import EnvelopeRoute
+from models.references import (
+    CharacterCreate,
+    CharacterReferenceCreate,
+    CharacterUpdate,
+    SceneCreate,
+    SceneUpdate,
+    StyleGuideCreate,
+    StyleGuideUpdate,
+)
 from services.references import characters, scenes, style_guides
 
 P = '/api/projects/{slug}'
-Colour = str
-Angle = Literal['front', 'three-quarter', 'side', 'back']
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra='forbid')
-
-
-class CharacterIn(Strict):
-    name: str = Field(max_length=200)
-    bible: str = Field('', max_length=20_000)
-    palette: list[Colour] = Field(default_factory=list, max_length=32)
-    outfits: list[str] = Field(default_factory=list, max_length=32)
-
-
-class CharacterPatch(Strict):
-    name: str | None = Field(None, max_length=200)
-    bible: str | None = Field(None, max_length=20_000)
-    palette: list[Colour] | None = Field(None, max_length=32)
-    outfits: list[str] | None = Field(None, max_length=32)
-
-
-class CharacterRefIn(Strict):
-    asset_id: str = Field(max_length=32)
-    angle: Angle = 'front'
-    expression: str = Field('', max_length=100)
-    outfit: str = Field('', max_length=100)
-
-
-class StyleGuideIn(Strict):
-    name: str = Field(max_length=200)
-    rules: str = Field('', max_length=20_000)
-    do_text: str = Field('', max_length=20_000)
-    dont_text: str = Field('', max_length=20_000)
-    palette: list[Colour] = Field(default_factory=list, max_length=32)
-
-
-class StyleGuidePatch(Strict):
-    name: str | None = Field(None, max_length=200)
-    rules: str | None = Field(None, max_length=20_000)
-    do_text: str | None = Field(None, max_length=20_000)
-    dont_text: str | None = Field(None, max_length=20_000)
-    palette: list[Colour] | None = Field(None, max_length=32)
-
-
-class SceneIn(Strict):
-    name: str = Field(max_length=200)
-    description: str = Field('', max_length=20_000)
-    chapter: int | None = Field(None, ge=0, le=100_000)
-    continuity: dict[str, Any] = Field(default_factory=dict, description='time, weather, props[], characters[]')
-    reference_asset_id: str | None = Field(None, max_length=32)
-    sort_order: int | None = Field(None, ge=0, le=1_000_000)
-
-
-class ScenePatch(Strict):
-    name: str | None = Field(None, max_length=200)
-    description: str | None = Field(None, max_length=20_000)
-    chapter: int | None = Field(None, ge=0, le=100_000)
-    continuity: dict[str, Any] | None = None
-    reference_asset_id: str | None = Field(None, max_length=32)
-    sort_order: int | None = Field(None, ge=0, le=1_000_000)
 
 
 def build(ctx: ApiContext) -> APIRouter:
@@ -89,9 +36,9 @@ def build(ctx: ApiContext) -> APIRouter:
         return {'ok': True, 'count': len(rows), 'characters': jsonable_encoder(rows)}
 
     @router.post(P + '/characters', status_code=201, tags=['characters'])
-    def create_character(body: CharacterIn, a: Access = Depends(ctx.access)) -> dict[str, Any]:
+    def create_character(body: CharacterCreate, a: Access = Depends(ctx.access)) -> dict[str, Any]:
         with ctx.unit(a.principal, 'character.create', project_id=a.project.id) as u:
-            row = characters.create_character(u.session, a.project.id, **body.model_dump())
+            row = characters.create_character(u.session, a.project.id, body)
         return {'ok': True, 'character': jsonable_encoder(row)}
 
     @router.get(P + '/characters/{character_id}', tags=['characters'])
@@ -102,9 +49,9 @@ def build(ctx: ApiContext) -> APIRouter:
         return {'ok': True, 'character': jsonable_encoder(row), 'references': jsonable_encoder(refs)}
 
     @router.patch(P + '/characters/{character_id}', tags=['characters'])
-    def update_character(character_id: str, body: CharacterPatch, a: Access = Depends(ctx.access)) -> dict[str, Any]:
+    def update_character(character_id: str, body: CharacterUpdate, a: Access = Depends(ctx.access)) -> dict[str, Any]:
         with ctx.unit(a.principal, 'character.update', project_id=a.project.id) as u:
-            row = characters.update_character(u.session, a.project.id, character_id, **patch_fields(body))
+            row = characters.update_character(u.session, a.project.id, character_id, without_nulls(body))
         return {'ok': True, 'character': jsonable_encoder(row)}
 
     @router.delete(P + '/characters/{character_id}', tags=['characters'])
@@ -114,11 +61,13 @@ def build(ctx: ApiContext) -> APIRouter:
         return {'ok': True, 'deleted': True, 'id': character_id}
 
     @router.post(P + '/characters/{character_id}/references', status_code=201, tags=['characters'])
-    def add_reference(character_id: str, body: CharacterRefIn, a: Access = Depends(ctx.access)) -> dict[str, Any]:
+    def add_reference(
+        character_id: str, body: CharacterReferenceCreate, a: Access = Depends(ctx.access)
+    ) -> dict[str, Any]:
         """Tag an image of the project as this character's reference (angle, expression, outfit)."""
         payload = {'character_id': character_id, 'asset_id': body.asset_id, 'angle': body.angle}
         with ctx.unit(a.principal, 'character.add_reference', project_id=a.project.id, payload=payload) as u:
-            characters.add_reference(u.session, a.project.id, character_id, **body.model_dump())
+            characters.add_reference(u.session, a.project.id, character_id, body)
             refs = characters.list_references(u.session, a.project.id, character_id)
         return {'ok': True, 'character_id': character_id, 'references': jsonable_encoder(refs)}
 
@@ -136,8 +85,8 @@ def build(ctx: ApiContext) -> APIRouter:
         singular='style_guide',
         plural='style_guides',
         tag='style guides',
-        create_model=StyleGuideIn,
-        patch_model=StyleGuidePatch,
+        create_model=StyleGuideCreate,
+        update_model=StyleGuideUpdate,
         list_fn=style_guides.list_style_guides,
         get_fn=style_guides.get_style_guide,
         create_fn=style_guides.create_style_guide,
@@ -151,8 +100,8 @@ def build(ctx: ApiContext) -> APIRouter:
         singular='scene',
         plural='scenes',
         tag='scenes',
-        create_model=SceneIn,
-        patch_model=ScenePatch,
+        create_model=SceneCreate,
+        update_model=SceneUpdate,
         list_fn=scenes.list_scenes,
         get_fn=scenes.get_scene,
         create_fn=scenes.create_scene,

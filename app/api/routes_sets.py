@@ -6,46 +6,22 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.encoders import jsonable_encoder
-from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.auth import Access, ApiContext
+from app.api.crud_routes import without_nulls
 from app.api.errors import EnvelopeRoute
-from models.base import Stage
+from models.references import (
+    PromptTemplateCreate,
+    ReferenceSetCreate,
+    ReferenceSetItemCreate,
+    ReferenceSetOrder,
+    ReferenceSetUpdate,
+)
 from services.errors import NotFound
 from services.references import prompt_templates as prompts
 from services.references import reference_sets
 
 P = '/api/projects/{slug}'
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra='forbid')
-
-
-class SetIn(Strict):
-    name: str = Field(max_length=200)
-    description: str = Field('', max_length=5000)
-
-
-class SetPatch(Strict):
-    name: str | None = Field(None, max_length=200)
-    description: str | None = Field(None, max_length=5000)
-
-
-class ItemIn(Strict):
-    asset_id: str | None = Field(None, max_length=32, description='An image of this project, or…')
-    content_text: str = Field('', max_length=20_000, description='…a text note (one of the two is required).')
-    label: str = Field('', max_length=200)
-
-
-class OrderIn(Strict):
-    item_ids: list[str] = Field(max_length=1000, description='Every item of the set, once, in the new order.')
-
-
-class TemplateIn(Strict):
-    stage: Stage
-    text: str = Field(max_length=20_000)
-    name: str | None = Field(None, max_length=200, description='Defaults to "<stage> default".')
 
 
 def build(ctx: ApiContext) -> APIRouter:
@@ -60,10 +36,10 @@ def build(ctx: ApiContext) -> APIRouter:
         return {'ok': True, 'count': len(rows), 'reference_sets': jsonable_encoder(rows)}
 
     @router.post(S, status_code=201, tags=['reference sets'])
-    def create_set(body: SetIn, a: Access = Depends(ctx.access)) -> dict[str, Any]:
+    def create_set(body: ReferenceSetCreate, a: Access = Depends(ctx.access)) -> dict[str, Any]:
         who = a.principal
         with ctx.unit(who, 'reference_set.create', project_id=a.project.id) as u:
-            row = reference_sets.create_set(u.session, a.project.id, **body.model_dump(), actor=who.actor)
+            row = reference_sets.create_set(u.session, a.project.id, body, actor=who.actor)
         return {'ok': True, 'reference_set': jsonable_encoder(row)}
 
     @router.get(S + '/{set_id}', tags=['reference sets'])
@@ -73,10 +49,10 @@ def build(ctx: ApiContext) -> APIRouter:
         return {'ok': True, 'reference_set': jsonable_encoder(row)}
 
     @router.patch(S + '/{set_id}', tags=['reference sets'])
-    def update_set(set_id: str, body: SetPatch, a: Access = Depends(ctx.access)) -> dict[str, Any]:
+    def update_set(set_id: str, body: ReferenceSetUpdate, a: Access = Depends(ctx.access)) -> dict[str, Any]:
         who = a.principal
         with ctx.unit(who, 'reference_set.update', project_id=a.project.id) as u:
-            row = reference_sets.update_set(u.session, a.project.id, set_id, **body.model_dump(), actor=who.actor)
+            row = reference_sets.update_set(u.session, a.project.id, set_id, without_nulls(body), actor=who.actor)
         return {'ok': True, 'reference_set': jsonable_encoder(row)}
 
     @router.delete(S + '/{set_id}', tags=['reference sets'])
@@ -91,18 +67,18 @@ def build(ctx: ApiContext) -> APIRouter:
     def list_items(set_id: str, a: Access = Depends(ctx.access)) -> dict[str, Any]:
         with sessions() as s:
             row = reference_sets.get_set(s, a.project.id, set_id)
-        return {'ok': True, 'reference_set_id': set_id, 'count': len(row.items), 'items': row.items}
+        return {'ok': True, 'reference_set_id': set_id, 'count': len(row.items), 'items': jsonable_encoder(row.items)}
 
     @router.post(S + '/{set_id}/items', status_code=201, tags=['reference sets'])
-    def add_item(set_id: str, body: ItemIn, a: Access = Depends(ctx.access)) -> dict[str, Any]:
+    def add_item(set_id: str, body: ReferenceSetItemCreate, a: Access = Depends(ctx.access)) -> dict[str, Any]:
         """Append an image or a note at the end of the set."""
         who = a.principal
         with ctx.unit(who, 'reference_set.add_item', project_id=a.project.id) as u:
-            row = reference_sets.add_item(u.session, a.project.id, set_id, **body.model_dump(), actor=who.actor)
-        return {'ok': True, 'item': row.items[-1], 'reference_set': jsonable_encoder(row)}
+            row = reference_sets.add_item(u.session, a.project.id, set_id, body, actor=who.actor)
+        return {'ok': True, 'item': jsonable_encoder(row.items[-1]), 'reference_set': jsonable_encoder(row)}
 
     @router.put(S + '/{set_id}/items/order', tags=['reference sets'])
-    def reorder_items(set_id: str, body: OrderIn, a: Access = Depends(ctx.access)) -> dict[str, Any]:
+    def reorder_items(set_id: str, body: ReferenceSetOrder, a: Access = Depends(ctx.access)) -> dict[str, Any]:
         with ctx.unit(a.principal, 'reference_set.reorder', project_id=a.project.id, payload={'set_id': set_id}) as u:
             row = reference_sets.reorder_items(u.session, a.project.id, set_id, body.item_ids)
         return {'ok': True, 'reference_set': jsonable_encoder(row)}
@@ -128,10 +104,10 @@ def build(ctx: ApiContext) -> APIRouter:
         return {'ok': True, 'count': len(rows), 'prompt_templates': jsonable_encoder(rows)}
 
     @router.post(T, status_code=201, tags=['prompt templates'])
-    def save_template(body: TemplateIn, a: Access = Depends(ctx.access)) -> dict[str, Any]:
-        """Every save is a new version; unknown {placeholders} are refused before saving."""
+    def save_template(body: PromptTemplateCreate, a: Access = Depends(ctx.access)) -> dict[str, Any]:
+        """Every save is a new version; unknown or formatted {placeholders} are refused before saving."""
         with ctx.unit(a.principal, 'prompt_template.save', project_id=a.project.id) as u:
-            row = prompts.save_template(u.session, a.project.id, stage=body.stage, text=body.text, name=body.name)
+            row = prompts.save_template(u.session, a.project.id, body)
         return {'ok': True, 'prompt_template': jsonable_encoder(row)}
 
     @router.get(T + '/{name}', tags=['prompt templates'])

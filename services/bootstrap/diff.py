@@ -9,10 +9,23 @@ from typing import Any
 from pydantic import BaseModel
 from sqlmodel import Session
 
+from models.references import (
+    CharacterCreate,
+    CharacterUpdate,
+    PromptTemplateCreate,
+    ReferenceSetCreate,
+    ReferenceSetItemCreate,
+    ReferenceSetRead,
+    ReferenceSetUpdate,
+    SceneCreate,
+    SceneUpdate,
+    StyleGuideCreate,
+    StyleGuideUpdate,
+)
 from services.bootstrap.schema import ReferenceSetIn, SceneIn
+from services.errors import parse
 from services.references import characters, reference_sets, scenes, style_guides
 from services.references import prompt_templates as prompts
-from services.references.reference_sets import ItemSpec
 
 Fields = dict[str, Any]
 CONTINUITY_KEYS = ('time', 'weather', 'props', 'characters')
@@ -43,14 +56,20 @@ class SectionReport:
 
 @dataclass(frozen=True)
 class Section:
-    """How one section is read from the project, turned into comparable fields and written back."""
+    """How one section is read from the project, turned into comparable fields and written back.
+
+    to_create / to_update turn wanted fields into the services' own input models while planning, so a dry run
+    already refuses what the write would refuse; create / update then write those models.
+    """
 
     name: str
     read: Callable[[Session, str], list[tuple[str, str, Fields]]]
     wanted: Callable[[Any, Callable[[str, str], str | None]], Fields]
     given: Callable[[Any], set[str]]
-    create: Callable[[Session, str, str, Fields], object]
-    update: Callable[[Session, str, str, Fields], object]
+    to_create: Callable[[str, Fields], Any]
+    to_update: Callable[[str, Fields, Fields], Any]
+    create: Callable[[Session, str, Any], object]
+    update: Callable[[Session, str, str, Any], object]
     delete: Callable[[Session, str, str], object]
     key: Callable[[Any], str] = lambda item: item.name
 
@@ -82,16 +101,6 @@ def _scene_wanted(item: SceneIn, resolve: Callable[[str, str], str | None]) -> F
     }
 
 
-def _scene_update(s: Session, pid: str, row_id: str, patch: Fields) -> object:
-    if 'continuity' in patch:
-        old = scenes.get_scene(s, pid, row_id).continuity
-        patch = {
-            **patch,
-            'continuity': {**{k: v for k, v in old.items() if k not in CONTINUITY_KEYS}, **patch['continuity']},
-        }
-    return scenes.update_scene(s, pid, row_id, **patch)
-
-
 def _set_wanted(item: ReferenceSetIn, resolve: Callable[[str, str], str | None]) -> Fields:
     items = [
         [resolve(it.image, f'items[{i}].image') if it.image else None, it.label, it.text]
@@ -100,27 +109,34 @@ def _set_wanted(item: ReferenceSetIn, resolve: Callable[[str, str], str | None])
     return {'description': item.description, 'items': items}
 
 
-def _set_items(row: reference_sets.ReferenceSetRead) -> list[list[Any]]:
-    return [[i['asset_id'], i['label'], i['content_text']] for i in row.items]
+def _set_items(row: ReferenceSetRead) -> list[list[Any]]:
+    return [[i.asset_id, i.label, i.content_text] for i in row.items]
 
 
-def _set_create(s: Session, pid: str, name: str, f: Fields) -> object:
-    created = reference_sets.create_set(s, pid, name=name, description=f['description'])
-    return reference_sets.replace_items(s, pid, created.id, [ItemSpec(*it) for it in f['items']])
+def _item_models(items: list[list[Any]]) -> list[ReferenceSetItemCreate]:
+    return [parse(ReferenceSetItemCreate, asset_id=a, label=label, content_text=text) for a, label, text in items]
 
 
-def _set_update(s: Session, pid: str, row_id: str, patch: Fields) -> object:
-    if 'name' in patch or 'description' in patch:
-        reference_sets.update_set(s, pid, row_id, name=patch.get('name'), description=patch.get('description'))
-    if 'items' in patch:
-        reference_sets.replace_items(s, pid, row_id, [ItemSpec(*it) for it in patch['items']])
+SetChange = tuple[ReferenceSetUpdate, list[ReferenceSetItemCreate] | None]
+
+
+def _set_to_update(_: str, patch: Fields, __: Fields) -> SetChange:
+    fields = {k: v for k, v in patch.items() if k in ('name', 'description')}
+    return parse(ReferenceSetUpdate, fields), _item_models(patch['items']) if 'items' in patch else None
+
+
+def _set_create(s: Session, pid: str, data: tuple[ReferenceSetCreate, list[ReferenceSetItemCreate]]) -> object:
+    created = reference_sets.create_set(s, pid, data[0])
+    return reference_sets.replace_items(s, pid, created.id, data[1])
+
+
+def _set_update(s: Session, pid: str, row_id: str, data: SetChange) -> object:
+    fields, items = data
+    if fields.model_fields_set:
+        reference_sets.update_set(s, pid, row_id, fields)
+    if items is not None:
+        reference_sets.replace_items(s, pid, row_id, items)
     return None
-
-
-def _template_update(s: Session, pid: str, name: str, patch: Fields) -> object:
-    current = next(t for t in prompts.list_templates(s, pid) if t.name == name)
-    stage = patch.get('stage', current.stage.value)
-    return prompts.save_template(s, pid, stage=prompts.Stage(stage), text=patch.get('text', current.text), name=name)
 
 
 SECTIONS: dict[str, Section] = {
@@ -131,8 +147,10 @@ SECTIONS: dict[str, Section] = {
         ],
         wanted=lambda item, _: item.model_dump(include=set(GUIDE_FIELDS)),
         given=lambda item: _set_given(item, GUIDE_FIELDS),
-        create=lambda s, pid, name, f: style_guides.create_style_guide(s, pid, name=name, **f),
-        update=lambda s, pid, row_id, p: style_guides.update_style_guide(s, pid, row_id, **p),
+        to_create=lambda name, f: parse(StyleGuideCreate, f, name=name),
+        to_update=lambda _, patch, __: parse(StyleGuideUpdate, patch),
+        create=style_guides.create_style_guide,
+        update=style_guides.update_style_guide,
         delete=style_guides.delete_style_guide,
     ),
     'characters': Section(
@@ -142,8 +160,10 @@ SECTIONS: dict[str, Section] = {
         ],
         wanted=lambda item, _: item.model_dump(include=set(CHAR_FIELDS)),
         given=lambda item: _set_given(item, CHAR_FIELDS),
-        create=lambda s, pid, name, f: characters.create_character(s, pid, name=name, **f),
-        update=lambda s, pid, row_id, p: characters.update_character(s, pid, row_id, **p),
+        to_create=lambda name, f: parse(CharacterCreate, f, name=name),
+        to_update=lambda _, patch, __: parse(CharacterUpdate, patch),
+        create=characters.create_character,
+        update=characters.update_character,
         delete=characters.delete_character,
     ),
     'scenes': Section(
@@ -163,8 +183,10 @@ SECTIONS: dict[str, Section] = {
         ],
         wanted=_scene_wanted,
         given=lambda item: _set_given(item, SCENE_FIELDS),
-        create=lambda s, pid, name, f: scenes.create_scene(s, pid, name=name, **f),
-        update=_scene_update,
+        to_create=lambda name, f: parse(SceneCreate, f, name=name),
+        to_update=lambda _, patch, __: parse(SceneUpdate, patch),
+        create=scenes.create_scene,
+        update=scenes.update_scene,
         delete=scenes.delete_scene,
     ),
     'reference_sets': Section(
@@ -175,6 +197,11 @@ SECTIONS: dict[str, Section] = {
         ],
         wanted=_set_wanted,
         given=lambda item: _set_given(item, SET_FIELDS),
+        to_create=lambda name, f: (
+            parse(ReferenceSetCreate, name=name, description=f['description']),
+            _item_models(f['items']),
+        ),
+        to_update=_set_to_update,
         create=_set_create,
         update=_set_update,
         delete=reference_sets.delete_set,
@@ -186,10 +213,10 @@ SECTIONS: dict[str, Section] = {
         ],
         wanted=lambda item, _: {'stage': item.stage.value, 'text': item.text},
         given=lambda item: {'stage', 'text'},
-        create=lambda s, pid, name, f: prompts.save_template(
-            s, pid, stage=prompts.Stage(f['stage']), text=f['text'], name=name
-        ),
-        update=_template_update,
+        to_create=lambda name, f: parse(PromptTemplateCreate, f, name=name),
+        to_update=lambda name, patch, old: parse(PromptTemplateCreate, {**old, **patch}, name=name),
+        create=prompts.save_template,
+        update=lambda s, pid, _, data: prompts.save_template(s, pid, data),
         delete=prompts.delete_template,
         key=lambda item: item.key,
     ),
@@ -216,7 +243,8 @@ def plan_section(
         fields = section.wanted(item, lambda ref, path, i=i: resolve(ref, f'{section.name}[{i}].{path}'))
         if name.lower() not in current:
             report.changes.append(Change(name, 'create'))
-            writes.append(lambda name=name, fields=fields: section.create(session, project_id, name, fields))
+            data = section.to_create(name, fields)
+            writes.append(lambda data=data: section.create(session, project_id, data))
             continue
         row_id, old_name, old = current[name.lower()]
         compared = set(fields) if mode == 'replace' else section.given(item)
@@ -225,7 +253,8 @@ def plan_section(
             patch = {'name': name, **patch}
         if patch:
             report.changes.append(Change(old_name, 'update', tuple(SHOWN.get(k, k) for k in patch)))
-            writes.append(lambda row_id=row_id, patch=patch: section.update(session, project_id, row_id, patch))
+            data = section.to_update(row_id, patch, old)
+            writes.append(lambda row_id=row_id, data=data: section.update(session, project_id, row_id, data))
         else:
             report.changes.append(Change(old_name, 'unchanged'))
     for key, (row_id, old_name, _) in sorted(current.items()):

@@ -18,7 +18,7 @@ from models.provider import ProviderAccount, Secret
 from services.bootstrap.diff import SECTIONS, Change, SectionReport, plan_section
 from services.bootstrap.prompt import build_prompt, current_settings
 from services.bootstrap.schema import READ_ONLY, BootstrapPayload, parse_payload
-from services.errors import Invalid
+from services.errors import Invalid, parse
 from services.projects import projects
 from services.security import audit
 
@@ -284,12 +284,13 @@ def import_answer(
         fresh = projects.get_project(session, project.slug)
         patch = {k: v for k, v in given.items() if v != getattr(fresh, k)}
         report.project_fields = tuple(patch)
+    project_update = parse(ProjectUpdate, patch)
     if dry_run:
         return report
     for step in steps:
         step()
     if patch:
-        projects.update_project(session, project.slug, ProjectUpdate(**patch))
+        projects.update_project(session, project.slug, project_update)
     session.flush()
     summary = {s.section: s.counts() for s in report.sections}
     audit.record(

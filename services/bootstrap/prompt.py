@@ -158,7 +158,7 @@ def current_settings(session: Session, project: ProjectRead) -> dict[str, Any]:
             {
                 'name': r.name,
                 'description': r.description,
-                'items': [{'label': i['label'], 'image': i['sha256'], 'text': i['content_text']} for i in r.items],
+                'items': [{'label': i.label, 'image': i.sha256, 'text': i.content_text} for i in r.items],
             }
             for r in reference_sets.list_sets(session, project.id)
         ],

@@ -2,93 +2,46 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
-from models.base import Stage
-from services.errors import Invalid
-from services.references.prompt_templates import check_template
-from services.references.scenes import TIMES, WEATHERS
+from models.base import NAME_MAX, Input, Name
+from models.project import Description
+from models.references import (
+    CharacterCreate,
+    Continuity,
+    PromptTemplateCreate,
+    SceneChapter,
+    StyleGuideCreate,
+    Text,
+)
+from services.errors import Invalid, rule_of
 
 SCHEMA_VERSION = 'kroma.bootstrap.v2'
 SECTIONS = ('style_guides', 'characters', 'scenes', 'reference_sets', 'prompt_templates')
 READ_ONLY = ('provider_accounts', 'secrets')
 SECRET_FIELDS = {'value', 'secret', 'secret_value', 'api_key', 'apikey', 'key', 'token', 'password', 'ciphertext'}
 Mode = Literal['merge', 'replace']
+ImageRef = Annotated[str, Field(max_length=NAME_MAX, description='sha256 or file name of an image in the project')]
 
 
-def _hex(value: str) -> str:
-    v = value.strip().lower()
-    if not re.fullmatch(r'#[0-9a-f]{6}', v):
-        raise ValueError('not a hex colour like #1a2b3c')
-    return v
-
-
-def _name(value: str) -> str:
-    v = value.strip()
-    if not v:
-        raise ValueError('must not be empty')
-    if len(v) > 200:
-        raise ValueError('must be at most 200 characters')
-    return v
-
-
-def _template(value: str) -> str:
-    try:
-        return check_template(value)
-    except Invalid as e:
-        raise ValueError(e.user_message.rstrip('.')) from e
-
-
-Name = Annotated[str, AfterValidator(_name)]
-Hex = Annotated[str, AfterValidator(_hex)]
-Text = Annotated[str, Field(max_length=20_000)]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra='forbid', str_strip_whitespace=True)
-
-
-class ProjectIn(Strict):
+class ProjectIn(Input):
     name: Name | None = None
-    description: Text | None = None
+    description: Description | None = None
 
 
-class StyleGuideIn(Strict):
-    name: Name
-    rules: Text = ''
-    do_text: Text = ''
-    dont_text: Text = ''
-    palette: list[Hex] = []
-
-
-class CharacterIn(Strict):
-    name: Name
-    bible: Text = ''
-    palette: list[Hex] = []
-    outfits: list[Name] = []
-
-
-class ContinuityIn(Strict):
-    time: Literal[TIMES] | None = None  # type: ignore[valid-type]
-    weather: Literal[WEATHERS] | None = None  # type: ignore[valid-type]
-    props: list[Name] = []
-    characters: list[Name] = []
-
-
-class SceneIn(Strict):
+class SceneIn(Input):
     name: Name
     description: Text = ''
-    chapter: int | None = Field(default=None, ge=0, le=100_000)
-    continuity: ContinuityIn = ContinuityIn()
-    reference_image: str | None = Field(default=None, description='sha256 or file name of an image in the project')
+    chapter: SceneChapter | None = None
+    continuity: Continuity = Field(default_factory=Continuity)
+    reference_image: ImageRef | None = None
 
 
-class ReferenceItemIn(Strict):
-    label: str = ''
-    image: str | None = Field(default=None, description='sha256 or file name of an image in the project')
+class ReferenceItemIn(Input):
+    label: str = Field('', max_length=NAME_MAX)
+    image: ImageRef | None = None
     text: Text = ''
 
     @model_validator(mode='after')
@@ -98,23 +51,13 @@ class ReferenceItemIn(Strict):
         return self
 
 
-class ReferenceSetIn(Strict):
+class ReferenceSetIn(Input):
     name: Name
-    description: Text = ''
-    items: list[ReferenceItemIn]
+    description: Description = ''
+    items: list[ReferenceItemIn] = Field(max_length=1000)
 
 
-class PromptTemplateIn(Strict):
-    name: Name | None = None
-    stage: Stage
-    text: Annotated[str, AfterValidator(_template)]
-
-    @property
-    def key(self) -> str:
-        return self.name or f'{self.stage.value} default'
-
-
-class NoSecrets(Strict):
+class NoSecrets(Input):
     @model_validator(mode='before')
     @classmethod
     def _refuse_values(cls, data: Any) -> Any:
@@ -135,17 +78,21 @@ class SecretRef(NoSecrets):
     has_value: bool | None = None
 
 
-class BootstrapPayload(Strict):
-    """A section left out is untouched; a section given is merged or replaced as a whole."""
+class BootstrapPayload(Input):
+    """A section left out is untouched; a section given is merged or replaced as a whole.
+
+    Style guides, characters and prompt templates are the studio's own create models, so an answer meets the same
+    limits as the forms; scenes and reference sets name their images by sha256 or file name instead of by id.
+    """
 
     schema_version: str | None = None
     mode: Mode | None = None
     project: ProjectIn | None = None
-    style_guides: list[StyleGuideIn] | None = None
-    characters: list[CharacterIn] | None = None
+    style_guides: list[StyleGuideCreate] | None = None
+    characters: list[CharacterCreate] | None = None
     scenes: list[SceneIn] | None = None
     reference_sets: list[ReferenceSetIn] | None = None
-    prompt_templates: list[PromptTemplateIn] | None = None
+    prompt_templates: list[PromptTemplateCreate] | None = None
     provider_accounts: list[ProviderAccountRef] | None = None
     secrets: list[SecretRef] | None = None
 
@@ -161,12 +108,12 @@ def field_path(loc: tuple[int | str, ...]) -> str:
     return out or '(top level)'
 
 
-def _message(err: dict[str, Any]) -> str:
+def _message(err: Any) -> str:
     if err['type'] == 'extra_forbidden':
         return 'not a known field'
     if err['type'] == 'missing':
         return 'is required'
-    return str(err['msg']).removeprefix('Value error, ')
+    return rule_of(err, BootstrapPayload)
 
 
 def parse_payload(data: Any) -> BootstrapPayload:
@@ -185,7 +132,7 @@ def parse_payload(data: Any) -> BootstrapPayload:
     for section in SECTIONS:
         seen: set[str] = set()
         for i, item in enumerate(getattr(payload, section) or []):
-            key = (item.key if isinstance(item, PromptTemplateIn) else item.name).lower()
+            key = (item.key if isinstance(item, PromptTemplateCreate) else item.name).lower()
             if key in seen:
                 duplicates.append(f'{section}[{i}].name: "{key}" appears twice (names ignore case)')
             seen.add(key)

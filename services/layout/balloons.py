@@ -5,26 +5,25 @@ from __future__ import annotations
 import importlib.util
 import logging
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
 from PIL import Image, ImageDraw, ImageFont
 
-from services.errors import Invalid
+from models.layout import BALLOON_KINDS, BalloonData
+from services.errors import Invalid, parse
 from services.files import ASSETS_DIR
 
 log = logging.getLogger(__name__)
 
-KINDS = ('speech', 'caption', 'thought')
+KINDS = BALLOON_KINDS
 _DIAG = math.sqrt(0.5)
 # Unit vectors from the balloon centre towards the speaker; captions never get a tail (comic convention).
 TAIL_DIRECTIONS: dict[str, tuple[float, float] | None] = {'none': None, 'bottom': (0.0, 1.0), 'top': (0.0, -1.0)}
 TAIL_DIRECTIONS |= {'left': (-1.0, 0.0), 'right': (1.0, 0.0), 'bottom-left': (-_DIAG, _DIAG)}
 TAIL_DIRECTIONS |= {'bottom-right': (_DIAG, _DIAG), 'top-left': (-_DIAG, -_DIAG), 'top-right': (_DIAG, -_DIAG)}
-MAX_TEXT = 1000
-FONT_MIN, FONT_MAX = 8, 200
 SUPERSAMPLE = 3
 Rect = tuple[int, int, int, int]
 _FONT_DIR = ASSETS_DIR / 'fonts'
@@ -32,7 +31,7 @@ _FONT_DIR = ASSETS_DIR / 'fonts'
 
 @dataclass(frozen=True)
 class Balloon:
-    """One balloon; x/y are its centre relative to the panel (0..1), width its maximum width relative to the panel."""
+    """One balloon ready to draw; its limits are BalloonData's, checked by from_dict for anything stored or sent."""
 
     text: str
     x: float
@@ -42,35 +41,10 @@ class Balloon:
     font_size: int = 28
     width: float = 0.4
 
-    def __post_init__(self) -> None:
-        if not isinstance(self.text, str) or not self.text.strip():
-            _bad('text', 'Balloon text cannot be empty.')
-        if len(self.text) > MAX_TEXT:
-            _bad('text', f'Balloon text is limited to {MAX_TEXT} characters.')
-        for name in ('x', 'y'):
-            value = getattr(self, name)
-            if not _is_number(value) or not 0.0 <= value <= 1.0:
-                _bad(name, f'Balloon {name} must be a number from 0 to 1.')
-        if self.kind not in KINDS:
-            _bad('kind', f'Balloon kind must be one of {", ".join(KINDS)}.')
-        if self.tail not in TAIL_DIRECTIONS:
-            _bad('tail', f'Balloon tail must be one of {", ".join(TAIL_DIRECTIONS)}.')
-        if type(self.font_size) is not int or not FONT_MIN <= self.font_size <= FONT_MAX:
-            _bad('font_size', f'Balloon font_size must be a whole number from {FONT_MIN} to {FONT_MAX}.')
-        if not _is_number(self.width) or not 0.1 <= self.width <= 1.0:
-            _bad('width', 'Balloon width must be a number from 0.1 to 1.')
-
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Balloon:
-        """Build from stored/posted JSON; unknown or missing fields are refused by name."""
-        if not isinstance(d, dict):
-            raise Invalid('A balloon must be an object.', code='balloon_invalid')
-        for key in sorted(set(map(str, d)) - {f.name for f in fields(cls)}):
-            _bad(key, f'Unknown balloon field {key!r}.')
-        for key in [k for k in ('text', 'x', 'y') if k not in d]:
-            _bad(key, f'Balloon {key} is required.')
-        values = {k: float(v) if k in ('x', 'y', 'width') and _is_number(v) else v for k, v in d.items()}
-        return cls(**values)
+    def from_dict(cls, d: Any, *, where: str = 'Balloon') -> Balloon:
+        """Build from stored/posted JSON; a bad, missing or unknown field is refused by name."""
+        return cls(**parse(BalloonData, d, where=where, code='balloon_invalid').model_dump())
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -87,14 +61,6 @@ class BalloonLayout:
     line_height: int
     tail_tip: tuple[int, int] | None
     border: int
-
-
-def _is_number(v: object) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
-
-
-def _bad(field: str, message: str) -> None:
-    raise Invalid(message, code='balloon_invalid', details={'field': field})
 
 
 @lru_cache(maxsize=1)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func
@@ -11,82 +10,37 @@ from sqlmodel import Session, col, select
 
 from models.assets import Asset, AssetLink, AssetRead
 from models.base import AssetKind, LinkRelation, ReviewState
-from models.layout import Chapter, Page, Panel
+from models.layout import (
+    Chapter,
+    ChapterCreate,
+    ChapterRead,
+    ChapterUpdate,
+    Page,
+    PageCreate,
+    PageLayout,
+    PageRead,
+    PageUpdate,
+    Panel,
+    PanelRead,
+)
 from models.project import ProjectRead
-from services.crud import get_owned
-from services.errors import Conflict, Invalid, KromaError, NotFound
+from services.crud import changes, get_owned
+from services.errors import Conflict, Invalid, NotFound
 from services.layout.balloons import Balloon
 from services.layout.render import PageSpec, PanelSpec, normalise_crop, render_page
 from services.projects import assets as assets_svc
 from services.projects.assets import AssetStore
 from services.security import audit
 
-NUMBER_MAX, TEXT_MAX, BALLOONS_MAX, LINEAGE_DEPTH, PREVIEW_WIDTH = 9999, 200, 30, 32, 600
+BALLOONS_MAX, LINEAGE_DEPTH, PREVIEW_WIDTH = 30, 32, 600
 
 
-@dataclass(frozen=True)
-class ChapterRead:
-    """A chapter with its page count, for the chapter picker and the export scope."""
-
-    id: str
-    number: int
-    title: str
-    writer: str
-    pages: int = 0
-
-
-@dataclass(frozen=True)
-class PanelRead:
-    """One filled slot (0-based): asset, crop and balloons exactly as stored."""
-
-    slot: int
-    asset_id: str | None
-    crop: dict[str, float]
-    balloons: tuple[dict[str, Any], ...]
-
-
-@dataclass(frozen=True)
-class PageRead:
-    """A page as the editor and the exporter see it; grid holds rows/cols (grid template) and gutter."""
-
-    id: str
-    chapter_id: str
-    number: int
-    template: str
-    size_preset: str
-    grid: dict[str, int]
-    slots: int
-    panels: tuple[PanelRead, ...]
-
-    def panel(self, slot: int) -> PanelRead | None:
-        """The panel in a slot, or None while it is empty."""
-        return next((p for p in self.panels if p.slot == slot), None)
-
-
-@dataclass(frozen=True)
-class PageLayout:
-    """What the page form sets: template and size, rows/cols for the grid template, gutter in px at 150 DPI."""
-
-    template: str = 'splash'
-    size_preset: str = 'us_comic'
-    rows: int | None = None
-    cols: int | None = None
-    gutter: int | None = None
-
-    def spec(self) -> PageSpec:
-        """Validate everything together as an empty page (PageSpec names the bad field)."""
-        grid = {
-            k: v for k, v in (('rows', self.rows), ('cols', self.cols)) if v is not None and self.template == 'grid'
-        }
-        return PageSpec(
-            1, self.template, self.size_preset, (), grid | ({} if self.gutter is None else {'gutter': self.gutter})
-        )
-
-
-def _text(value: str | None, what: str) -> str:
-    if len(value := (value or '').strip()) > TEXT_MAX:
-        raise Invalid(f'{what} is limited to {TEXT_MAX} characters.', details={'field': what.lower()})
-    return value
+def _spec(layout: PageLayout) -> PageSpec:
+    """Validate a layout as an empty page: the renderer knows the templates, sizes and grids (and names the field)."""
+    grid = {k: v for k, v in (('rows', layout.rows), ('cols', layout.cols)) if v is not None}
+    grid = grid if layout.template == 'grid' else {}
+    gutter = {} if layout.gutter is None else {'gutter': layout.gutter}
+    return PageSpec(1, layout.template, layout.size_preset, (), grid | gutter)
 
 
 def list_chapters(session: Session, project_id: str) -> list[ChapterRead]:
@@ -94,14 +48,18 @@ def list_chapters(session: Session, project_id: str) -> list[ChapterRead]:
     query = select(Page.chapter_id, func.count()).where(Page.project_id == project_id).group_by(Page.chapter_id)
     counts = dict(session.exec(query).all())
     rows = session.exec(select(Chapter).where(Chapter.project_id == project_id).order_by(col(Chapter.number))).all()
-    return [ChapterRead(c.id, c.number, c.title, c.writer, counts.get(c.id, 0)) for c in rows]
+    return [_chapter_read(c, counts.get(c.id, 0)) for c in rows]
 
 
 def get_chapter(session: Session, project_id: str, chapter_id: str) -> ChapterRead:
     """One chapter of this project only."""
     row = get_owned(session, Chapter, project_id, chapter_id)
     pages = session.exec(select(func.count()).select_from(Page).where(Page.chapter_id == row.id)).one()
-    return ChapterRead(row.id, row.number, row.title, row.writer, pages)
+    return _chapter_read(row, pages)
+
+
+def _chapter_read(row: Chapter, pages: int) -> ChapterRead:
+    return ChapterRead(id=row.id, number=row.number, title=row.title, writer=row.writer, pages=pages)
 
 
 def chapter_by_number(session: Session, project_id: str, number: int) -> ChapterRead:
@@ -112,33 +70,35 @@ def chapter_by_number(session: Session, project_id: str, number: int) -> Chapter
     return get_chapter(session, project_id, row.id)
 
 
-def save_chapter(
-    session: Session,
-    project_id: str,
-    chapter_id: str | None = None,
-    *,
-    number: int | None = None,
-    title: str | None = None,
-    writer: str | None = None,
-) -> ChapterRead:
-    """Create (chapter_id None; the next free number unless given) or update what is given; numbers are unique."""
-    row = get_owned(session, Chapter, project_id, chapter_id) if chapter_id else None
-    taken = {n for n in session.exec(select(Chapter.number).where(Chapter.project_id == project_id))}
-    if number is None and row is None:
-        number = max(taken, default=0) + 1
-    if number is not None and (type(number) is not int or not 1 <= number <= NUMBER_MAX):
-        raise Invalid(f'Chapter number must be a whole number from 1 to {NUMBER_MAX}.', details={'field': 'number'})
-    if number is not None and number in taken and (row is None or row.number != number):
+def create_chapter(session: Session, project_id: str, data: ChapterCreate) -> ChapterRead:
+    """A new chapter: the next free number unless one is given; numbers are unique in a project."""
+    taken = set(session.exec(select(Chapter.number).where(Chapter.project_id == project_id)))
+    number = data.number if data.number is not None else max(taken, default=0) + 1
+    if number in taken:
         raise Conflict(f'Chapter {number} already exists in this project.', code='chapter_exists')
-    row = row or Chapter(project_id=project_id, number=number)
-    row.number = number if number is not None else row.number
-    row.title = _text(title, 'Title') if title is not None else row.title
-    row.writer = _text(writer, 'Writer') if writer is not None else row.writer
+    row = Chapter(project_id=project_id, number=number, title=data.title, writer=data.writer)
+    return _save_chapter(session, row, 'chapter.create')
+
+
+def update_chapter(session: Session, project_id: str, chapter_id: str, data: ChapterUpdate) -> ChapterRead:
+    """Change what is given; a number another chapter has is refused."""
+    row = get_owned(session, Chapter, project_id, chapter_id)
+    patch = changes(data)
+    number = patch.get('number', row.number)
+    clash = session.exec(select(Chapter.id).where(Chapter.project_id == project_id, Chapter.number == number)).first()
+    if clash not in (None, row.id):
+        raise Conflict(f'Chapter {number} already exists in this project.', code='chapter_exists')
+    for key, value in patch.items():
+        setattr(row, key, value)
+    return _save_chapter(session, row, 'chapter.update')
+
+
+def _save_chapter(session: Session, row: Chapter, action: str) -> ChapterRead:
     session.add(row)
     session.flush()
-    action = 'chapter.update' if chapter_id else 'chapter.create'
-    audit.record(session, project_id=project_id, action=action, payload={'chapter_id': row.id, 'number': row.number})
-    return get_chapter(session, project_id, row.id)
+    payload = {'chapter_id': row.id, 'number': row.number}
+    audit.record(session, project_id=row.project_id, action=action, payload=payload)
+    return get_chapter(session, row.project_id, row.id)
 
 
 def delete_chapter(session: Session, project_id: str, chapter_id: str) -> None:
@@ -154,8 +114,20 @@ def delete_chapter(session: Session, project_id: str, chapter_id: str) -> None:
 def _page_read(session: Session, page: Page) -> PageRead:
     panels = session.exec(select(Panel).where(Panel.page_id == page.id).order_by(col(Panel.slot))).all()
     slots = PageSpec(page.number, page.template, page.size_preset, (), page.layout or None).slots()
-    views = tuple(PanelRead(p.slot, p.asset_id, normalise_crop(p.crop), tuple(p.balloons)) for p in panels)
-    return PageRead(page.id, page.chapter_id, page.number, page.template, page.size_preset, page.layout, slots, views)
+    views = tuple(
+        PanelRead(slot=p.slot, asset_id=p.asset_id, crop=normalise_crop(p.crop), balloons=tuple(p.balloons))
+        for p in panels
+    )
+    return PageRead(
+        id=page.id,
+        chapter_id=page.chapter_id,
+        number=page.number,
+        template=page.template,
+        size_preset=page.size_preset,
+        grid=page.layout,
+        slots=slots,
+        panels=views,
+    )
 
 
 def list_pages(session: Session, project_id: str, chapter_id: str) -> list[PageRead]:
@@ -170,28 +142,34 @@ def get_page(session: Session, project_id: str, page_id: str) -> PageRead:
     return _page_read(session, get_owned(session, Page, project_id, page_id))
 
 
-def save_page(
-    session: Session, project_id: str, layout: PageLayout, *, chapter_id: str | None = None, page_id: str | None = None
-) -> PageRead:
-    """Append a page to a chapter, or change a page's layout; a filled slot the new layout lacks is refused."""
-    spec = layout.spec()
-    if page_id is None:
-        get_owned(session, Chapter, project_id, chapter_id or '')
-        last = session.exec(select(func.max(Page.number)).where(Page.chapter_id == chapter_id)).one()
-        row = Page(project_id=project_id, chapter_id=chapter_id, number=(last or 0) + 1)
-    else:
-        row = get_owned(session, Page, project_id, page_id)
-        gone = session.exec(select(Panel).where(Panel.page_id == page_id, Panel.slot >= spec.slots())).all()
-        if filled := [p for p in gone if p.asset_id or p.balloons]:
-            where = f'clear it before switching to a layout with {spec.slots()} panels'
-            raise Invalid(f'Panel {filled[0].slot + 1} is filled; {where}.', code='page_slot_filled')
-        for p in gone:
-            session.delete(p)
+def create_page(session: Session, project_id: str, data: PageCreate) -> PageRead:
+    """Append a page to a chapter."""
+    spec = _spec(data)
+    get_owned(session, Chapter, project_id, data.chapter_id)
+    last = session.exec(select(func.max(Page.number)).where(Page.chapter_id == data.chapter_id)).one()
+    row = Page(project_id=project_id, chapter_id=data.chapter_id, number=(last or 0) + 1)
+    return _save_page(session, row, spec, 'page.create')
+
+
+def update_page(session: Session, project_id: str, page_id: str, data: PageUpdate) -> PageRead:
+    """Change a page's layout; a filled slot the new layout lacks is refused."""
+    spec = _spec(data)
+    row = get_owned(session, Page, project_id, page_id)
+    gone = session.exec(select(Panel).where(Panel.page_id == page_id, Panel.slot >= spec.slots())).all()
+    if filled := [p for p in gone if p.asset_id or p.balloons]:
+        where = f'clear it before switching to a layout with {spec.slots()} panels'
+        raise Invalid(f'Panel {filled[0].slot + 1} is filled; {where}.', code='page_slot_filled')
+    for p in gone:
+        session.delete(p)
+    return _save_page(session, row, spec, 'page.update')
+
+
+def _save_page(session: Session, row: Page, spec: PageSpec, action: str) -> PageRead:
     row.template, row.size_preset, row.layout = spec.template, spec.size_preset, dict(spec.grid or {})
     session.add(row)
     session.flush()
     payload = {'page_id': row.id, 'chapter_id': row.chapter_id, 'number': row.number, 'template': row.template}
-    audit.record(session, project_id=project_id, action='page.update' if page_id else 'page.create', payload=payload)
+    audit.record(session, project_id=row.project_id, action=action, payload=payload)
     return _page_read(session, row)
 
 
@@ -325,16 +303,10 @@ def clear_panel(session: Session, project_id: str, page_id: str, slot: int) -> P
 
 
 def validate_balloons(balloons: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Each balloon checked by Balloon.from_dict; the error says which balloon and which field."""
+    """Each balloon checked against BalloonData; the error says which balloon and which field."""
     if not isinstance(balloons, list) or len(balloons) > BALLOONS_MAX:
         raise Invalid(f'Balloons must be a list of at most {BALLOONS_MAX}.', details={'field': 'balloons'})
-    out = []
-    for i, data in enumerate(balloons, 1):
-        try:
-            out.append(Balloon.from_dict(data).to_dict())
-        except KromaError as e:
-            raise Invalid(f'Balloon {i}: {e.user_message}', code=e.code, details=e.details) from e
-    return out
+    return [Balloon.from_dict(data, where=f'Balloon {i}').to_dict() for i, data in enumerate(balloons, 1)]
 
 
 def edit_balloon(

@@ -11,7 +11,8 @@ from typing import Any
 
 from PIL import Image, ImageDraw, UnidentifiedImageError
 
-from services.errors import Invalid, NotFound
+from models.layout import Crop
+from services.errors import Invalid, NotFound, parse
 from services.layout.balloons import Balloon, draw_balloon, load_font
 from services.layout.templates import (
     PAGE_SIZES,
@@ -24,8 +25,7 @@ from services.layout.templates import (
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CROP: dict[str, float] = {'zoom': 1.0, 'x': 0.5, 'y': 0.5}
-ZOOM_MIN, ZOOM_MAX = 1.0, 4.0
+DEFAULT_CROP: dict[str, float] = Crop().model_dump()
 GUTTER_MAX = 200
 PREVIEW_MIN, PREVIEW_MAX = 32, 4000
 PLACEHOLDER_FILL = (236, 236, 236)
@@ -44,19 +44,8 @@ def _number(value: Any, name: str, lo: float, hi: float, where: str) -> float:
 
 
 def normalise_crop(crop: dict | None, *, where: str = 'Panel crop') -> dict[str, float]:
-    """Fill defaults and check ranges: zoom 1..4, focal centre x/y 0..1."""
-    crop = crop or {}
-    if not isinstance(crop, dict):
-        raise Invalid(f'{where} must be an object with zoom, x and y.', details={'field': 'crop'})
-    unknown = sorted(set(map(str, crop)) - set(DEFAULT_CROP))
-    if unknown:
-        raise Invalid(f'{where}: unknown field {unknown[0]!r}.', details={'field': unknown[0]})
-    merged = DEFAULT_CROP | crop
-    return {
-        'zoom': _number(merged['zoom'], 'zoom', ZOOM_MIN, ZOOM_MAX, where),
-        'x': _number(merged['x'], 'x', 0.0, 1.0, where),
-        'y': _number(merged['y'], 'y', 0.0, 1.0, where),
-    }
+    """Fill defaults and check ranges (the Crop model's): zoom 1..4, focal centre x/y 0..1."""
+    return parse(Crop, crop or {}, where=where).model_dump()
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from models.base import AssetKind, ProviderKind
 from models.db import SessionFactory
 from models.project import Project, ProjectCreate
 from models.provider import ProviderAccount
+from models.references import CharacterCreate, CharacterReferenceCreate, SceneCreate, StyleGuideCreate
 from services.projects.assets import AssetStore
 from services.projects.projects import create_project
 from services.references import characters, scenes, style_guides
@@ -52,30 +53,24 @@ def ensure_demo(sessions: SessionFactory, store: AssetStore) -> bool:
             ),
             data_dir=store.data_dir,
         )
-        style_guides.create_style_guide(
-            s,
-            project.id,
+        guide = StyleGuideCreate(
             name='Sepia ink',
             rules='Bold black ink outlines, flat sepia tones, four tone steps, no gradients.',
             do_text='Keep line weight even; keep shadows flat.',
             dont_text='No photographic texture, no neon colours.',
             palette=['#18141c', '#5c4034', '#b0845c', '#ecd8b4'],
         )
+        style_guides.create_style_guide(s, project.id, guide)
         for name, image in demo_art.style_images():
             store.ingest(s, project, demo_art.png(image), name=name, kind=AssetKind.style, tags=['style', 'demo'])
         for name, description, image, continuity in demo_art.scene_images():
             asset, _ = store.ingest(
                 s, project, demo_art.png(image), name=f'{name}.png', kind=AssetKind.scene, tags=['scene']
             )
-            scenes.create_scene(
-                s,
-                project.id,
-                name=name,
-                description=description,
-                chapter=1,
-                continuity=continuity,
-                reference_asset_id=asset.id,
+            scene = SceneCreate(
+                name=name, description=description, chapter=1, continuity=continuity, reference_asset_id=asset.id
             )
+            scenes.create_scene(s, project.id, scene)
         bibles = {
             'Grace': (
                 'A naval officer in her late seventies: short curly grey hair, warm smile, dark uniform with gold braid.',
@@ -89,7 +84,7 @@ def ensure_demo(sessions: SessionFactory, store: AssetStore) -> bool:
         for name, refs in demo_art.character_refs().items():
             bible, palette = bibles[name]
             char = characters.create_character(
-                s, project.id, name=name, bible=bible, palette=palette, outfits=[refs[0][2]]
+                s, project.id, CharacterCreate(name=name, bible=bible, palette=palette, outfits=[refs[0][2]])
             )
             for angle, image, outfit in refs:
                 asset, _ = store.ingest(
@@ -100,6 +95,7 @@ def ensure_demo(sessions: SessionFactory, store: AssetStore) -> bool:
                     kind=AssetKind.character,
                     tags=['character'],
                 )
-                characters.add_reference(s, project.id, char.id, asset.id, angle=angle, outfit=outfit)
+                tags = CharacterReferenceCreate(asset_id=asset.id, angle=angle, outfit=outfit)
+                characters.add_reference(s, project.id, char.id, tags)
     log.info('Demo project created')
     return True

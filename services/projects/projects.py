@@ -20,6 +20,7 @@ from models.project import (
     StorageUpdate,
 )
 from models.runs import CostEvent, Run
+from services.crud import apply_patch, changes
 from services.errors import Conflict, Invalid, NotFound
 from services.projects import storage
 from services.security import audit
@@ -97,15 +98,10 @@ def get_project(session: Session, slug: str) -> ProjectRead:
 
 
 def create_project(session: Session, data: ProjectCreate, *, data_dir: Path) -> ProjectRead:
-    slug = validate_slug(data.slug.strip())
-    name = data.name.strip()
-    if not name:
-        raise Invalid('Name must not be empty.', code='invalid_project_name')
+    slug, name = validate_slug(data.slug), data.name
     if session.exec(select(Project).where(Project.slug == slug)).first():
         raise Conflict(f'A project with slug "{slug}" already exists.', code='project_exists')
-    if data.budget_usd < 0:
-        raise Invalid('Budget cannot be negative.')
-    row = Project(slug=slug, name=name, description=data.description.strip(), budget_usd=data.budget_usd)
+    row = Project(slug=slug, name=name, description=data.description, budget_usd=data.budget_usd)
     session.add(row)
     session.flush()
     project_root(row, data_dir).mkdir(parents=True, exist_ok=True)
@@ -116,18 +112,10 @@ def create_project(session: Session, data: ProjectCreate, *, data_dir: Path) -> 
 def update_project(session: Session, slug: str, data: ProjectUpdate) -> ProjectRead:
     """Patch only the fields given: an omitted field is never blanked."""
     row = get_row(session, slug)
-    patch = data.model_dump(exclude_unset=True, exclude_none=True)
-    if 'name' in patch and not patch['name'].strip():
-        raise Invalid('Name must not be empty.', code='invalid_project_name')
-    if patch.get('budget_usd', 0) < 0:
-        raise Invalid('Budget cannot be negative.')
-    if 'batch_limit' in patch and not 1 <= patch['batch_limit'] <= 500:
-        raise Invalid('Batch limit must be between 1 and 500 jobs.')
+    patch = changes(data)
     if 'settings' in patch:
         patch['settings'] = {**row.settings, **patch['settings']}
-    for key, value in patch.items():
-        setattr(row, key, value.strip() if isinstance(value, str) else value)
-    row.updated_at = utcnow()
+    apply_patch(row, patch)
     session.add(row)
     audit.record(session, project_id=row.id, action='project.update', payload={'fields': sorted(patch)})
     return _read(row)

@@ -95,13 +95,19 @@ def _free_name(session: Session, name: str, *, project_id: str | None, account_i
 
 
 def create_account(
-    session: Session, data: ProviderAccountCreate, *, secrets: SecretStore | None = None, api_key: str | None = None
+    session: Session,
+    data: ProviderAccountCreate,
+    *,
+    project_id: str | None = None,
+    secrets: SecretStore | None = None,
 ) -> ProviderAccountRead:
-    name = _free_name(session, data.name, project_id=data.project_id)
+    """The account belongs to project_id (None: every project) unless data.shared makes it global."""
+    owner = None if data.shared else project_id
+    name = _free_name(session, data.name, project_id=owner)
     row = ProviderAccount(
         name=name,
         kind=data.kind,
-        project_id=data.project_id,
+        project_id=owner,
         base_url=_check_url(data.base_url) or DEFAULT_URLS.get(data.kind, ''),
         model=data.model.strip() or DEFAULT_MODELS.get(data.kind, ''),
         options=validate_options(data.options),
@@ -109,7 +115,7 @@ def create_account(
     session.add(row)
     session.flush()
     _audit(session, row, 'provider_account.create')
-    if api_key:
+    if api_key := (data.api_key.get_secret_value() if data.api_key else ''):
         if secrets is None:
             raise Invalid('Keys cannot be stored without the secrets service.')
         set_key(session, secrets, row.id, api_key)

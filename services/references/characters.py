@@ -11,16 +11,23 @@ from sqlmodel import Session, col, select
 
 from models.assets import Asset
 from models.base import AssetKind
-from models.references import Character, CharacterRead, CharacterReference
-from services.crud import apply_patch, clean_name, ensure_unique_name, get_owned
-from services.errors import Invalid, NotFound
+from models.references import (
+    ANGLES,
+    Character,
+    CharacterCreate,
+    CharacterRead,
+    CharacterReference,
+    CharacterReferenceCreate,
+    CharacterReferenceTags,
+    CharacterUpdate,
+)
+from services.crud import apply_patch, changes, ensure_unique_name, get_owned
+from services.errors import NotFound
 from services.security import audit
 
 if TYPE_CHECKING:
     from models.project import ProjectRead
     from services.projects.assets import AssetStore, UploadResult
-
-ANGLES = ('front', 'three-quarter', 'side', 'back')
 
 
 def _read(session: Session, row: Character) -> CharacterRead:
@@ -28,43 +35,21 @@ def _read(session: Session, row: Character) -> CharacterRead:
     return CharacterRead.model_validate({**row.model_dump(), 'reference_asset_ids': list(refs)})
 
 
-def validate_palette(palette: Sequence[str]) -> list[str]:
-    out = []
-    for colour in palette:
-        c = colour.strip().lower()
-        if not (len(c) == 7 and c.startswith('#') and all(ch in '0123456789abcdef' for ch in c[1:])):
-            raise Invalid(f'Palette colour "{colour}" is not a hex colour like #1a2b3c.', code='invalid_palette')
-        out.append(c)
-    return out
-
-
-def create_character(
-    session: Session,
-    project_id: str,
-    *,
-    name: str,
-    bible: str = '',
-    palette: Sequence[str] = (),
-    outfits: Sequence[str] = (),
-) -> CharacterRead:
-    name = clean_name(name, 'Character')
+def create_character(session: Session, project_id: str, data: CharacterCreate) -> CharacterRead:
+    name = data.name
     ensure_unique_name(session, Character, project_id, name)
-    row = Character(
-        project_id=project_id, name=name, bible=bible.strip(), palette=validate_palette(palette), outfits=list(outfits)
-    )
+    row = Character(project_id=project_id, name=name, bible=data.bible, palette=data.palette, outfits=data.outfits)
     session.add(row)
     session.flush()
     audit.record(session, project_id=project_id, action='character.create', payload={'name': name})
     return _read(session, row)
 
 
-def update_character(session: Session, project_id: str, character_id: str, **patch: object) -> CharacterRead:
+def update_character(session: Session, project_id: str, character_id: str, data: CharacterUpdate) -> CharacterRead:
     row = get_owned(session, Character, project_id, character_id)
+    patch = changes(data)
     if 'name' in patch:
-        patch['name'] = clean_name(str(patch['name']), 'Character')
         ensure_unique_name(session, Character, project_id, patch['name'], exclude_id=row.id)
-    if 'palette' in patch:
-        patch['palette'] = validate_palette(patch['palette'])  # type: ignore[arg-type]
     apply_patch(row, patch)
     session.add(row)
     audit.record(session, project_id=project_id, action='character.update', payload={'id': row.id, **patch})
@@ -87,26 +72,17 @@ def get_character(session: Session, project_id: str, character_id: str) -> Chara
 
 
 def add_reference(
-    session: Session,
-    project_id: str,
-    character_id: str,
-    asset_id: str,
-    *,
-    angle: str = 'front',
-    expression: str = '',
-    outfit: str = '',
+    session: Session, project_id: str, character_id: str, data: CharacterReferenceCreate
 ) -> CharacterReference:
     get_owned(session, Character, project_id, character_id)
-    asset = get_owned(session, Asset, project_id, asset_id)
-    if angle not in ANGLES:
-        raise Invalid(f'Angle must be one of {", ".join(ANGLES)}.', code='invalid_angle')
+    asset = get_owned(session, Asset, project_id, data.asset_id)
     existing = session.exec(
         select(CharacterReference).where(
-            CharacterReference.character_id == character_id, CharacterReference.asset_id == asset_id
+            CharacterReference.character_id == character_id, CharacterReference.asset_id == asset.id
         )
     ).first()
-    ref = existing or CharacterReference(project_id=project_id, character_id=character_id, asset_id=asset_id)
-    ref.angle, ref.expression, ref.outfit = angle, expression, outfit
+    ref = existing or CharacterReference(project_id=project_id, character_id=character_id, asset_id=asset.id)
+    ref.angle, ref.expression, ref.outfit = data.angle, data.expression, data.outfit
     asset.character_id = character_id
     session.add_all([ref, asset])
     session.flush()
@@ -167,21 +143,16 @@ def upload_references(
     project: ProjectRead,
     character_id: str,
     files: Sequence[tuple[str, bytes]],
-    *,
-    angle: str = 'front',
-    expression: str = '',
-    outfit: str = '',
+    tags: CharacterReferenceTags | None = None,
 ) -> list[UploadResult]:
     """Upload straight onto a character: every accepted (or already known) image becomes one of its references."""
     get_owned(session, Character, project.id, character_id)
-    if angle not in ANGLES:
-        raise Invalid(f'Angle must be one of {", ".join(ANGLES)}.', code='invalid_angle')
+    tags = tags or CharacterReferenceTags()
     results = store.upload_many(
         session, project, files, kind=AssetKind.character, character_id=character_id, tags=['character']
     )
     for r in results:
         if r.asset is not None:
-            add_reference(
-                session, project.id, character_id, r.asset.id, angle=angle, expression=expression, outfit=outfit
-            )
+            ref = CharacterReferenceCreate(asset_id=r.asset.id, **tags.model_dump())
+            add_reference(session, project.id, character_id, ref)
     return results

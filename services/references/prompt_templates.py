@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import string
 from collections.abc import Mapping, Sequence
 from functools import cache
 from typing import Any
@@ -13,22 +12,24 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from models.base import Stage
+from models.references import PLACEHOLDERS as PLACEHOLDERS  # re-exported: pages list them
 from models.references import (
     Character,
     CharacterRead,
     PromptTemplate,
+    PromptTemplateCreate,
     PromptTemplateRead,
     Scene,
     SceneRead,
     StyleGuide,
     StyleGuideRead,
+    placeholders_only,
 )
 from services.crud import get_owned
 from services.errors import Invalid
 from services.files import ASSETS_DIR
 from services.security import audit
 
-PLACEHOLDERS = ('style_guide', 'scene', 'continuity', 'characters', 'time', 'weather', 'stage')
 ASSETS = ASSETS_DIR
 
 
@@ -38,28 +39,19 @@ def default_templates() -> dict[str, str]:
 
 
 def check_template(text: str) -> str:
-    """Refuse unknown {placeholders} and broken braces before saving, so a run never fails on a typo."""
+    """Refuse unknown or formatted {placeholders} and broken braces, so a run never fails on a typo (the model's rule)."""
     text = text.strip()
     if not text:
         raise Invalid('Template text must not be empty.', code='invalid_template')
     try:
-        names = {f for _, f, _, _ in string.Formatter().parse(text) if f is not None}
+        return placeholders_only(text)
     except ValueError as e:
-        raise Invalid(f'Template braces are unbalanced: {e}.', code='invalid_template') from e
-    unknown = sorted(n for n in names if n not in PLACEHOLDERS)
-    if unknown:
-        raise Invalid(
-            f'Unknown placeholder {{{unknown[0]}}}; use one of {", ".join(PLACEHOLDERS)}.', code='invalid_template'
-        )
-    return text
+        raise Invalid(f'Template text: {e}.', code='invalid_template') from None
 
 
-def save_template(
-    session: Session, project_id: str, *, stage: Stage, text: str, name: str | None = None
-) -> PromptTemplateRead:
+def save_template(session: Session, project_id: str, data: PromptTemplateCreate) -> PromptTemplateRead:
     """Every save is a new version; the highest version of a name is the one runs use."""
-    name = (name or f'{stage.value} default').strip()
-    text = check_template(text)
+    name, stage, text = data.key, data.stage, check_template(data.text)
     last = session.exec(
         select(func.max(PromptTemplate.version)).where(
             PromptTemplate.project_id == project_id, PromptTemplate.name == name

@@ -3,24 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
 from models.assets import Asset
-from models.references import ReferenceSet, ReferenceSetItem, ReferenceSetRead
-from services.crud import apply_patch, clean_name, ensure_unique_name, get_owned
+from models.references import (
+    ReferenceSet,
+    ReferenceSetCreate,
+    ReferenceSetItem,
+    ReferenceSetItemCreate,
+    ReferenceSetItemRead,
+    ReferenceSetRead,
+    ReferenceSetUpdate,
+)
+from services.crud import apply_patch, changes, ensure_unique_name, get_owned
 from services.errors import Invalid
 from services.security import audit
-
-
-@dataclass(frozen=True)
-class ItemSpec:
-    """One wanted item: an image of the project, a text note, or both, with a label."""
-
-    asset_id: str | None = None
-    label: str = ''
-    content_text: str = ''
 
 
 def _items(session: Session, set_id: str) -> list[ReferenceSetItem]:
@@ -36,15 +34,15 @@ def _read(session: Session, row: ReferenceSet) -> ReferenceSetRead:
     for pos, item in enumerate(items):
         asset = assets.get(item.asset_id or '')
         out.append(
-            {
-                'id': item.id,
-                'position': pos,
-                'asset_id': item.asset_id,
-                'label': item.label,
-                'content_text': item.content_text,
-                'sha256': asset.sha256 if asset else None,
-                'original_name': asset.original_name if asset else None,
-            }
+            ReferenceSetItemRead(
+                id=item.id,
+                position=pos,
+                asset_id=item.asset_id,
+                label=item.label,
+                content_text=item.content_text,
+                sha256=asset.sha256 if asset else None,
+                original_name=asset.original_name if asset else None,
+            )
         )
     return ReferenceSetRead(id=row.id, name=row.name, description=row.description, items=out)
 
@@ -58,11 +56,11 @@ def _renumber(session: Session, items: Sequence[ReferenceSetItem]) -> None:
 
 
 def create_set(
-    session: Session, project_id: str, *, name: str, description: str = '', actor: str | None = None
+    session: Session, project_id: str, data: ReferenceSetCreate, *, actor: str | None = None
 ) -> ReferenceSetRead:
-    name = clean_name(name, 'Reference set')
+    name = data.name
     ensure_unique_name(session, ReferenceSet, project_id, name)
-    row = ReferenceSet(project_id=project_id, name=name, description=description.strip())
+    row = ReferenceSet(project_id=project_id, name=name, description=data.description)
     session.add(row)
     session.flush()
     audit.record(session, project_id=project_id, actor=actor, action='reference_set.create', payload={'name': name})
@@ -70,22 +68,13 @@ def create_set(
 
 
 def update_set(
-    session: Session,
-    project_id: str,
-    set_id: str,
-    *,
-    name: str | None = None,
-    description: str | None = None,
-    actor: str | None = None,
+    session: Session, project_id: str, set_id: str, data: ReferenceSetUpdate, *, actor: str | None = None
 ) -> ReferenceSetRead:
     """Rename and/or describe a set; a name clash (ignoring case) is refused."""
     row = get_owned(session, ReferenceSet, project_id, set_id)
-    patch: dict[str, object] = {}
-    if name is not None:
-        patch['name'] = clean_name(name, 'Reference set')
-        ensure_unique_name(session, ReferenceSet, project_id, str(patch['name']), exclude_id=row.id)
-    if description is not None:
-        patch['description'] = description.strip()
+    patch = changes(data)
+    if 'name' in patch:
+        ensure_unique_name(session, ReferenceSet, project_id, patch['name'], exclude_id=row.id)
     apply_patch(row, patch)
     session.add(row)
     session.flush()
@@ -115,15 +104,15 @@ def list_sets(session: Session, project_id: str) -> list[ReferenceSetRead]:
     return [_read(session, r) for r in rows]
 
 
-def _check_item(session: Session, project_id: str, spec: ItemSpec) -> ItemSpec:
+def _check_item(session: Session, project_id: str, spec: ReferenceSetItemCreate) -> ReferenceSetItemCreate:
     if spec.asset_id:
         get_owned(session, Asset, project_id, spec.asset_id)
-    elif not spec.content_text.strip():
+    elif not spec.content_text:
         raise Invalid('A reference set item needs an image or some text.', code='empty_item')
-    return ItemSpec(spec.asset_id or None, spec.label.strip(), spec.content_text.strip())
+    return spec.model_copy(update={'asset_id': spec.asset_id or None})
 
 
-def _new_item(project_id: str, set_id: str, spec: ItemSpec, *, position: int) -> ReferenceSetItem:
+def _new_item(project_id: str, set_id: str, spec: ReferenceSetItemCreate, *, position: int) -> ReferenceSetItem:
     """Adding one item and replacing them all must build rows alike; the spec is already checked."""
     return ReferenceSetItem(
         project_id=project_id,
@@ -136,18 +125,11 @@ def _new_item(project_id: str, set_id: str, spec: ItemSpec, *, position: int) ->
 
 
 def add_item(
-    session: Session,
-    project_id: str,
-    set_id: str,
-    *,
-    asset_id: str | None = None,
-    label: str = '',
-    content_text: str = '',
-    actor: str | None = None,
+    session: Session, project_id: str, set_id: str, data: ReferenceSetItemCreate, *, actor: str | None = None
 ) -> ReferenceSetRead:
     """Append an image (of this project) or a text note at the end of the set."""
     row = get_owned(session, ReferenceSet, project_id, set_id)
-    spec = _check_item(session, project_id, ItemSpec(asset_id, label, content_text))
+    spec = _check_item(session, project_id, data)
     session.add(_new_item(project_id, set_id, spec, position=len(_items(session, set_id))))
     session.flush()
     audit.record(
@@ -193,7 +175,9 @@ def reorder_items(session: Session, project_id: str, set_id: str, item_ids: Sequ
     return get_set(session, project_id, set_id)
 
 
-def replace_items(session: Session, project_id: str, set_id: str, specs: Sequence[ItemSpec]) -> ReferenceSetRead:
+def replace_items(
+    session: Session, project_id: str, set_id: str, specs: Sequence[ReferenceSetItemCreate]
+) -> ReferenceSetRead:
     """Make the set hold exactly these items in this order (the bootstrap import treats items as authoritative)."""
     row = get_owned(session, ReferenceSet, project_id, set_id)
     checked = [_check_item(session, project_id, s) for s in specs]

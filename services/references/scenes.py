@@ -2,62 +2,37 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlmodel import Session, col, select
 
 from models.assets import Asset
-from models.references import Scene, SceneRead
-from services.crud import apply_patch, clean_name, ensure_unique_name, get_owned
-from services.errors import Invalid
+from models.references import TIMES as TIMES  # re-exported: the run planner and pages read them here
+from models.references import WEATHERS as WEATHERS
+from models.references import Scene, SceneCreate, SceneRead, SceneUpdate
+from services.crud import apply_patch, changes, ensure_unique_name, get_owned
 from services.security import audit
 
-TIMES = ('day', 'dusk', 'night')
-WEATHERS = ('clear', 'rain', 'fog', 'snow')
 
-
-def validate_continuity(cont: dict[str, Any]) -> dict[str, Any]:
-    out = dict(cont)
-    if out.get('time') and out['time'] not in TIMES:
-        raise Invalid(f'continuity.time must be one of {", ".join(TIMES)}.', code='invalid_continuity')
-    if out.get('weather') and out['weather'] not in WEATHERS:
-        raise Invalid(f'continuity.weather must be one of {", ".join(WEATHERS)}.', code='invalid_continuity')
-    for key in ('props', 'characters'):
-        if key in out and not (isinstance(out[key], list) and all(isinstance(v, str) for v in out[key])):
-            raise Invalid(f'continuity.{key} must be a list of names.', code='invalid_continuity')
-    return out
-
-
-def create_scene(
-    session: Session,
-    project_id: str,
-    *,
-    name: str,
-    description: str = '',
-    chapter: int | None = None,
-    continuity: dict[str, Any] | None = None,
-    reference_asset_id: str | None = None,
-    sort_order: int | None = None,
-) -> SceneRead:
-    name = clean_name(name, 'Scene')
+def create_scene(session: Session, project_id: str, data: SceneCreate) -> SceneRead:
+    name = data.name
     ensure_unique_name(session, Scene, project_id, name)
-    if reference_asset_id:
-        get_owned(session, Asset, project_id, reference_asset_id)
+    if data.reference_asset_id:
+        get_owned(session, Asset, project_id, data.reference_asset_id)
+    sort_order = data.sort_order
     if sort_order is None:
         sort_order = len(session.exec(select(Scene.id).where(Scene.project_id == project_id)).all()) + 1
     row = Scene(
         project_id=project_id,
         name=name,
-        description=description.strip(),
-        chapter=chapter,
+        description=data.description,
+        chapter=data.chapter,
         sort_order=sort_order,
-        continuity=validate_continuity(continuity or {}),
-        reference_asset_id=reference_asset_id,
+        continuity=data.continuity.stored(),
+        reference_asset_id=data.reference_asset_id or None,
     )
     session.add(row)
     session.flush()
-    if reference_asset_id:
-        _tag_reference(session, row.id, reference_asset_id)
+    if row.reference_asset_id:
+        _tag_reference(session, row.id, row.reference_asset_id)
     audit.record(session, project_id=project_id, action='scene.create', payload={'name': name})
     return SceneRead.model_validate(row, from_attributes=True)
 
@@ -70,13 +45,15 @@ def _tag_reference(session: Session, scene_id: str, asset_id: str) -> None:
         session.add(asset)
 
 
-def update_scene(session: Session, project_id: str, scene_id: str, **patch: Any) -> SceneRead:
+def update_scene(session: Session, project_id: str, scene_id: str, data: SceneUpdate) -> SceneRead:
     row = get_owned(session, Scene, project_id, scene_id)
+    patch = changes(data, nullable=('chapter', 'reference_asset_id'))
     if 'name' in patch:
-        patch['name'] = clean_name(patch['name'], 'Scene')
         ensure_unique_name(session, Scene, project_id, patch['name'], exclude_id=row.id)
-    if 'continuity' in patch:
-        patch['continuity'] = validate_continuity(patch['continuity'])
+    if data.continuity is not None:
+        patch['continuity'] = data.continuity.stored()
+    if 'reference_asset_id' in patch:
+        patch['reference_asset_id'] = patch['reference_asset_id'] or None
     if patch.get('reference_asset_id'):
         get_owned(session, Asset, project_id, patch['reference_asset_id'])
         _tag_reference(session, row.id, patch['reference_asset_id'])

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from sqlmodel import Session, col, select
 
 from models.assets import Asset
 from models.base import AssetKind
-from models.references import StyleGuide, StyleGuideRead
-from services.crud import apply_patch, clean_name, ensure_unique_name, get_owned
-from services.references.characters import validate_palette
+from models.references import StyleGuide, StyleGuideCreate, StyleGuideRead, StyleGuideUpdate
+from services.crud import apply_patch, changes, ensure_unique_name, get_owned
 from services.security import audit
 
 
@@ -19,39 +16,21 @@ def _read(session: Session, row: StyleGuide) -> StyleGuideRead:
     return StyleGuideRead.model_validate({**row.model_dump(), 'style_asset_ids': list(ids)})
 
 
-def create_style_guide(
-    session: Session,
-    project_id: str,
-    *,
-    name: str,
-    rules: str = '',
-    do_text: str = '',
-    dont_text: str = '',
-    palette: Sequence[str] = (),
-) -> StyleGuideRead:
-    name = clean_name(name, 'Style guide')
+def create_style_guide(session: Session, project_id: str, data: StyleGuideCreate) -> StyleGuideRead:
+    name = data.name
     ensure_unique_name(session, StyleGuide, project_id, name)
-    row = StyleGuide(
-        project_id=project_id,
-        name=name,
-        rules=rules.strip(),
-        do_text=do_text.strip(),
-        dont_text=dont_text.strip(),
-        palette=validate_palette(palette),
-    )
+    row = StyleGuide(project_id=project_id, **data.model_dump(exclude={'name'}), name=name)
     session.add(row)
     session.flush()
     audit.record(session, project_id=project_id, action='style_guide.create', payload={'name': name})
     return _read(session, row)
 
 
-def update_style_guide(session: Session, project_id: str, guide_id: str, **patch: object) -> StyleGuideRead:
+def update_style_guide(session: Session, project_id: str, guide_id: str, data: StyleGuideUpdate) -> StyleGuideRead:
     row = get_owned(session, StyleGuide, project_id, guide_id)
+    patch = changes(data)
     if 'name' in patch:
-        patch['name'] = clean_name(str(patch['name']), 'Style guide')
         ensure_unique_name(session, StyleGuide, project_id, patch['name'], exclude_id=row.id)
-    if 'palette' in patch:
-        patch['palette'] = validate_palette(patch['palette'])  # type: ignore[arg-type]
     apply_patch(row, patch)
     session.add(row)
     audit.record(session, project_id=project_id, action='style_guide.update', payload={'id': row.id, **patch})

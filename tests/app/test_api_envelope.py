@@ -33,7 +33,7 @@ async def test_error_envelope_is_pinned(api: Api, caplog: pytest.LogCaptureFixtu
     assert_envelope(bad, 400, 'malformed_json')
     # a well-formed body that breaks the schema is a 422 naming the field
     body = assert_envelope(await api.post('/api/projects', json={'slug': 'x'}), 422, 'validation_error')
-    assert 'name' in body['error']
+    assert body['error'] == 'Name: required.'  # by the field's label
     # unknown routes under /api and /auth, and a wrong method
     assert_envelope(await api.get('/api/no/such/route'), 404, 'not_found')
     assert_envelope(await api.get('/auth/nothing-here'), 404, 'not_found')

@@ -13,9 +13,9 @@ from typer.testing import CliRunner
 from app import cli_export
 from app.settings import get_settings
 from app.wiring import build_deps
+from models.layout import ChapterCreate, PageCreate
 from services.files import sha256_file
 from services.layout import chapters
-from services.layout.chapters import PageLayout
 from services.review import decisions as review
 from tests.services.exports.test_exporter import flip_byte
 from tests.services.layout.test_chapters import approved_demo
@@ -30,8 +30,8 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
     demo, run_id = approved_demo(deps.sessions, deps.store, scenes=1)
     with deps.sessions() as s:
         (job,) = review.run_review(s, demo.id, run_id)
-        chapter = chapters.save_chapter(s, demo.id, title='Liftoff', writer='Ann')
-        page = chapters.save_page(s, demo.id, PageLayout('two'), chapter_id=chapter.id)
+        chapter = chapters.create_chapter(s, demo.id, ChapterCreate(title='Liftoff', writer='Ann'))
+        page = chapters.create_page(s, demo.id, PageCreate(chapter_id=chapter.id, template='two'))
         for slot in (0, 1):
             chapters.place_asset(s, demo.id, page.id, slot, job.candidates[0].asset.id, crop={'zoom': 1.0 + slot})
         chapters.edit_balloon(s, demo.id, page.id, 0, None, {'text': 'Go!', 'x': 0.5, 'y': 0.2})

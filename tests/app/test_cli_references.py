@@ -15,6 +15,7 @@ from app import cli_references
 from app.cli_common import deps_for_cli
 from app.settings import get_settings
 from models.project import ProjectCreate
+from models.references import CharacterCreate
 from services.deps import Deps
 from services.projects import projects
 from services.references import characters
@@ -100,7 +101,7 @@ def test_upload_prints_one_line_per_file(kroma: Deps, tmp_path: Path) -> None:
     assert code == 1 and out == ''
     with kroma.sessions() as s:
         pid = projects.get_project(s, 'moon').id
-        hero = characters.create_character(s, pid, name='Hero')
+        hero = characters.create_character(s, pid, CharacterCreate(name='Hero'))
     code, out, _ = invoke('upload', 'moon', str(tmp_path / 'b.png'), '--character', 'hero', '--angle', 'side')
     assert code == 0 and out.startswith('b.png\tduplicate')
     with kroma.sessions() as s:

@@ -48,9 +48,9 @@ def test_kill_during_run_then_resume(tmp_path) -> None:
                     base_url=server.base_url,
                     model='gpt-image-2',
                     options={'concurrency': 1, 'quality': 'low'},
+                    api_key='sk-test-good',
                 ),
                 secrets=secrets,
-                api_key='sk-test-good',
             )
         cmd = [
             sys.executable,

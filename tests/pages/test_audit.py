@@ -9,6 +9,7 @@ from nicegui import ui
 from nicegui.testing import User
 
 from models.project import ProjectCreate
+from models.references import CharacterCreate
 from pages import audit as audit_page
 from services.projects import projects
 from services.references import characters
@@ -19,7 +20,7 @@ def seed(deps) -> None:  # noqa: ANN001
     with deps.sessions() as s:
         saga = projects.create_project(s, ProjectCreate(slug='saga', name='Saga'), data_dir=deps.data_dir)  # audited
         other = projects.create_project(s, ProjectCreate(slug='other', name='Other'), data_dir=deps.data_dir)
-        characters.create_character(s, saga.id, name='Mara')  # the service records it as 'studio'
+        characters.create_character(s, saga.id, CharacterCreate(name='Mara'))  # the service records it as 'studio'
         audit.record(s, project_id=saga.id, actor='token:abc123', action='run.start', payload={'run_id': 'r1'})
         audit.record(s, project_id=other.id, actor='cli', action='token.create', payload={'prefix': 'kroma_1234'})
 

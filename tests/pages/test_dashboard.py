@@ -55,3 +55,15 @@ async def test_every_navigation_entry_opens_a_page(user: User, deps) -> None:
     for _label, route, _icon in NAV:
         await user.open(route)
         await user.should_see('Kroma Studio')
+
+
+async def test_an_over_long_name_is_a_notification_naming_the_limit(user: User, deps) -> None:
+    register_all(deps)
+    await user.open('/')
+    user.find('new-project').click()
+    user.find('project-name').type('x' * 300)
+    user.find('project-slug').type('long')
+    user.find('create-project').click()
+    await user.should_see('Name: at most 200 characters (got 300).')
+    with deps.sessions() as s:
+        assert projects.list_projects(s, include_archived=True) == []

@@ -11,7 +11,7 @@ from sqlmodel import func, select
 
 from models.base import AssetKind, LinkRelation
 from models.project import ProjectCreate, ProjectRead
-from models.references import Character
+from models.references import Character, SceneCreate
 from pages import register_all
 from services.projects import assets, projects
 from services.references import characters, reference_sets, scenes
@@ -39,7 +39,7 @@ async def test_create_a_character_and_upload_twenty_images_at_once(user: User, d
     user.find('character-name').type('Hero')
     user.find('character-palette').type('#AABBCC, red')
     user.find('create-character').click()
-    await user.should_see('Palette colour "red" is not a hex colour')
+    await user.should_see('Palette item 2: not a hex colour like #1a2b3c (got "red").')
     user.find('character-palette').clear().type('#aabbcc, #102030')
     user.find('create-character').click()
     await user.should_see('Character Hero created')
@@ -85,20 +85,23 @@ async def test_reference_set_reorders_with_up_and_down(user: User, deps) -> None
     await user.should_see(marker='set-item-2')
     with deps.sessions() as s:
         (ref,) = reference_sets.list_sets(s, project.id)
-    assert [i['content_text'] for i in ref.items] == ['second note', 'first note']
+    assert [i.content_text for i in ref.items] == ['second note', 'first note']
     await settle()
 
 
 async def test_prompt_preview_is_live_and_versions_are_kept(user: User, deps) -> None:
     project = await open_project(user, deps)
     with deps.sessions() as s:
-        scenes.create_scene(s, project.id, name='Quay', description='Stone quay.', continuity={'time': 'night'})
+        scene = SceneCreate.model_validate(
+            {'name': 'Quay', 'description': 'Stone quay.', 'continuity': {'time': 'night'}}
+        )
+        scenes.create_scene(s, project.id, scene)
     await user.open('/references/prompts')
     text = user.find('template-text').elements.pop()
     text.value = 'Draw {scene} at {time}.'
     await user.should_see('Draw Quay: Stone quay at night.')
     text.value = 'Draw {sceen}.'
-    await user.should_see('Unknown placeholder {sceen}')
+    await user.should_see('Template text: unknown placeholder {sceen}')
     text.value = 'Draw {scene} in ink.'
     user.find('save-template').click()
     await user.should_see('Saved style default version 1')

@@ -93,10 +93,9 @@ async def test_unknown_model_and_unreachable_host_are_named(
         provider_accounts.create_account(
             s,
             provider_accounts.ProviderAccountCreate(
-                name='typo', kind='openai', base_url=fake.base_url, model='gpt-imag'
+                name='typo', kind='openai', base_url=fake.base_url, model='gpt-imag', api_key=GOOD
             ),
             secrets=secret_deps.secrets,
-            api_key=GOOD,
         )
         provider_accounts.create_account(
             s,

@@ -108,6 +108,27 @@ def test_validation_names_the_field_path(sessions, project) -> None:
         import_answer(s, project, {'mode': 'merge'})
 
 
+@pytest.mark.parametrize(
+    ('answer', 'message'),
+    [
+        ({'prompt_templates': [{'stage': 'style', 'text': '{scene:d}'}]}, 'prompt_templates[0].text: placeholder {scene:d} has a format'),
+        ({'prompt_templates': [{'stage': 'style', 'text': '{scene:x>20000000}'}]}, 'placeholder {scene:x>20000000} has a format'),
+        ({'prompt_templates': [{'stage': 'style', 'text': 'Draw {0}'}]}, 'prompt_templates[0].text: unknown placeholder {0}'),
+        ({'characters': [{'name': 'Tom', 'bible': 'x' * 20_001}]}, 'characters[0].bible: at most 20,000 characters (got 20,001)'),
+        ({'characters': [{'name': 'Tom', 'outfits': ['coat'] * 33}]}, 'characters[0].outfits: at most 32 items (got 33)'),
+        ({'project': {'description': 'x' * 5_001}}, 'project.description: at most 5,000 characters (got 5,001)'),
+        ({'scenes': [{'name': 'Pier', 'continuity': {'mood': 'grim'}}]}, 'scenes[0].continuity.mood: not a known field'),
+    ],
+)  # fmt: skip
+def test_an_answer_meets_the_same_limits_as_the_forms(sessions, project, answer, message) -> None:
+    """The sections are the studio's own models, so what a form refuses an import refuses too, before any write."""
+    before = counts(sessions)
+    with sessions() as s, pytest.raises(Invalid) as err:
+        import_answer(s, project, answer, dry_run=False)
+    assert message in err.value.user_message
+    assert counts(sessions) == before
+
+
 def test_dry_run_changes_nothing_then_apply_then_same_answer_is_unchanged(sessions, project) -> None:
     before = counts(sessions)
     with sessions() as s:
@@ -130,7 +151,7 @@ def test_dry_run_changes_nothing_then_apply_then_same_answer_is_unchanged(sessio
         assert harbour.continuity == {'time': 'night', 'weather': 'rain', 'props': ['lantern'], 'characters': ['Grace']}
         assert harbour.reference_asset_id is not None
         (mood,) = reference_sets.list_sets(s, project.id)
-        assert [(i['original_name'], i['content_text']) for i in mood.items] == [
+        assert [(i.original_name, i.content_text) for i in mood.items] == [
             ('harbour.png', ''),
             (None, 'Fog hides the shore.'),
         ]

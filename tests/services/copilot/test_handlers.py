@@ -7,6 +7,7 @@ from dataclasses import replace
 
 import pytest
 
+from models.layout import ChapterCreate, PageCreate
 from services.backups.defaults import BackupDefaults
 from services.copilot.handlers import handler_table
 from services.deps import Deps
@@ -28,10 +29,10 @@ def deps(sessions, data_dir) -> Deps:
 def test_export_instruction_writes_the_format_and_chapter_asked_for(deps) -> None:
     with deps.sessions() as s:
         demo = projects.get_project(s, 'demo')
-        one = chapters.save_chapter(s, demo.id, title='One')
-        chapters.save_page(s, demo.id, chapters.PageLayout(template='splash'), chapter_id=one.id)
-        two = chapters.save_chapter(s, demo.id, title='Two')
-        chapters.save_page(s, demo.id, chapters.PageLayout(template='splash'), chapter_id=two.id)
+        one = chapters.create_chapter(s, demo.id, ChapterCreate(title='One'))
+        chapters.create_page(s, demo.id, PageCreate(chapter_id=one.id, template='splash'))
+        two = chapters.create_chapter(s, demo.id, ChapterCreate(title='Two'))
+        chapters.create_page(s, demo.id, PageCreate(chapter_id=two.id, template='splash'))
     export = handler_table(deps)['export']
     result = export(deps.sessions, demo, {'inputs': {'format': 'pdf', 'chapter': one.number}})
     path = deps.store.root(demo) / result['path']

@@ -18,7 +18,7 @@ from sqlmodel import select
 
 from models.assets import Asset
 from models.db import create_all, make_engine, session_factory
-from models.layout import Export
+from models.layout import ChapterCreate, Export, PageCreate
 from models.runs import Candidate, Job
 from services.errors import Invalid
 from services.exports.exporter import Exporter, ExportRequest
@@ -27,7 +27,6 @@ from services.exports.reproduce import reproduce_package
 from services.files import sha256_bytes, sha256_file
 from services.layout import chapters
 from services.layout.balloons import Balloon, layout_balloon
-from services.layout.chapters import PageLayout
 from services.layout.templates import page_pixels, panel_rects, reference_scale
 from services.postprocess.runs import PostprocessRequest, PostprocessRunner
 from services.projects.assets import AssetStore
@@ -53,9 +52,9 @@ def comic(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
     )
     derived_id = graded.outputs[-1].asset_id
     with sessions() as s:
-        chapter = chapters.save_chapter(s, demo.id, title='Liftoff', writer='Ann Artist')
-        one = chapters.save_page(s, demo.id, PageLayout('two'), chapter_id=chapter.id)
-        two = chapters.save_page(s, demo.id, PageLayout('splash'), chapter_id=chapter.id)
+        chapter = chapters.create_chapter(s, demo.id, ChapterCreate(title='Liftoff', writer='Ann Artist'))
+        one = chapters.create_page(s, demo.id, PageCreate(chapter_id=chapter.id, template='two'))
+        two = chapters.create_page(s, demo.id, PageCreate(chapter_id=chapter.id, template='splash'))
         chapters.place_asset(s, demo.id, one.id, 0, first.id, crop={'zoom': 1.2, 'x': 0.4, 'y': 0.5})
         chapters.place_asset(s, demo.id, one.id, 1, second.id)
         chapters.place_asset(s, demo.id, two.id, 0, derived_id)
@@ -199,7 +198,7 @@ def test_empty_or_unknown_scope_is_refused(comic) -> None:
     with pytest.raises(Invalid, match='DPI must be'):
         ExportRequest('zip', dpi=5000)
     with comic.sessions() as s:
-        chapters.save_chapter(s, comic.demo.id, number=2, title='Empty')
+        chapters.create_chapter(s, comic.demo.id, ChapterCreate(number=2, title='Empty'))
     with pytest.raises(Invalid, match='Chapter 2 has no pages yet'):
         Exporter(comic.sessions, comic.store).run('demo', ExportRequest('cbz', chapter=2, dpi=DPI))
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFont
 
+from models.layout import BALLOON_TAILS
 from services.errors import Invalid
 from services.layout.balloons import TAIL_DIRECTIONS, Balloon, draw_balloon, layout_balloon, load_font
 
@@ -47,7 +48,11 @@ def test_from_dict_names_the_bad_field(data: dict, field: str) -> None:
     with pytest.raises(Invalid) as err:
         Balloon.from_dict(data)
     assert err.value.details['field'] == field
-    assert field in err.value.user_message
+    assert field.replace('_', ' ') in err.value.user_message  # by its label, e.g. 'Balloon font size: …'
+
+
+def test_every_tail_the_model_allows_has_a_direction() -> None:
+    assert set(TAIL_DIRECTIONS) == set(BALLOON_TAILS)
 
 
 def test_default_font_is_truetype() -> None:

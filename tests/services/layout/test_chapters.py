@@ -9,11 +9,11 @@ import pytest
 from PIL import Image
 
 from models.base import AssetKind, LinkRelation, ReviewState, Stage
+from models.layout import ChapterCreate, ChapterUpdate, PageCreate, PageUpdate
 from models.project import ProjectCreate
-from services.errors import Conflict, Invalid, NotFound
+from services.errors import Conflict, Invalid, NotFound, parse
 from services.files import sha256_file
 from services.layout import chapters
-from services.layout.chapters import PageLayout
 from services.projects import assets, projects
 from services.projects.assets import AssetStore
 from services.projects.demo import ensure_demo
@@ -49,28 +49,32 @@ def png(colour: tuple[int, int, int] = (40, 90, 160)) -> bytes:
 def test_chapters_and_pages_keep_their_numbering(sessions, data_dir) -> None:
     with sessions() as s:
         p = projects.create_project(s, ProjectCreate(slug='comic', name='Comic'), data_dir=data_dir)
-        one = chapters.save_chapter(s, p.id, title='Liftoff', writer='Ann')
-        two = chapters.save_chapter(s, p.id)
+        one = chapters.create_chapter(s, p.id, ChapterCreate(title='Liftoff', writer='Ann'))
+        two = chapters.create_chapter(s, p.id, ChapterCreate())
         assert (one.number, two.number) == (1, 2)
         with pytest.raises(Conflict, match='Chapter 1 already exists'):
-            chapters.save_chapter(s, p.id, number=1)
-        with pytest.raises(Invalid, match='whole number from 1'):
-            chapters.save_chapter(s, p.id, number=0)
-        assert chapters.save_chapter(s, p.id, two.id, number=5, title='Landing').title == 'Landing'
+            chapters.create_chapter(s, p.id, ChapterCreate(number=1))
+        with pytest.raises(Conflict, match='Chapter 1 already exists'):
+            chapters.update_chapter(s, p.id, two.id, ChapterUpdate(number=1))
+        with pytest.raises(Invalid, match='Chapter number: must be a whole number from 1 to 9,999'):
+            parse(ChapterCreate, number=0)
+        assert chapters.update_chapter(s, p.id, two.id, ChapterUpdate(number=5, title='Landing')).title == 'Landing'
         assert chapters.chapter_by_number(s, p.id, 5).id == two.id
         with pytest.raises(NotFound, match='Chapter 3 does not exist'):
             chapters.chapter_by_number(s, p.id, 3)
 
         pages = [
-            chapters.save_page(s, p.id, PageLayout(t, 'a4'), chapter_id=one.id).id for t in ('splash', 'four', 'six')
+            chapters.create_page(s, p.id, PageCreate(chapter_id=one.id, template=t, size_preset='a4')).id
+            for t in ('splash', 'four', 'six')
         ]
-        grid = chapters.save_page(s, p.id, PageLayout('grid', 'webtoon', rows=2, cols=3, gutter=10), chapter_id=one.id)
+        layout = {'template': 'grid', 'size_preset': 'webtoon', 'rows': 2, 'cols': 3, 'gutter': 10}
+        grid = chapters.create_page(s, p.id, PageCreate(chapter_id=one.id, **layout))
         assert (grid.slots, grid.grid) == (6, {'rows': 2, 'cols': 3, 'gutter': 10})
         with pytest.raises(Invalid, match='Grid rows') as err:
-            chapters.save_page(s, p.id, PageLayout('grid', rows=9), chapter_id=one.id)
+            chapters.create_page(s, p.id, PageCreate(chapter_id=one.id, template='grid', rows=9))
         assert err.value.code == 'page_grid'
         with pytest.raises(Invalid) as err:
-            chapters.save_page(s, p.id, PageLayout('seven'), chapter_id=one.id)
+            chapters.create_page(s, p.id, PageCreate(chapter_id=one.id, template='seven'))
         assert err.value.details == {'field': 'template'}
 
         order = chapters.reorder_pages(s, p.id, one.id, [grid.id, *reversed(pages)])
@@ -99,8 +103,8 @@ def test_panels_hold_only_approved_art_of_the_same_project(sessions, store) -> N
         winner, loser = job.candidates[0].asset, job.candidates[1].asset
         derived, _ = store.ingest(s, demo, png((200, 10, 10)), name='graded.png', kind=AssetKind.derived)
         assets.link_assets(s, demo.id, winner.id, derived.id, LinkRelation.derived_from, {'op': 'color'})
-        chapter = chapters.save_chapter(s, demo.id)
-        page = chapters.save_page(s, demo.id, PageLayout('four'), chapter_id=chapter.id)
+        chapter = chapters.create_chapter(s, demo.id, ChapterCreate())
+        page = chapters.create_page(s, demo.id, PageCreate(chapter_id=chapter.id, template='four'))
 
         chapters.place_asset(s, demo.id, page.id, 0, winner.id)
         chapters.place_asset(s, demo.id, page.id, 1, derived.id, crop={'zoom': 2.0})
@@ -115,19 +119,19 @@ def test_panels_hold_only_approved_art_of_the_same_project(sessions, store) -> N
         assert {winner.id, derived.id} <= offered and loser.id not in offered and foreign.id not in offered
 
         chapters.set_crop(s, demo.id, page.id, 0, {'zoom': 1.5, 'x': 0.25, 'y': 0.75})
-        with pytest.raises(Invalid, match='zoom must be a number from 1 to 4'):
+        with pytest.raises(Invalid, match='Panel 1 crop zoom: must be a number from 1 to 4'):
             chapters.set_crop(s, demo.id, page.id, 0, {'zoom': 9})
         chapters.edit_balloon(s, demo.id, page.id, 0, None, {'text': 'Ready?', 'x': 0.5, 'y': 0.2})
         chapters.edit_balloon(s, demo.id, page.id, 0, None, {'text': 'Later…', 'x': 0.1, 'y': 0.1, 'kind': 'caption'})
-        with pytest.raises(Invalid, match='Balloon 3: Balloon x must be a number from 0 to 1') as err:
+        with pytest.raises(Invalid, match='Balloon 3 x: must be a number from 0 to 1') as err:
             chapters.edit_balloon(s, demo.id, page.id, 0, None, {'text': 'Off', 'x': 2, 'y': 0.5})
-        assert err.value.details == {'field': 'x'}
-        with pytest.raises(Invalid, match="Unknown balloon field 'colour'"):
+        assert err.value.details['field'] == 'x'
+        with pytest.raises(Invalid, match='Balloon 1: unknown field "colour"'):
             chapters.edit_balloon(s, demo.id, page.id, 1, None, {'text': 'Hi', 'x': 0.5, 'y': 0.5, 'colour': 'red'})
         chapters.edit_balloon(s, demo.id, page.id, 0, 0, {'text': 'Ready now?', 'x': 0.5, 'y': 0.2, 'tail': 'left'})
 
         with pytest.raises(Invalid, match='Panel 2 is filled'):
-            chapters.save_page(s, demo.id, PageLayout('splash'), page_id=page.id)
+            chapters.update_page(s, demo.id, page.id, PageUpdate(template='splash'))
         spec = chapters.page_spec(s, demo, page.id, store=store)
         winner_path = store.path_of(demo, winner)
     assert [p.slot for p in spec.panels] == [0, 1]
@@ -140,5 +144,5 @@ def test_panels_hold_only_approved_art_of_the_same_project(sessions, store) -> N
     assert sha256_file(winner_path) == winner.sha256  # balloons never touch the source file
     with sessions() as s:
         chapters.clear_panel(s, demo.id, page.id, 1)
-        assert chapters.save_page(s, demo.id, PageLayout('two'), page_id=page.id).slots == 2
+        assert chapters.update_page(s, demo.id, page.id, PageUpdate(template='two')).slots == 2
         assert chapters.get_page(s, demo.id, page.id).panel(1) is None

@@ -14,12 +14,23 @@ from models.base import AssetKind, LinkRelation, Stage
 from models.project import ProjectCreate, ProjectRead
 from models.references import (
     Character,
+    CharacterCreate,
     CharacterReference,
+    CharacterReferenceCreate,
+    CharacterUpdate,
     PromptTemplate,
+    PromptTemplateCreate,
     ReferenceSet,
+    ReferenceSetCreate,
     ReferenceSetItem,
+    ReferenceSetItemCreate,
+    ReferenceSetUpdate,
     Scene,
+    SceneCreate,
+    SceneUpdate,
     StyleGuide,
+    StyleGuideCreate,
+    StyleGuideUpdate,
 )
 from services import crud
 from services.bootstrap import importer as bootstrap
@@ -51,14 +62,14 @@ def build(s: Session, store: AssetStore, data_dir, slug: str, colour: int) -> Wo
     asset, _ = store.ingest(s, p, png_bytes((colour, 0, 0)), name=f'{slug}.png', kind=AssetKind.style)
     child, _ = store.ingest(s, p, png_bytes((colour, 1, 1)), name=f'{slug}-child.png', kind=AssetKind.derived)
     assets.link_assets(s, p.id, asset.id, child.id, LinkRelation.derived_from)
-    char = characters.create_character(s, p.id, name=f'{slug} hero')
-    characters.add_reference(s, p.id, char.id, asset.id, angle='side')
-    guide = style_guides.create_style_guide(s, p.id, name=f'{slug} ink')
-    scene = scenes.create_scene(s, p.id, name=f'{slug} quay', reference_asset_id=asset.id)
-    ref = reference_sets.create_set(s, p.id, name=f'{slug} mood')
-    ref = reference_sets.add_item(s, p.id, ref.id, asset_id=asset.id)
-    prompts.save_template(s, p.id, stage=Stage.style, text='{scene}', name=f'{slug} template')
-    return World(p, char.id, guide.id, scene.id, ref.id, ref.items[0]['id'], asset.id, child.id, f'{slug} template')
+    char = characters.create_character(s, p.id, CharacterCreate(name=f'{slug} hero'))
+    characters.add_reference(s, p.id, char.id, CharacterReferenceCreate(asset_id=asset.id, angle='side'))
+    guide = style_guides.create_style_guide(s, p.id, StyleGuideCreate(name=f'{slug} ink'))
+    scene = scenes.create_scene(s, p.id, SceneCreate(name=f'{slug} quay', reference_asset_id=asset.id))
+    ref = reference_sets.create_set(s, p.id, ReferenceSetCreate(name=f'{slug} mood'))
+    ref = reference_sets.add_item(s, p.id, ref.id, ReferenceSetItemCreate(asset_id=asset.id))
+    prompts.save_template(s, p.id, PromptTemplateCreate(stage=Stage.style, text='{scene}', name=f'{slug} template'))
+    return World(p, char.id, guide.id, scene.id, ref.id, ref.items[0].id, asset.id, child.id, f'{slug} template')
 
 
 @pytest.fixture
@@ -73,28 +84,40 @@ def refusals(a: World, b: World, store: AssetStore) -> dict[str, Callable[[Sessi
     pid = a.project.id
     return {
         'get character': lambda s: characters.get_character(s, pid, b.character),
-        'update character': lambda s: characters.update_character(s, pid, b.character, bible='x'),
+        'update character': lambda s: characters.update_character(s, pid, b.character, CharacterUpdate(bible='x')),
         'delete character': lambda s: characters.delete_character(s, pid, b.character),
         'find character': lambda s: characters.find_character(s, pid, 'beta hero'),
         'character refs': lambda s: characters.references(s, pid, b.character),
         'list character refs': lambda s: characters.list_references(s, pid, b.character),
-        'ref onto other character': lambda s: characters.add_reference(s, pid, b.character, a.asset),
-        'other asset as ref': lambda s: characters.add_reference(s, pid, a.character, b.asset),
+        'ref onto other character': lambda s: characters.add_reference(
+            s, pid, b.character, CharacterReferenceCreate(asset_id=a.asset)
+        ),
+        'other asset as ref': lambda s: characters.add_reference(
+            s, pid, a.character, CharacterReferenceCreate(asset_id=b.asset)
+        ),
         'remove ref': lambda s: characters.remove_reference(s, pid, b.character, b.asset),
         'upload onto other character': lambda s: characters.upload_references(s, store, a.project, b.character, []),
         'get style guide': lambda s: style_guides.get_style_guide(s, pid, b.guide),
-        'update style guide': lambda s: style_guides.update_style_guide(s, pid, b.guide, rules='x'),
+        'update style guide': lambda s: style_guides.update_style_guide(s, pid, b.guide, StyleGuideUpdate(rules='x')),
         'delete style guide': lambda s: style_guides.delete_style_guide(s, pid, b.guide),
         'get scene': lambda s: scenes.get_scene(s, pid, b.scene),
-        'update scene': lambda s: scenes.update_scene(s, pid, b.scene, description='x'),
+        'update scene': lambda s: scenes.update_scene(s, pid, b.scene, SceneUpdate(description='x')),
         'delete scene': lambda s: scenes.delete_scene(s, pid, b.scene),
-        'scene with other asset': lambda s: scenes.update_scene(s, pid, a.scene, reference_asset_id=b.asset),
-        'new scene with other asset': lambda s: scenes.create_scene(s, pid, name='n', reference_asset_id=b.asset),
+        'scene with other asset': lambda s: scenes.update_scene(
+            s, pid, a.scene, SceneUpdate(reference_asset_id=b.asset)
+        ),
+        'new scene with other asset': lambda s: scenes.create_scene(
+            s, pid, SceneCreate(name='n', reference_asset_id=b.asset)
+        ),
         'get set': lambda s: reference_sets.get_set(s, pid, b.ref_set),
-        'rename set': lambda s: reference_sets.update_set(s, pid, b.ref_set, name='x'),
+        'rename set': lambda s: reference_sets.update_set(s, pid, b.ref_set, ReferenceSetUpdate(name='x')),
         'delete set': lambda s: reference_sets.delete_set(s, pid, b.ref_set),
-        'add to other set': lambda s: reference_sets.add_item(s, pid, b.ref_set, content_text='x'),
-        'add other asset': lambda s: reference_sets.add_item(s, pid, a.ref_set, asset_id=b.asset),
+        'add to other set': lambda s: reference_sets.add_item(
+            s, pid, b.ref_set, ReferenceSetItemCreate(content_text='x')
+        ),
+        'add other asset': lambda s: reference_sets.add_item(
+            s, pid, a.ref_set, ReferenceSetItemCreate(asset_id=b.asset)
+        ),
         'remove other item': lambda s: reference_sets.remove_item(s, pid, b.item),
         'move other item': lambda s: reference_sets.move_item(s, pid, b.item, 1),
         'reorder other set': lambda s: reference_sets.reorder_items(s, pid, b.ref_set, [b.item]),
@@ -137,7 +160,7 @@ def test_every_list_omits_the_other_projects_rows(sessions, worlds) -> None:
         assert guide.style_asset_ids == [a.asset]
         assert [sc.name for sc in scenes.list_scenes(s, pid)] == ['alpha quay']
         (ref,) = reference_sets.list_sets(s, pid)
-        assert [i['asset_id'] for i in ref.items] == [a.asset]
+        assert [i.asset_id for i in ref.items] == [a.asset]
         assert [t.name for t in prompts.list_templates(s, pid, all_versions=True)] == ['alpha template']
         assert prompts.template_versions(s, pid, b.template) == []
         assert prompts.delete_template(s, pid, b.template) == 0

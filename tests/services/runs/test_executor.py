@@ -39,9 +39,9 @@ def paid_run(sessions, demo, base_url: str, *, candidates: int, concurrency: int
                 base_url=base_url,
                 model='gpt-image-2',
                 options={'concurrency': concurrency, 'quality': 'low'},
+                api_key='sk-test-good',
             ),
             secrets=SECRETS,
-            api_key='sk-test-good',
         )
         scene_id = runs.plan(s, demo, RunRequest(stage=Stage.style))[0].jobs[0].scene_id
         req = RunRequest(

@@ -173,7 +173,7 @@ def test_a_secret_is_named_in_the_log_but_its_value_never(
     }
     with sessions() as s:  # a provider account's key: one event, the account's own, and no value either
         account = provider_accounts.create_account(
-            s, ProviderAccountCreate(name='Paid', kind=ProviderKind.openai, project_id=demo.id), secrets=secrets
+            s, ProviderAccountCreate(name='Paid', kind=ProviderKind.openai), project_id=demo.id, secrets=secrets
         )
         provider_accounts.set_key(s, secrets, account.id, SECRET[::-1])
     assert [e.action for e in audit_log.events()][-2:] == ['provider_account.create', 'provider_account.set_key']
