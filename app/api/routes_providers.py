@@ -23,6 +23,7 @@ from services.errors import Invalid, NotFound
 from services.providers import accounts as provider_accounts
 
 P = '/api/projects/{slug}'
+OUTBOUND = 'set the address the studio calls for a provider; it needs an unscoped token'
 
 
 class Strict(BaseModel):
@@ -72,6 +73,8 @@ def build(ctx: ApiContext) -> APIRouter:
     def create_account(body: ProviderAccountCreate, a: Access = Depends(ctx.access)) -> dict[str, Any]:
         if body.shared:
             a.principal.require_unscoped('create a provider account shared by every project')
+        if body.base_url:
+            a.principal.require_unscoped(OUTBOUND)
         payload = {'name': body.name, 'kind': body.kind.value, 'shared': body.shared, 'with_key': bool(body.api_key)}
         with ctx.unit(a.principal, 'provider_account.create', project_id=a.project.id, payload=payload) as u:
             row = provider_accounts.create_account(
@@ -88,6 +91,8 @@ def build(ctx: ApiContext) -> APIRouter:
     @router.patch(A + '/{account_id}', tags=['provider accounts'])
     def update_account(account_id: str, body: ProviderAccountUpdate, a: Access = Depends(ctx.access)) -> dict[str, Any]:
         data = without_nulls(body)
+        if 'base_url' in data.model_fields_set:
+            a.principal.require_unscoped(OUTBOUND)
         payload = {'id': account_id, 'fields': sorted(data.model_fields_set)}
         with ctx.unit(a.principal, 'provider_account.update', project_id=a.project.id, payload=payload) as u:
             account(u.session, a, account_id, writing=True)

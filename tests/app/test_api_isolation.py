@@ -121,3 +121,20 @@ async def test_a_project_backup_over_the_api_holds_only_that_project(
     finally:
         con.close()
     assert not (tmp_path / 'restored' / 'projects' / 'sun').exists()
+
+
+async def test_only_an_admin_sets_the_address_a_provider_is_called_at(studio_api) -> None:
+    api, scoped, _ = studio_api
+    body = {'name': 'My Comfy', 'kind': 'comfyui', 'base_url': 'http://127.0.0.1:8188'}
+    r = await api.call('POST', '/api/projects/moon/provider-accounts', token=scoped, json=body)
+    assert r.status_code == 403 and 'unscoped token' in r.json()['error']
+    r = await api.call(
+        'POST', '/api/projects/moon/provider-accounts', token=scoped, json={'name': 'Offline', 'kind': 'local'}
+    )
+    assert r.status_code == 201, r.text
+    account_id = r.json()['provider_account']['id']
+    r = await api.call('PATCH', f'/api/projects/moon/provider-accounts/{account_id}', token=scoped,
+                       json={'base_url': 'http://169.254.169.254/'})  # fmt: skip
+    assert r.status_code == 403
+    r = await api.call('POST', '/api/projects/moon/provider-accounts', json=body)
+    assert r.status_code == 201, r.text
