@@ -58,6 +58,7 @@ def studio_options(settings: Settings) -> StudioOptions:
         agent_url=settings.agent_api_url,
         scratch_max_age_hours=settings.scratch_max_age_hours,
         storage_roots=tuple(p.expanduser().resolve() for p in settings.storage_roots),
+        run_lease_s=settings.run_lease_s,
     )
 
 

@@ -35,6 +35,7 @@ class StudioOptions:
     agent_url: str | None = None
     scratch_max_age_hours: float = 24
     storage_roots: tuple[Path, ...] = ()  # folders besides the data dir where a project's files may live
+    run_lease_s: float = 30.0  # how long a worker's claim on a job lasts without renewal
 
 
 @dataclass(frozen=True)

@@ -143,7 +143,7 @@ def build(ctx: ApiContext) -> APIRouter:
     def cancel_run(run_id: str, a: Access = Depends(ctx.access)) -> dict[str, Any]:
         """Finished candidates are kept; queued work never starts."""
         with ctx.unit(a.principal, 'run.cancel', project_id=a.project.id, payload={'run_id': run_id}) as u:
-            run_queue.cancel_run(u.session, a.project.id, run_id)
+            runs.cancel(u.session, a.project, run_id, store=deps.store)
             progress = run_status.run_progress(u.session, a.project.id, run_id)
         return {'ok': True, 'run': jsonable_encoder(progress.run)}
 

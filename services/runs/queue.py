@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import socket
 import uuid
 from dataclasses import asdict
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import func, or_, update
 from sqlmodel import Session, col, select
 
 from models.base import RunMode, WorkState, utcnow
@@ -18,11 +20,14 @@ from services.errors import Invalid, NotFound
 from services.runs.plan import RunPlan
 from services.security import audit
 
+log = logging.getLogger(__name__)
+
 TERMINAL = {WorkState.done, WorkState.failed, WorkState.canceled}
+LEASE_S = 30.0  # a claim lasts this long unless its worker renews it (the executor renews every third of it)
 
 
 def worker_id() -> str:
-    """Host and pid first, so recovery can tell whether the claimer is still alive."""
+    """Who holds a claim, for people reading it; whether the holder lives is told by its lease, never by this name."""
     return f'{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}'
 
 
@@ -97,13 +102,18 @@ def create_run(session: Session, project_id: str, plan: RunPlan, *, account: dic
     return run.id
 
 
-def claim_job(session: Session, worker: str, *, run_id: str | None = None) -> str | None:
+def claim_job(session: Session, worker: str, *, run_id: str | None = None, lease_s: float = LEASE_S) -> str | None:
     """Take one queued job atomically; see claim_jobs."""
-    return next(iter(claim_jobs(session, worker, run_id=run_id, limit=1)), None)
+    return next(iter(claim_jobs(session, worker, run_id=run_id, limit=1, lease_s=lease_s)), None)
 
 
-def claim_jobs(session: Session, worker: str, *, run_id: str | None = None, limit: int = 1) -> list[str]:
-    """Take up to `limit` queued jobs, each with one UPDATE guarded by its status: two processes never run one job."""
+def claim_jobs(
+    session: Session, worker: str, *, run_id: str | None = None, limit: int = 1, lease_s: float = LEASE_S
+) -> list[str]:
+    """Take up to `limit` queued jobs, each with one UPDATE guarded by its status: two processes never run one job.
+
+    Each claim carries a lease (`lease_expires_at`) that the worker renews while it works; when it runs out, any
+    worker may reclaim the job (reclaim_expired), so a dead process never holds work for good."""
     query = (
         select(Job.id)
         .join(Run, Run.id == Job.run_id)
@@ -112,11 +122,17 @@ def claim_jobs(session: Session, worker: str, *, run_id: str | None = None, limi
     if run_id:
         query = query.where(Job.run_id == run_id)
     claimed: list[str] = []
+    now = utcnow()
     for job_id in session.exec(query.order_by(col(Job.created_at), col(Job.index)).limit(limit + 4)).all():
         result = session.execute(
             update(Job)
             .where(Job.id == job_id, Job.status == WorkState.queued)
-            .values(status=WorkState.running, claimed_by=worker, claimed_at=utcnow())
+            .values(
+                status=WorkState.running,
+                claimed_by=worker,
+                claimed_at=now,
+                lease_expires_at=now + timedelta(seconds=lease_s),
+            )
         )
         if result.rowcount != 1:  # another process took it between the select and the update
             continue
@@ -129,6 +145,73 @@ def claim_jobs(session: Session, worker: str, *, run_id: str | None = None, limi
             break
     session.flush()
     return claimed
+
+
+def renew_leases(session: Session, worker: str, job_ids: list[str], lease_s: float = LEASE_S) -> set[str]:
+    """The worker's heartbeat: extend its claims; returns the jobs it still holds (others were reclaimed)."""
+    if not job_ids:
+        return set()
+    held = (Job.claimed_by == worker, Job.status == WorkState.running, col(Job.id).in_(job_ids))
+    session.execute(update(Job).where(*held).values(lease_expires_at=utcnow() + timedelta(seconds=lease_s)))
+    return set(session.exec(select(Job.id).where(*held)).all())
+
+
+def reclaim_expired(session: Session, *, now: datetime | None = None, exclude_worker: str | None = None) -> list[str]:
+    """Jobs whose worker stopped renewing its lease (it died or hung) go back to the queue for any worker.
+
+    Candidates whose paid call was out when the worker stopped are not sent again (the image may have been made and
+    billed): they fail with that reason and their cost counts as maybe billed; the others are queued again. Returns
+    the ids of the runs touched."""
+    now = now or utcnow()
+    expired = (
+        Job.status == WorkState.running,
+        or_(col(Job.lease_expires_at).is_(None), col(Job.lease_expires_at) < now),
+    )
+    query = select(Job).where(*expired)
+    if exclude_worker:
+        query = query.where(or_(col(Job.claimed_by).is_(None), Job.claimed_by != exclude_worker))
+    touched: set[str] = set()
+    for job in session.exec(query).all():
+        holder = job.claimed_by
+        taken = session.execute(
+            update(Job)
+            .where(Job.id == job.id, *expired)
+            .values(status=WorkState.queued, claimed_by=None, lease_expires_at=None)
+        )
+        if taken.rowcount != 1:  # renewed or reclaimed by another process meanwhile
+            continue
+        session.refresh(job)
+        _return_candidates(session, job, holder or 'unknown')
+        run = session.get(Run, job.run_id)
+        if run.status == WorkState.canceled:  # nobody will claim it: close it now
+            finish_job(session, job.id)
+        touched.add(job.run_id)
+        log.warning('Reclaimed job %s of run %s from worker %s (lease ran out)', job.id, job.run_id, holder)
+    session.flush()
+    for run_id in touched:
+        settle_run(session, run_id)
+    return sorted(touched)
+
+
+def _return_candidates(session: Session, job: Job, holder: str) -> None:
+    in_flight = set()
+    for event in session.exec(select(CostEvent).where(CostEvent.job_id == job.id)):
+        if event.meta.get('state') == 'sent':  # a paid call was out when its worker stopped: count it as spent
+            event.meta = {**event.meta, 'state': 'maybe billed', 'note': 'in flight when its worker stopped'}
+            session.add(event)
+            in_flight.add(event.candidate_id)
+    reason = (
+        f'Its paid call was in flight when worker {holder} stopped; the image may have been made and billed, so it '
+        'was not sent again. Use Retry failed to make it anyway.'
+    )
+    for cand in session.exec(
+        select(Candidate).where(Candidate.job_id == job.id, Candidate.status == WorkState.running)
+    ).all():
+        if cand.id in in_flight:
+            cand.status, cand.error, cand.finished_at = WorkState.failed, reason, utcnow()
+        else:
+            cand.status = WorkState.queued
+        session.add(cand)
 
 
 def start_candidates(session: Session, job_id: str) -> list[Candidate]:
@@ -172,7 +255,7 @@ def finish_job(session: Session, job_id: str) -> None:
         job.status = WorkState.done
     else:
         job.status = WorkState.failed
-    job.claimed_by = None
+    job.claimed_by, job.lease_expires_at = None, None
     session.add(job)
     session.flush()
     settle_run(session, job.run_id)
@@ -240,8 +323,12 @@ def requeue(session: Session, project_id: str, run_id: str, *, failed_only: bool
     run = get_run(session, project_id, run_id)
     if run.mode != RunMode.run:
         raise Invalid('A dry run has nothing to resume; start it as a real run.', code='dry_run')
-    if run.status == WorkState.running and not failed_only:
-        raise Invalid('The run is still running.', code='run_running')
+    if not failed_only and (held := _held(session, run_id)) is not None:
+        raise Invalid(
+            f'The run is still running: worker {held.claimed_by} holds a job until '
+            f'{held.lease_expires_at:%H:%M:%S} UTC. If that process is gone, its work is reclaimed then.',
+            code='run_running',
+        )
     states = (
         [WorkState.failed]
         if failed_only
@@ -258,7 +345,7 @@ def requeue(session: Session, project_id: str, run_id: str, *, failed_only: bool
         session.add(c)
     for job in session.exec(select(Job).where(col(Job.id).in_(job_ids))):
         if job.status != WorkState.running:
-            job.status, job.error, job.claimed_by = WorkState.queued, '', None
+            job.status, job.error, job.claimed_by, job.lease_expires_at = WorkState.queued, '', None, None
             session.add(job)
     if job_ids:
         run.status, run.finished_at, run.error = WorkState.queued, None, ''
@@ -269,39 +356,8 @@ def requeue(session: Session, project_id: str, run_id: str, *, failed_only: bool
     return len(cands)
 
 
-def recover_interrupted(session: Session, *, alive: Any = None) -> int:
-    """On start-up (and periodically): work claimed by a process that is gone becomes `interrupted`, never stuck."""
-    host = socket.gethostname()
-    count = 0
-    for job in session.exec(select(Job).where(Job.status == WorkState.running)).all():
-        claimer = (job.claimed_by or '::').split(':')
-        same_host = claimer[0] == host
-        pid_alive = (alive or _pid_alive)(int(claimer[1])) if same_host and claimer[1].isdigit() else False
-        if same_host and pid_alive:
-            continue
-        job.status, job.claimed_by = WorkState.interrupted, None
-        session.add(job)
-        session.execute(
-            update(Candidate)
-            .where(Candidate.job_id == job.id, Candidate.status == WorkState.running)
-            .values(status=WorkState.interrupted)
-        )
-        for event in session.exec(select(CostEvent).where(CostEvent.job_id == job.id)):
-            if event.meta.get('state') == 'sent':  # a paid call was out when its process died: count it as spent
-                event.meta = {**event.meta, 'state': 'maybe billed', 'note': 'in flight when the worker stopped'}
-                session.add(event)
-        count += 1
-    session.flush()
-    for run in session.exec(select(Run).where(Run.status == WorkState.running)).all():
-        settle_run(session, run.id)
-    return count
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+def _held(session: Session, run_id: str) -> Job | None:
+    """A job of the run that a live worker holds (its lease has not run out)."""
+    return session.exec(
+        select(Job).where(Job.run_id == run_id, Job.status == WorkState.running, col(Job.lease_expires_at) > utcnow())
+    ).first()
