@@ -16,10 +16,10 @@ from models.base import ProviderKind
 from models.provider import ProviderAccountCreate, ProviderAccountRead
 from services.deps import Deps
 from services.errors import Invalid
-from services.files import atomic_write, sha256_bytes, validate_image
+from services.files import atomic_write, validate_image
 from services.projects import projects
 from services.providers import accounts as provider_accounts
-from services.providers.base import GenerationRequest, InputImage, image_mime
+from services.providers.base import GenerationRequest, InputImage
 from services.providers.registry import build_provider
 from services.security.secrets import SecretStore
 
@@ -206,7 +206,7 @@ def generate(
     n: Annotated[int, typer.Option(help='How many images.')] = 1,
     seed: Annotated[int, typer.Option(help='Seed (the offline renderer honours it exactly).')] = 0,
 ) -> None:
-    """Generate once with no project: writes the images atomically into OUT and prints their paths."""
+    """Generate once with no project: checks each image as a run does, writes it atomically into OUT, prints its path."""
     inputs = _inputs(image or [])
     wanted = _size(size)
     request = GenerationRequest(prompt=prompt, inputs=inputs, n=n, seed=seed, **({'size': wanted} if wanted else {}))
@@ -217,11 +217,19 @@ def generate(
     images = asyncio.run(build_provider(config).generate(request))
     del config
     stamp = datetime.now(UTC).strftime('%Y%m%d-%H%M%S')
+    refused = []
     for i, img in enumerate(images):
-        path = out / f'{provider}-{stamp}-{img.seed}-{i + 1}.{image_mime(img.data)[1]}'
+        try:  # the same check a run makes before it keeps an image: real type, whole file, size and pixel limits
+            info = validate_image(img.data, name=f'image {i + 1}')
+        except Invalid as e:
+            refused.append(e.user_message)
+            continue
+        path = out / f'{provider}-{stamp}-{img.seed}-{i + 1}.{info.ext}'
         atomic_write(path, img.data)
-        log.info('generated %s (%s) with %s', path.name, sha256_bytes(img.data)[:12], provider)
+        log.info('generated %s (%s) with %s', path.name, info.sha256[:12], provider)
         typer.echo(str(path))
+    if refused:
+        raise Invalid('The provider returned an unusable image, not saved: ' + ' '.join(refused), code='image_unusable')
 
 
 @secrets_cli.command('status')
