@@ -12,15 +12,18 @@ from typing import Annotated, Any
 import typer
 
 from app.cli_common import deps_for_cli, fail, guarded
+from app.settings import get_settings
+from app.wiring import build_deps
 from models.base import ProviderKind
 from models.provider import ProviderAccountCreate, ProviderAccountRead
 from services.deps import Deps
-from services.errors import Invalid
+from services.errors import Invalid, SecretError
 from services.files import atomic_write, validate_image
 from services.projects import projects
 from services.providers import accounts as provider_accounts
 from services.providers.base import GenerationRequest, InputImage
 from services.providers.registry import build_provider
+from services.security.key_recovery import account_names_by_secret, forget_lost_keys
 from services.security.secrets import SecretStore
 
 log = logging.getLogger(__name__)
@@ -249,13 +252,44 @@ def secrets_status() -> None:
 @secrets_cli.command('rotate')
 @guarded
 def secrets_rotate() -> None:
-    """Re-encrypt every secret with the current master key (old keys in KROMA_MASTER_KEY_PREVIOUS)."""
+    """Check every secret, then re-encrypt the readable ones with the current master key (old keys in
+    KROMA_MASTER_KEY_PREVIOUS); damaged or altered ones are named with what to do."""
     deps = deps_for_cli()
-    result = _store(deps).rotate(deps.sessions)
+    try:
+        result = _store(deps).rotate(deps.sessions)
+    except SecretError as e:
+        if e.code != 'secret_rotation_incomplete':
+            raise
+        with deps.sessions() as s:
+            accounts = account_names_by_secret(s)
+        for failure in e.details['failures']:
+            name = accounts.get(failure['secret_id'])
+            fix = f' Re-enter it: kroma provider set-key {name} --key-stdin' if name else ''
+            typer.echo(f'  {failure["code"].removeprefix("secret_")}: {failure["message"]}{fix}')
+        raise
     typer.echo(
         f'rotated {result["rotated"]} of {result["scanned"]} secret(s) '
         f'({result["plaintext_reencrypted"]} were plaintext); {result["skipped_current"]} already current'
     )
+
+
+@secrets_cli.command('forget-lost-key')
+@guarded
+def secrets_forget_lost_key(
+    confirm: Annotated[
+        bool, typer.Option('--confirm', help='Yes: delete the secrets no configured key can read.')
+    ] = False,
+) -> None:
+    """When the master key is lost for good: start a new key and delete the secrets only the lost key could read."""
+    if not confirm:
+        raise Invalid('This deletes the secrets encrypted with a lost master key; pass --confirm to go ahead.')
+    deps = build_deps(get_settings(), allow_new_master_key=True)
+    with deps.sessions() as s:
+        names = forget_lost_keys(s, _store(deps))
+    if not names:
+        typer.echo('no secret needs a lost key; nothing deleted')
+    for name in names:
+        typer.echo(f'{name}: key deleted; enter it again with kroma provider set-key {name} --key-stdin')
 
 
 def register(cli: typer.Typer) -> None:

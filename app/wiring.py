@@ -12,26 +12,38 @@ from sqlalchemy.engine import make_url
 from app.jobs import INSTRUCTION_WORKER, RUN_WORKER, wake
 from app.migrate import upgrade
 from app.settings import Settings
-from models.db import make_engine, session_factory
+from models.db import SessionFactory, make_engine, session_factory
 from services.backups.defaults import BackupDefaults
 from services.deps import Deps, StudioOptions, WakeHooks
 from services.projects.assets import AssetStore
-from services.security.secrets import SecretStore, load_keyring
+from services.security.file_modes import private_database, private_dir
+from services.security.secrets import SecretStore, load_keyring, stored_key_refs
 
 log = logging.getLogger(__name__)
 
 
-def build_deps(settings: Settings, *, scheduler: BaseScheduler | None = None) -> Deps:
-    """Everything below app/ receives its collaborators from here; the scheduler, when given, backs the wake hooks."""
-    data_dir = settings.data_dir
-    data_dir.mkdir(parents=True, exist_ok=True)
+def build_deps(
+    settings: Settings, *, scheduler: BaseScheduler | None = None, allow_new_master_key: bool = False
+) -> Deps:
+    """Everything below app/ receives its collaborators from here; the scheduler, when given, backs the wake hooks.
+
+    The data dir is made 0700 and a SQLite database 0600. A missing master key file is replaced only when no stored
+    secret needs the old key (or, with `allow_new_master_key`, when the user gave the lost key up)."""
+    data_dir = private_dir(settings.data_dir)
+    db_path = sqlite_path(settings.db_url)
+    if db_path is not None:
+        private_database(db_path)
     upgrade(settings.db_url)
     engine = make_engine(settings.db_url)
+    sessions = session_factory(engine)
     keyring = load_keyring(
         env_key=settings.master_key.get_secret_value() if settings.master_key else None,
         key_file=settings.key_file,
         previous=settings.master_key_previous.get_secret_value() if settings.master_key_previous else None,
+        stored_refs=None if allow_new_master_key else partial(_stored_refs, sessions),
     )
+    if db_path is not None:
+        private_database(db_path)  # the WAL files SQLite made while migrating
     hooks = WakeHooks()
     if scheduler is not None:
         hooks = WakeHooks(
@@ -39,7 +51,7 @@ def build_deps(settings: Settings, *, scheduler: BaseScheduler | None = None) ->
         )
     return Deps(
         data_dir=data_dir,
-        sessions=session_factory(engine),
+        sessions=sessions,
         store=AssetStore(data_dir),
         secrets=SecretStore(keyring),
         key_file=None if settings.master_key else settings.key_file,
@@ -48,6 +60,11 @@ def build_deps(settings: Settings, *, scheduler: BaseScheduler | None = None) ->
         backup=backup_defaults(settings),
         wake=hooks,
     )
+
+
+def _stored_refs(sessions: SessionFactory) -> dict[str, int]:
+    with sessions() as s:
+        return stored_key_refs(s)
 
 
 def studio_options(settings: Settings) -> StudioOptions:

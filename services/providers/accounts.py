@@ -13,6 +13,7 @@ from models.base import ProviderKind, utcnow
 from models.provider import ProviderAccount, ProviderAccountCreate, ProviderAccountRead, ProviderAccountUpdate
 from services.errors import Conflict, Invalid, NotFound
 from services.providers.base import ProviderConfig
+from services.providers.urls import refuse_credentials
 from services.security import audit
 from services.security.secrets import SecretStore, mask
 
@@ -43,6 +44,7 @@ def _check_url(url: str) -> str:
     url = url.strip().rstrip('/')
     if url and not re.match(r'^https?://[^\s/]+', url):
         raise Invalid('Base URL must start with http:// or https://.', code='invalid_base_url')
+    refuse_credentials(url)  # before anything is stored, logged or audited
     return url
 
 

@@ -15,6 +15,7 @@ from services.errors import NotFound
 from services.providers import accounts as provider_accounts
 from services.providers.base import GenerationRequest, InputImage, Provider, ProviderConfig, images_per_call
 from services.providers.registry import build_provider
+from services.providers.urls import safe_url
 from services.runs import budget
 from services.runs import queue as run_queue
 from services.runs.log import write_run_log
@@ -114,7 +115,7 @@ def start(
         'name': account.name,
         'kind': account.kind.value,
         'model': account.model,
-        'base_url': account.base_url,
+        'base_url': safe_url(account.base_url),  # never a credential in a run log, even from an old account
     }
     run_id = run_queue.create_run(session, project.id, result, account=snapshot)
     asked = result.request
