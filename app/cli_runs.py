@@ -17,6 +17,7 @@ from services.projects import projects
 from services.providers import accounts as provider_accounts
 from services.references import scenes
 from services.runs import control as runs
+from services.runs import leases
 from services.runs import queue as run_queue
 from services.runs import status as run_status
 from services.runs.candidate_qa import CandidateQA
@@ -145,7 +146,7 @@ def resume(run_id: str, wait: Annotated[bool, typer.Option('--wait')] = False) -
     """Run only what is unfinished; finished candidates are never generated again."""
     deps = deps_for_cli()
     with deps.sessions() as s:
-        run_queue.reclaim_expired(s)  # a dead worker's jobs, once its lease ran out
+        leases.reclaim_expired(s)  # a dead worker's jobs, once its lease ran out
         r = run_queue.get_run_any(s, run_id)
         n = run_queue.requeue(s, r.project_id, run_id)
     typer.echo(f'{run_id}: {n} candidate(s) queued')

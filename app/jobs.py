@@ -14,7 +14,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from app.instruction_jobs import INSTRUCTION_WORKER, work_instructions
 from services.deps import Deps
 from services.runs import control as runs
-from services.runs import queue as run_queue
+from services.runs import leases
 from services.runs.candidate_qa import CandidateQA
 from services.runs.executor import RunExecutor
 from services.security.audit import acting_as
@@ -43,7 +43,7 @@ def drain_runs(deps: Deps) -> int:
 def recover(deps: Deps) -> int:
     """Jobs whose worker stopped renewing its lease go back to the queue (no restart needed); their logs say so."""
     with acting_as(f'job:{RECOVER}'), deps.sessions() as s:
-        run_ids = run_queue.reclaim_expired(s)
+        run_ids = leases.reclaim_expired(s)
     for run_id in run_ids:
         with deps.sessions() as s:
             runs.write_log(s, deps.store, run_id)

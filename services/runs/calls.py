@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import re
 import time
@@ -41,13 +43,20 @@ class ProviderCall:
     trace: list[dict] = field(default_factory=list)
     id: str = field(default_factory=new_id)
     event_ids: list[str] = field(default_factory=list)
-    admitted: bool = False  # the budget allowed it and its `sent` cost events are written
+    admitted: bool = False  # the budget allowed it and its `sent` cost events are being written
+    sent: asyncio.Task | None = None  # the write of the `sent` events
     started: float = field(default_factory=time.monotonic)
     started_at: str = field(default_factory=lambda: utcnow().isoformat())
 
     def __post_init__(self) -> None:
         if self.cost > 0:
             self.event_ids = [new_id() for _ in self.candidates]
+
+    async def went_out(self) -> None:
+        """Wait for the `sent` events to be written, so an outcome never lands before them."""
+        if self.sent is not None:
+            with contextlib.suppress(Exception):
+                await self.sent
 
     @property
     def share(self) -> float:

@@ -128,10 +128,12 @@ def cost_event(
     return event
 
 
-def write_costs(s: Session, events: list[CostEvent]) -> None:
-    """Insert or update cost events by id (the same call's event moves from `sent` to its outcome)."""
-    for event in events:
-        s.merge(event)
+def write_costs(s: Session, groups: list[list[CostEvent]]) -> None:
+    """Insert or update cost events by id (the same call's events move from `sent` to their outcome); one group per
+    call, grouped calls share one transaction."""
+    for events in groups:
+        for event in events:
+            s.merge(event)
 
 
 def fail_candidate(s: Session, cand_id: str, message: str, cost: CostEvent | None, call: dict | None = None) -> None:

@@ -4,54 +4,46 @@ the account's limit, and each returned image is committed as its own candidate w
 The critical path is the provider call. Everything around it is kept off that path: jobs are claimed in one
 transaction, inputs are read once per drain, finished images are validated, hashed and written in parallel
 worker threads, their rows share one transaction when they finish together (group commit), and QA is measured
-outside the write transaction. Before each paid call the budget is checked and the call recorded (one short write).
+outside the write transaction. Before each paid call the budget is checked (one read; the call's cost events are
+written while the request goes out).
 A job's failure, expected or not, fails that job alone with its reason; the worker's claims carry leases it renews."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
-import ssl
-import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
-from functools import cache
 from typing import Any
 
-import anyio
-import anyio.lowlevel
-import httpx
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from models.base import WorkState
 from models.db import SessionFactory
 from models.project import Project
 from models.runs import Candidate, Job, Run
 from services.db_writer import SerialWriter
-from services.errors import Canceled, KromaError, PolicyRefused, StorageError
-from services.projects import assets as assets_svc
+from services.errors import Canceled, KromaError, PolicyRefused
 from services.projects.assets import AssetStore, StagedFile
-from services.providers import accounts as provider_accounts
 from services.providers.base import (
     GeneratedImage,
     GenerationRequest,
-    InputImage,
     Provider,
     ProviderConfig,
     images_per_call,
 )
-from services.providers.registry import build_provider
 from services.qa.report import QAReport
-from services.runs import budget
+from services.runs import budget, leases
 from services.runs import commits as run_commits
 from services.runs import queue as run_queue
 from services.runs.calls import ProviderCall, failure_reason
 from services.runs.commits import FinishedCandidate, JobContext, QAHook
+from services.runs.loading import JobLoader
 from services.runs.log import write_run_log
 from services.runs.plan import call_sizes
+from services.runs.worker_http import tls_context, worker_client
 
 log = logging.getLogger(__name__)
 
@@ -65,23 +57,6 @@ class ExecutorStats:
 
     candidates: int = 0
     commit_latency_s: list[float] = field(default_factory=list)  # answer received -> file and rows durable
-
-
-def _preload_network_stack() -> None:
-    """httpx's async stack imports ~0.2 s of modules (anyio's lazy parts and its asyncio backend) inside the first
-    call, with the event loop blocked; a worker process pays that once, at import, instead of in its first run."""
-    _ = anyio.Event, anyio.lowlevel.checkpoint
-    importlib.import_module('anyio._backends._asyncio')
-    importlib.import_module('httpcore._backends.anyio')
-
-
-_preload_network_stack()
-
-
-@cache
-def tls_context() -> ssl.SSLContext:
-    """Loading the CA bundle costs ~0.1 s; every worker pass reuses one context."""
-    return httpx.create_ssl_context()
 
 
 class RunExecutor:
@@ -99,19 +74,17 @@ class RunExecutor:
         lease_s: float = run_queue.LEASE_S,
     ) -> None:
         self.sessions, self.store, self.secrets, self.qa = sessions, store, secrets, qa
-        self.provider_factory = provider_factory
         self.max_parallel_jobs = max_parallel_jobs
         self.lease_s = lease_s
         self.worker = ''
-        self._providers: dict[str, Provider] = {}
-        self._lock = threading.Lock()
-        self._inputs: dict[str, bytes] = {}
+        self.loader = JobLoader(sessions, store, secrets, provider_factory)
         self._cancel_seen: dict[str, tuple[float, bool]] = {}
         self._log_locks: dict[str, asyncio.Lock] = {}
         self._side_tasks: set[asyncio.Task] = set()
         self._active: set[str] = set()  # jobs being worked on: their leases are renewed
+        self._unwritten: budget.Pending = {}  # `sent` cost events not committed yet, counted by budget checks
+        self._admit_lock: asyncio.Lock | None = None
         self._lost: set[str] = set()  # jobs another worker reclaimed (this one stalled): nothing more is written
-        self._client: httpx.AsyncClient | None = None
         self.writer: SerialWriter | None = None
         self.stats = ExecutorStats()
         tls_context()  # built once per process, before any run is waiting on it
@@ -119,11 +92,10 @@ class RunExecutor:
     async def drain(self, *, run_id: str | None = None, worker: str | None = None) -> int:
         """Claim and run queued jobs until none is left; several jobs at once, each call within its account's limit."""
         self.writer = SerialWriter(self.sessions)
+        self._admit_lock = asyncio.Lock()
         self.worker = worker or run_queue.worker_id()
-        async with httpx.AsyncClient(
-            verify=tls_context(), timeout=None, limits=httpx.Limits(max_connections=64, max_keepalive_connections=16)
-        ) as client:
-            self._client = client
+        async with worker_client() as client:
+            self.loader.client = client
             heartbeat = asyncio.create_task(self._heartbeat())
             try:
                 return await self._drain(run_id)
@@ -131,9 +103,7 @@ class RunExecutor:
                 heartbeat.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await heartbeat
-                self._client = None
-                self._providers.clear()
-                self._inputs.clear()
+                self.loader.reset()
                 self._log_locks.clear()
 
     async def _drain(self, run_id: str | None) -> int:
@@ -170,7 +140,7 @@ class RunExecutor:
                 continue
             jobs = sorted(self._active)
             try:
-                held = await self._write(run_queue.renew_leases, self.worker, jobs, self.lease_s)
+                held = await self._write(leases.renew_leases, self.worker, jobs, self.lease_s)
             except Exception:
                 log.exception('Renewing the leases of %d job(s) failed; trying again', len(jobs))
                 continue
@@ -181,49 +151,11 @@ class RunExecutor:
     @staticmethod
     def _claim(s: Session, worker: str, run_id: str | None, limit: int, lease_s: float) -> list[tuple[str, list[str]]]:
         """Reclaim work whose lease ran out, then claim jobs and start their unfinished candidates, in one transaction."""
-        run_queue.reclaim_expired(s, exclude_worker=worker)
+        leases.reclaim_expired(s, exclude_worker=worker)
         return [
             (job_id, [c.id for c in run_queue.start_candidates(s, job_id)])
             for job_id in run_queue.claim_jobs(s, worker, run_id=run_id, limit=limit, lease_s=lease_s)
         ]
-
-    def _load(self, job_id: str, cand_ids: list[str]) -> JobContext:
-        """Reads only, so it never waits behind another job's writes; input files are read once per drain."""
-        with self.sessions() as s:
-            job = s.get(Job, job_id)
-            run = s.get(Run, job.run_id)
-            project = s.get(Project, job.project_id)
-            inputs = []
-            for i in job.inputs:
-                data = self._inputs.get(i['asset_id'])
-                if data is None:
-                    asset = assets_svc.get_asset(s, project.id, i['asset_id'])
-                    try:
-                        data = self._inputs[i['asset_id']] = self.store.path_of(project, asset).read_bytes()
-                    except OSError as e:  # the job fails with the reason; the worker goes on
-                        raise StorageError(
-                            f'The {i["role"]} input {asset.original_name or asset.id} could not be read: '
-                            f'{e.strerror or e}.'
-                        ) from e
-                inputs.append(InputImage(role=i['role'], data=data, name=i.get('name', ''), sha256=i.get('sha256', '')))
-            pending = list(
-                s.exec(select(Candidate).where(col(Candidate.id).in_(cand_ids)).order_by(col(Candidate.index)))
-            )
-            provider = self._provider(s, run.provider_account_id)
-        return JobContext(job, run, project, pending, tuple(inputs), provider)
-
-    def _provider(self, session: Session, account_id: str | None) -> Provider:
-        key = account_id or 'local'
-        with self._lock:
-            if key not in self._providers:
-                config = (
-                    provider_accounts.provider_config(session, account_id, secrets=self.secrets)
-                    if account_id
-                    else ProviderConfig(kind='local', name='Offline renderer')
-                )
-                factory = self.provider_factory or (lambda c: build_provider(c, client=self._client))
-                self._providers[key] = factory(config)
-            return self._providers[key]
 
     def _canceled(self, run_id: str) -> bool:
         """The run's cancel flag, read at most every CANCEL_CHECK_S (one primary-key read; WAL readers never wait)."""
@@ -237,7 +169,7 @@ class RunExecutor:
 
     def _admission(self, call: ProviderCall) -> Admit:
         """Awaited when a call gets its slot: after a cancel nothing new is sent; a paid call is checked against the
-        budget and recorded as sent in one short write (calls admitted together share one transaction)."""
+        budget (one read, WAL readers never wait) and its `sent` cost events are written while the request goes out."""
 
         async def admit() -> None:
             ctx = call.ctx
@@ -246,21 +178,37 @@ class RunExecutor:
             if self._canceled(ctx.run.id):
                 raise Canceled('The run was canceled before this call started.')
             call.started = time.monotonic()
-            if call.cost > 0:
-                ticket = budget.CallAdmission(ctx.project.id, ctx.run.id, call.cost, call.sent_events())
-                await self.writer.grouped(budget.admit_calls, ticket)
-                if ticket.refused:
-                    raise PolicyRefused(ticket.refused, code='budget_exceeded')
+            if call.cost <= 0:
+                return
+            async with self._admit_lock:  # this worker's calls are checked one after the other, each seeing the last
+                pending = dict(self._unwritten)
+                view = await asyncio.to_thread(self._budget, ctx.project.id, ctx.run.id, pending)
+                if not budget.fits(view, call.cost):
+                    raise PolicyRefused(budget.refusal(view, call.cost), code='budget_exceeded')
+                events = call.sent_events()
+                self._unwritten |= {e.id: (e.project_id, e.run_id, e.amount_usd) for e in events}
                 call.admitted = True
+                call.sent = asyncio.create_task(self._write_sent(events))
 
         return admit
+
+    def _budget(self, project_id: str, run_id: str, pending: budget.Pending) -> budget.BudgetView:
+        with self.sessions() as s:
+            return budget.budget_view(s, project_id, for_run=run_id, pending=pending)
+
+    async def _write_sent(self, events: list) -> None:
+        try:
+            await self.writer.grouped(run_commits.write_costs, events)
+        finally:
+            for event in events:
+                self._unwritten.pop(event.id, None)
 
     async def execute_job(self, job_id: str, cand_ids: list[str]) -> None:
         """Run one claimed job; whatever goes wrong fails this job with its reason, never the worker pass."""
         self._active.add(job_id)
         try:
             try:
-                ctx = await asyncio.to_thread(self._load, job_id, cand_ids)
+                ctx = await asyncio.to_thread(self.loader.load, job_id, cand_ids)
             except Exception as e:  # a wrong master key, an unreadable input, a broken row: said before any call
                 await self._fail_job(job_id, failure_reason(e, 'while loading the job'))
                 return
@@ -313,6 +261,7 @@ class RunExecutor:
             if job.id in self._lost:
                 return
             reason = failure_reason(e, 'in the provider call')
+            await call.went_out()  # the `sent` events land before their outcome
             outcome = 'refused' if isinstance(e, PolicyRefused) else 'failed'
             ids = [c.id for c in chunk]
             await self._write(
@@ -320,6 +269,7 @@ class RunExecutor:
             )
             return
         t1 = time.perf_counter()
+        await call.went_out()
         story = call.story('ok')
         kept = [self._keep(ctx, call, i, cand, images[i], story, t1) for i, cand in enumerate(chunk[: len(images)])]
         await asyncio.gather(*kept)

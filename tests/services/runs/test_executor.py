@@ -19,6 +19,7 @@ from services.projects import projects
 from services.providers import accounts as provider_accounts
 from services.providers.base import GeneratedImage, GenerationRequest, HealthResult, ProviderConfig
 from services.runs import control as runs
+from services.runs import leases
 from services.runs import queue as run_queue
 from services.runs import status as run_status
 from services.runs.executor import RunExecutor
@@ -243,9 +244,9 @@ def test_a_dead_workers_call_in_flight_is_maybe_billed_and_not_sent_again(sessio
             )
         )  # written, then the process died mid-call
     with sessions() as s:
-        assert run_queue.reclaim_expired(s) == []  # its lease still runs: nobody takes the job yet
+        assert leases.reclaim_expired(s) == []  # its lease still runs: nobody takes the job yet
         later = utcnow() + timedelta(seconds=run_queue.LEASE_S + 1)
-        assert run_queue.reclaim_expired(s, now=later) == [run_id]
+        assert leases.reclaim_expired(s, now=later) == [run_id]
     with sessions() as s:
         event = s.exec(select(CostEvent).where(CostEvent.run_id == run_id)).one()
         assert event.meta['state'] == 'maybe billed'

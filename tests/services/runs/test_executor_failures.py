@@ -17,7 +17,7 @@ from services.providers import accounts as provider_accounts
 from services.providers.base import GenerationRequest, ProviderConfig
 from services.providers.registry import build_provider
 from services.runs import control as runs
-from services.runs import queue as run_queue
+from services.runs import leases
 from services.runs.executor import RunExecutor
 from services.runs.log import run_log_path
 from services.runs.plan import RunRequest
@@ -118,7 +118,7 @@ def test_a_live_worker_keeps_its_jobs_by_renewing_their_leases(sessions, store, 
         reclaimed = []
         while worker.is_alive():  # another process looking for dead workers' jobs all the while
             with sessions() as s:
-                reclaimed += run_queue.reclaim_expired(s)
+                reclaimed += leases.reclaim_expired(s)
             time.sleep(0.05)
         worker.join()
         assert reclaimed == [] and len(server.image_requests()) == 3

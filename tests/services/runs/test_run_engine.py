@@ -21,6 +21,7 @@ from services.providers import accounts as provider_accounts
 from services.providers.base import ProviderConfig
 from services.providers.registry import build_provider
 from services.runs import control as runs
+from services.runs import leases
 from services.runs import queue as run_queue
 from services.runs import status as run_status
 from services.runs.candidate_qa import CandidateQA
@@ -113,7 +114,7 @@ def test_a_dead_workers_job_is_reclaimed_when_its_lease_runs_out(sessions, store
         with pytest.raises(Invalid, match='still running: worker other-host:1:x holds a job until'):
             run_queue.requeue(s, demo.id, run_id)
         later = utcnow() + timedelta(seconds=run_queue.LEASE_S + 1)
-        assert run_queue.reclaim_expired(s, now=later) == [run_id]  # any worker may do it, no restart needed
+        assert leases.reclaim_expired(s, now=later) == [run_id]  # any worker may do it, no restart needed
     execute(sessions, store, run_id)
     with sessions() as s:
         cands = s.exec(select(Candidate).where(Candidate.run_id == run_id)).all()
