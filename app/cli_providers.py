@@ -12,8 +12,6 @@ from typing import Annotated, Any
 import typer
 
 from app.cli_common import deps_for_cli, fail, guarded
-from app.settings import get_settings
-from app.wiring import build_deps
 from models.base import ProviderKind
 from models.provider import ProviderAccountCreate, ProviderAccountRead
 from services.deps import Deps
@@ -283,7 +281,7 @@ def secrets_forget_lost_key(
     """When the master key is lost for good: start a new key and delete the secrets only the lost key could read."""
     if not confirm:
         raise Invalid('This deletes the secrets encrypted with a lost master key; pass --confirm to go ahead.')
-    deps = build_deps(get_settings(), allow_new_master_key=True)
+    deps = deps_for_cli(allow_new_master_key=True)
     with deps.sessions() as s:
         names = forget_lost_keys(s, _store(deps))
     if not names:
