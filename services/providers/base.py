@@ -163,6 +163,11 @@ def check_prompt(request: GenerationRequest) -> None:
         raise Invalid('The prompt is empty; describe what to make.', code='prompt_required')
 
 
+def http_timeout(timeout_s: float) -> httpx.Timeout:
+    """httpx's own limits sit just past the call's deadline, which is what ends a call (and names the reason)."""
+    return httpx.Timeout(timeout_s + 1.0, connect=min(timeout_s, 10.0))
+
+
 def no_complete_answer(*, provider: str, base_url: str, timeout_s: float, paid: bool) -> ProviderTimeout:
     """The call's total deadline (connect + send + the whole answer) passed."""
     err = ProviderTimeout(f'{provider} at {host_of(base_url)} gave no complete answer within {timeout_s:g} s.')
@@ -202,7 +207,7 @@ def transport_error(
     if isinstance(exc, httpx.ConnectTimeout):
         err: ProviderError = ProviderTimeout(f'Connecting to {provider} at {host} timed out.')
     elif isinstance(exc, httpx.TimeoutException):
-        err = ProviderTimeout(f'{provider} at {host} gave no complete answer within {timeout_s:g} s.')
+        err = ProviderTimeout(f'{provider} at {host} did not answer within {timeout_s:g} s.')
     elif _is_tls(exc):
         err = ProviderUnavailable(
             f'The secure connection to {host} failed (TLS/certificate problem); check the URL scheme and certificate.',

@@ -34,6 +34,7 @@ from services.providers.base import (
     elapsed_ms,
     health_code,
     host_of,
+    http_timeout,
     image_mime,
     no_complete_answer,
     parse_retry_after,
@@ -207,7 +208,7 @@ class ComfyUIProvider:
         """One request with a total deadline: connect, send and the whole answer within `timeout`."""
         headers = {'Authorization': f'Bearer {self.config.api_key}'} if self.config.api_key else {}
         headers |= kw.pop('headers', {})
-        t = httpx.Timeout(timeout, connect=min(timeout, 10.0))
+        t = http_timeout(timeout)
         paid = path == '/prompt' and self.config.option_float('price_per_image', 0.0) > 0
         try:
             async with asyncio.timeout(timeout):

@@ -33,6 +33,7 @@ from services.providers.base import (
     elapsed_ms,
     health_code,
     host_of,
+    http_timeout,
     image_mime,
     no_complete_answer,
     parse_retry_after,
@@ -205,7 +206,7 @@ class OpenAIImagesProvider:
     ) -> httpx.Response:
         """Send within the deadline (loop time; default now + timeout): headers, and the body unless streaming."""
         headers = {'Authorization': f'Bearer {self.config.api_key}'} | kw.pop('headers', {})
-        t = httpx.Timeout(timeout, connect=min(timeout, 10.0))
+        t = http_timeout(timeout)
         paid = method == 'POST'
         deadline = deadline if deadline is not None else asyncio.get_running_loop().time() + timeout
         try:

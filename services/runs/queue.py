@@ -294,3 +294,14 @@ def _held(session: Session, run_id: str) -> Job | None:
     return session.exec(
         select(Job).where(Job.run_id == run_id, Job.status == WorkState.running, col(Job.lease_expires_at) > utcnow())
     ).first()
+
+
+def _pid_alive(pid: int) -> bool:
+    """Whether a process of this host still runs (the copilot's instruction locks use it; run claims use leases)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
