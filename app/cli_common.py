@@ -33,7 +33,7 @@ def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def deps_for_cli(settings: Settings | None = None) -> Deps:
+def deps_for_cli(settings: Settings | None = None, *, allow_new_master_key: bool = False) -> Deps:
     settings = settings or get_settings()
     configure_logging(settings.data_dir, 'WARNING')
-    return build_deps(settings)
+    return build_deps(settings, allow_new_master_key=allow_new_master_key)

@@ -15,12 +15,13 @@ from app.cli_common import deps_for_cli, fail, guarded
 from models.base import ProviderKind
 from models.provider import ProviderAccountCreate, ProviderAccountRead
 from services.deps import Deps
-from services.errors import Invalid, parse
-from services.files import atomic_write, sha256_bytes, validate_image
+from services.errors import Invalid, SecretError, parse
+from services.files import atomic_write, validate_image
 from services.projects import projects
 from services.providers import accounts as provider_accounts
-from services.providers.base import GenerationRequest, InputImage, image_mime
+from services.providers.base import GenerationRequest, InputImage
 from services.providers.registry import build_provider
+from services.security.key_recovery import account_names_by_secret, forget_lost_keys
 from services.security.secrets import SecretStore
 
 log = logging.getLogger(__name__)
@@ -95,7 +96,13 @@ def add(
     )
     deps = deps_for_cli()
     with deps.sessions() as s:
-        a = provider_accounts.create_account(s, data, project_id=_project_id(deps, project), secrets=deps.secrets)
+        a = provider_accounts.create_account(
+            s,
+            data,
+            project_id=_project_id(deps, project),
+            secrets=deps.secrets,
+            allow_link_local=deps.options.allow_link_local_urls,
+        )
     typer.echo(f'added {a.name} ({a.kind.value})' + (f', key {a.key_hint}' if a.has_key else ''))
 
 
@@ -207,7 +214,7 @@ def generate(
     n: Annotated[int, typer.Option(help='How many images.')] = 1,
     seed: Annotated[int, typer.Option(help='Seed (the offline renderer honours it exactly).')] = 0,
 ) -> None:
-    """Generate once with no project: writes the images atomically into OUT and prints their paths."""
+    """Generate once with no project: checks each image as a run does, writes it atomically into OUT, prints its path."""
     inputs = _inputs(image or [])
     wanted = _size(size)
     request = GenerationRequest(prompt=prompt, inputs=inputs, n=n, seed=seed, **({'size': wanted} if wanted else {}))
@@ -218,11 +225,19 @@ def generate(
     images = asyncio.run(build_provider(config).generate(request))
     del config
     stamp = datetime.now(UTC).strftime('%Y%m%d-%H%M%S')
+    refused = []
     for i, img in enumerate(images):
-        path = out / f'{provider}-{stamp}-{img.seed}-{i + 1}.{image_mime(img.data)[1]}'
+        try:  # the same check a run makes before it keeps an image: real type, whole file, size and pixel limits
+            info = validate_image(img.data, name=f'image {i + 1}')
+        except Invalid as e:
+            refused.append(e.user_message)
+            continue
+        path = out / f'{provider}-{stamp}-{img.seed}-{i + 1}.{info.ext}'
         atomic_write(path, img.data)
-        log.info('generated %s (%s) with %s', path.name, sha256_bytes(img.data)[:12], provider)
+        log.info('generated %s (%s) with %s', path.name, info.sha256[:12], provider)
         typer.echo(str(path))
+    if refused:
+        raise Invalid('The provider returned an unusable image, not saved: ' + ' '.join(refused), code='image_unusable')
 
 
 @secrets_cli.command('status')
@@ -242,13 +257,44 @@ def secrets_status() -> None:
 @secrets_cli.command('rotate')
 @guarded
 def secrets_rotate() -> None:
-    """Re-encrypt every secret with the current master key (old keys in KROMA_MASTER_KEY_PREVIOUS)."""
+    """Check every secret, then re-encrypt the readable ones with the current master key (old keys in
+    KROMA_MASTER_KEY_PREVIOUS); damaged or altered ones are named with what to do."""
     deps = deps_for_cli()
-    result = _store(deps).rotate(deps.sessions)
+    try:
+        result = _store(deps).rotate(deps.sessions)
+    except SecretError as e:
+        if e.code != 'secret_rotation_incomplete':
+            raise
+        with deps.sessions() as s:
+            accounts = account_names_by_secret(s)
+        for failure in e.details['failures']:
+            name = accounts.get(failure['secret_id'])
+            fix = f' Re-enter it: kroma provider set-key {name} --key-stdin' if name else ''
+            typer.echo(f'  {failure["code"].removeprefix("secret_")}: {failure["message"]}{fix}')
+        raise
     typer.echo(
         f'rotated {result["rotated"]} of {result["scanned"]} secret(s) '
         f'({result["plaintext_reencrypted"]} were plaintext); {result["skipped_current"]} already current'
     )
+
+
+@secrets_cli.command('forget-lost-key')
+@guarded
+def secrets_forget_lost_key(
+    confirm: Annotated[
+        bool, typer.Option('--confirm', help='Yes: delete the secrets no configured key can read.')
+    ] = False,
+) -> None:
+    """When the master key is lost for good: start a new key and delete the secrets only the lost key could read."""
+    if not confirm:
+        raise Invalid('This deletes the secrets encrypted with a lost master key; pass --confirm to go ahead.')
+    deps = deps_for_cli(allow_new_master_key=True)
+    with deps.sessions() as s:
+        names = forget_lost_keys(s, _store(deps))
+    if not names:
+        typer.echo('no secret needs a lost key; nothing deleted')
+    for name in names:
+        typer.echo(f'{name}: key deleted; enter it again with kroma provider set-key {name} --key-stdin')
 
 
 def register(cli: typer.Typer) -> None:

@@ -48,8 +48,15 @@ TERMINAL = {
 
 
 def _execute(deps: Deps, project_id: str, run_id: str, wait: bool) -> str:
-    """Work on the run here (claims are atomic, so a running studio can share it), printing progress as it goes."""
-    executor = RunExecutor(sessions=deps.sessions, store=deps.store, secrets=deps.secrets, qa=CandidateQA(deps.store))
+    """Work on the run here (claims are atomic, so a running studio can share it), printing progress as it goes,
+    then why whatever failed failed."""
+    executor = RunExecutor(
+        sessions=deps.sessions,
+        store=deps.store,
+        secrets=deps.secrets,
+        qa=CandidateQA(deps.store),
+        lease_s=deps.options.run_lease_s,
+    )
 
     async def go() -> None:
         task = asyncio.create_task(executor.drain(run_id=run_id))
@@ -68,7 +75,15 @@ def _execute(deps: Deps, project_id: str, run_id: str, wait: bool) -> str:
 
     asyncio.run(go())
     with deps.sessions() as s:
-        return run_status.run_progress(s, project_id, run_id).run.status.value
+        progress = run_status.run_progress(s, project_id, run_id)
+    for job in progress.jobs:
+        for reason in dict.fromkeys(job.errors):  # one line per distinct reason
+            count = job.errors.count(reason)
+            typer.echo(f'  {job.scene}: {count} failed: {reason}' if count > 1 else f'  {job.scene}: failed: {reason}')
+    if progress.spent_usd:
+        maybe = f' (${progress.maybe_billed_usd:.2f} maybe billed)' if progress.maybe_billed_usd else ''
+        typer.echo(f'  spent ${progress.spent_usd:.2f}{maybe}')
+    return progress.run.status.value
 
 
 @run_cli.command('start')
@@ -116,7 +131,8 @@ def run(
             f'  {job.scene_name}: '
             + (f'blocked: {job.blocked}' if job.blocked else f'{len(job.inputs)} inputs, ${job.cost_usd:.2f}')
         )
-    typer.echo(f'  total ${plan.total_cost_usd:.2f}, budget left ${plan.remaining_budget_usd:.2f}')
+    held = f' (${plan.reserved_usd:.2f} reserved by other runs)' if plan.reserving_runs else ''
+    typer.echo(f'  total ${plan.total_cost_usd:.2f}, budget left ${plan.remaining_budget_usd:.2f}{held}')
     if mode == 'run':
         status = _execute(deps, proj.id, started.run_id, wait)
         if status in (WorkState.failed.value, WorkState.interrupted.value):
@@ -128,8 +144,8 @@ def run(
 def resume(run_id: str, wait: Annotated[bool, typer.Option('--wait')] = False) -> None:
     """Run only what is unfinished; finished candidates are never generated again."""
     deps = deps_for_cli()
+    runs.recover(deps.sessions)  # a killed `kroma run` of this machine, or a worker whose lease ran out
     with deps.sessions() as s:
-        run_queue.recover_interrupted(s)
         r = run_queue.get_run_any(s, run_id)
         n = run_queue.requeue(s, r.project_id, run_id)
     typer.echo(f'{run_id}: {n} candidate(s) queued')
@@ -144,7 +160,7 @@ def cancel(run_id: str) -> None:
     deps = deps_for_cli()
     with deps.sessions() as s:
         r = run_queue.get_run_any(s, run_id)
-        run_queue.cancel_run(s, r.project_id, run_id)
+        runs.cancel(s, projects.get_project_by_id(s, r.project_id), run_id, store=deps.store)
     typer.echo(f'{run_id}: canceled')
 
 

@@ -1,4 +1,4 @@
-"""Background work on APScheduler: the run workers, recovery of interrupted runs, and (persisted) scheduled jobs."""
+"""Background work on APScheduler: the run workers, reclaiming dead workers' jobs, and (persisted) scheduled jobs."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from app.instruction_jobs import INSTRUCTION_WORKER, work_instructions
 from services.deps import Deps
-from services.runs import queue as run_queue
+from services.runs import control as runs
+from services.runs import leases
 from services.runs.candidate_qa import CandidateQA
 from services.runs.executor import RunExecutor
 from services.security.audit import acting_as
@@ -30,17 +31,26 @@ def drain_runs(deps: Deps) -> int:
     """One worker pass in its own thread and event loop: the studio's UI loop is never blocked by generation."""
     with acting_as(f'job:{RUN_WORKER}'):
         executor = RunExecutor(
-            sessions=deps.sessions, store=deps.store, secrets=deps.secrets, qa=CandidateQA(deps.store)
+            sessions=deps.sessions,
+            store=deps.store,
+            secrets=deps.secrets,
+            qa=CandidateQA(deps.store),
+            lease_s=deps.options.run_lease_s,
         )
         return asyncio.run(executor.drain())
 
 
 def recover(deps: Deps) -> int:
+    """Jobs whose worker stopped renewing its lease go back to the queue (no restart needed); their logs say so."""
     with acting_as(f'job:{RECOVER}'), deps.sessions() as s:
-        count = run_queue.recover_interrupted(s)
-    if count:
-        log.warning('%d job(s) were interrupted by a stopped process; resume their runs to finish them', count)
-    return count
+        run_ids = leases.reclaim_expired(s)
+    for run_id in run_ids:
+        with deps.sessions() as s:
+            runs.write_log(s, deps.store, run_id)
+    if run_ids:
+        log.warning('Reclaimed the jobs of %d run(s) from stopped workers; the queue picks them up', len(run_ids))
+        deps.wake.runs()
+    return len(run_ids)
 
 
 def clear_scratch(deps: Deps, max_age_hours: float) -> int:

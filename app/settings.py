@@ -39,6 +39,7 @@ class Settings(BaseSettings):
     backup_keep_weekly: int = 4
 
     scratch_max_age_hours: int = 24
+    run_lease_s: float = Field(default=30.0, ge=1.0, le=3600.0)
     agent_api_url: str | None = None
     storage_roots: list[Path] = Field(default_factory=list)
     allowed_hosts: list[str] = Field(default_factory=list)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
@@ -13,21 +14,33 @@ from app.guard import MB, GuardLimits
 from app.jobs import INSTRUCTION_WORKER, RUN_WORKER, wake
 from app.migrate import upgrade
 from app.settings import Settings
-from models.db import make_engine, session_factory
+from models.db import SessionFactory, make_engine, session_factory
 from services.backups.defaults import BackupDefaults
 from services.deps import Deps, StudioOptions, WakeHooks
 from services.projects.assets import AssetStore
-from services.security.secrets import SecretStore, load_keyring
+from services.security.file_modes import private_database, private_dir
+from services.security.secrets import SecretStore, load_keyring, stored_key_refs
 
 log = logging.getLogger(__name__)
 
 
-def build_deps(settings: Settings, *, scheduler: BaseScheduler | None = None) -> Deps:
-    """Everything below app/ receives its collaborators from here; the scheduler, when given, backs the wake hooks."""
-    data_dir = settings.data_dir
-    data_dir.mkdir(parents=True, exist_ok=True)
+def build_deps(
+    settings: Settings, *, scheduler: BaseScheduler | None = None, allow_new_master_key: bool = False
+) -> Deps:
+    """Everything below app/ receives its collaborators from here; the scheduler, when given, backs the wake hooks.
+
+    The data dir is made 0700 and a SQLite database 0600. A missing master key file is replaced only when no stored
+    secret needs the old key (or, with `allow_new_master_key`, when the user gave the lost key up)."""
+    data_dir = private_dir(settings.data_dir)
+    db_path = sqlite_path(settings.db_url)
+    if db_path is not None:
+        private_database(db_path)
     upgrade(settings.db_url)
     engine = make_engine(settings.db_url)
+    sessions = session_factory(engine)
+    stored = None if allow_new_master_key else partial(_stored_refs, sessions)
+    if db_path is not None:
+        private_database(db_path)  # the WAL files SQLite made while migrating
     hooks = WakeHooks()
     if scheduler is not None:
         hooks = WakeHooks(
@@ -35,9 +48,9 @@ def build_deps(settings: Settings, *, scheduler: BaseScheduler | None = None) ->
         )
     return Deps(
         data_dir=data_dir,
-        sessions=session_factory(engine),
+        sessions=sessions,
         store=AssetStore(data_dir),
-        secrets=secret_store(settings),
+        secrets=secret_store(settings, stored_refs=stored),
         key_file=None if settings.master_key else settings.key_file,
         engine=engine,
         options=studio_options(settings),
@@ -46,14 +59,24 @@ def build_deps(settings: Settings, *, scheduler: BaseScheduler | None = None) ->
     )
 
 
-def secret_store(settings: Settings, key_file: Path | None = None) -> SecretStore:
-    """The keyring from KROMA_MASTER_KEY, else the key file (created 0600 on first use), plus previous keys."""
+def secret_store(
+    settings: Settings, key_file: Path | None = None, *, stored_refs: Callable[[], dict[str, int]] | None = None
+) -> SecretStore:
+    """The keyring from KROMA_MASTER_KEY, else the key file (created 0600 on first use), plus previous keys.
+
+    With `stored_refs`, a missing key file is not replaced while stored secrets still need the lost key."""
     keyring = load_keyring(
         env_key=settings.master_key.get_secret_value() if settings.master_key else None,
         key_file=key_file or settings.key_file,
         previous=settings.master_key_previous.get_secret_value() if settings.master_key_previous else None,
+        stored_refs=stored_refs,
     )
     return SecretStore(keyring)
+
+
+def _stored_refs(sessions: SessionFactory) -> dict[str, int]:
+    with sessions() as s:
+        return stored_key_refs(s)
 
 
 def guard_limits(settings: Settings) -> GuardLimits:
@@ -77,6 +100,7 @@ def studio_options(settings: Settings) -> StudioOptions:
         storage_roots=tuple(p.expanduser().resolve() for p in settings.storage_roots),
         db_path=sqlite_path(settings.db_url),
         allow_link_local_urls=settings.allow_link_local_urls,
+        run_lease_s=settings.run_lease_s,
     )
 
 

@@ -41,8 +41,9 @@ class Job(SQLModel, table=True):
     inputs: list[dict[str, Any]] = json_field(list)
     params: dict[str, Any] = json_field()
     cost_estimate_usd: float = 0.0
-    claimed_by: str | None = None
+    claimed_by: str | None = None  # the worker holding the job while it runs
     claimed_at: datetime | None = None
+    lease_expires_at: datetime | None = Field(default=None, index=True)  # renewed while the worker works
     error: str = ''
     created_at: datetime = created_field()
 
@@ -64,6 +65,7 @@ class Candidate(SQLModel, table=True):
     rank: int | None = None
     error: str = ''
     attempts: int = 0
+    calls: list[dict[str, Any]] = json_field(list)  # each provider call's story: attempts, status, waits, outcome
     created_at: datetime = created_field()
     finished_at: datetime | None = None
 

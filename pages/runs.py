@@ -134,9 +134,11 @@ def register(deps: Deps) -> None:
 
             @notify_errors
             def act(what: str) -> None:
+                if what != 'cancel':
+                    runs.recover(deps.sessions)
                 with deps.sessions() as s:
                     if what == 'cancel':
-                        run_queue.cancel_run(s, project.id, run_id)
+                        runs.cancel(s, project, run_id, store=deps.store)
                     else:
                         n = run_queue.requeue(s, project.id, run_id, failed_only=what == 'retry')
                         ui.notify(f'{n} candidate(s) queued again')

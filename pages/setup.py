@@ -45,14 +45,26 @@ def register(deps: Deps) -> None:
                     patch = {k: values[k] for k in ('name', 'base_url', 'model', 'options')}
                     update = parse(ProviderAccountUpdate, patch)
                     with deps.sessions() as s:
-                        saved = provider_accounts.update_account(s, account_id, update, secrets=deps.secrets)
+                        saved = provider_accounts.update_account(
+                            s,
+                            account_id,
+                            update,
+                            secrets=deps.secrets,
+                            allow_link_local=deps.options.allow_link_local_urls,
+                        )
                         if key:
                             saved = provider_accounts.set_key(s, store(), account_id, key)
                 else:
                     data = parse(ProviderAccountCreate, values, api_key=key or None)
                     owner = None if scope == 'global' else scope
                     with deps.sessions() as s:
-                        saved = provider_accounts.create_account(s, data, project_id=owner, secrets=deps.secrets)
+                        saved = provider_accounts.create_account(
+                            s,
+                            data,
+                            project_id=owner,
+                            secrets=deps.secrets,
+                            allow_link_local=deps.options.allow_link_local_urls,
+                        )
                 form.close()
                 ui.notify(f'Saved {saved.name}' + (f' (key {saved.key_hint})' if key else ''), type='positive')
                 refresh()

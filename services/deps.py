@@ -37,6 +37,7 @@ class StudioOptions:
     storage_roots: tuple[Path, ...] = ()  # folders the API may set as a project's storage root
     db_path: Path | None = None  # the SQLite file (None on another database): no storage root may hold it
     allow_link_local_urls: bool = False  # outbound URLs to link-local / metadata addresses (admin setting)
+    run_lease_s: float = 30.0  # how long a worker's claim on a job lasts without renewal
 
 
 @dataclass(frozen=True)

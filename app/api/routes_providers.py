@@ -78,7 +78,11 @@ def build(ctx: ApiContext) -> APIRouter:
         payload = {'name': body.name, 'kind': body.kind.value, 'shared': body.shared, 'with_key': bool(body.api_key)}
         with ctx.unit(a.principal, 'provider_account.create', project_id=a.project.id, payload=payload) as u:
             row = provider_accounts.create_account(
-                u.session, body, project_id=a.project.id, secrets=store() if body.api_key else deps.secrets
+                u.session,
+                body,
+                project_id=a.project.id,
+                secrets=store() if body.api_key else deps.secrets,
+                allow_link_local=deps.options.allow_link_local_urls,
             )
         return {'ok': True, 'provider_account': jsonable_encoder(row)}
 
@@ -96,7 +100,9 @@ def build(ctx: ApiContext) -> APIRouter:
         payload = {'id': account_id, 'fields': sorted(data.model_fields_set)}
         with ctx.unit(a.principal, 'provider_account.update', project_id=a.project.id, payload=payload) as u:
             account(u.session, a, account_id, writing=True)
-            row = provider_accounts.update_account(u.session, account_id, data, secrets=deps.secrets)
+            row = provider_accounts.update_account(
+                u.session, account_id, data, secrets=deps.secrets, allow_link_local=deps.options.allow_link_local_urls
+            )
         return {'ok': True, 'provider_account': jsonable_encoder(row)}
 
     @router.delete(A + '/{account_id}', tags=['provider accounts'])

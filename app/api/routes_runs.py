@@ -132,6 +132,7 @@ def build(ctx: ApiContext) -> APIRouter:
     def resume_run(run_id: str, body: ResumeIn, a: Access = Depends(ctx.access)) -> dict[str, Any]:
         """Requeue what did not finish (or only what failed); finished candidates are never generated again."""
         action = 'run.retry_failed' if body.failed_only else 'run.resume'
+        runs.recover(sessions)
         with ctx.unit(a.principal, action, project_id=a.project.id, payload={'run_id': run_id}) as u:
             count = run_queue.requeue(u.session, a.project.id, run_id, failed_only=body.failed_only)
             u.payload['requeued'] = count
@@ -143,7 +144,7 @@ def build(ctx: ApiContext) -> APIRouter:
     def cancel_run(run_id: str, a: Access = Depends(ctx.access)) -> dict[str, Any]:
         """Finished candidates are kept; queued work never starts."""
         with ctx.unit(a.principal, 'run.cancel', project_id=a.project.id, payload={'run_id': run_id}) as u:
-            run_queue.cancel_run(u.session, a.project.id, run_id)
+            runs.cancel(u.session, a.project, run_id, store=deps.store)
             progress = run_status.run_progress(u.session, a.project.id, run_id)
         return {'ok': True, 'run': jsonable_encoder(progress.run)}
 

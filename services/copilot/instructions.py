@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -20,6 +19,7 @@ from models.ops import Instruction, InstructionEvent
 from models.project import ProjectRead
 from services.errors import Conflict, KromaError, NotFound
 from services.projects import projects
+from services.runs import holders
 from services.runs import queue as run_queue
 from services.security import audit
 
@@ -241,21 +241,20 @@ def recover_stale(
     alive: Callable[[int], bool] | None = None,
     now: datetime | None = None,
 ) -> list[str]:
-    """Running instructions whose worker died (pid gone on this host) or whose remote lock timed out: retried or failed."""
-    now, host, recovered = now or utcnow(), socket.gethostname(), []
+    """Running instructions whose worker died (its process gone on this machine) or whose lock timed out: retried or failed."""
+    now, recovered = now or utcnow(), []
     for row in session.exec(select(Instruction).where(Instruction.state == S.running)).all():
-        parts = (row.locked_by or '').split(':')
-        on_host = len(parts) > 1 and parts[0] == host and parts[1].isdigit()
         locked = row.locked_at.replace(tzinfo=row.locked_at.tzinfo or UTC) if row.locked_at else None
         age = (now - locked).total_seconds() if locked else float('inf')
-        if on_host and (alive or run_queue._pid_alive)(int(parts[1])):
-            continue  # a live local worker keeps its lock; its result, or its death, settles the instruction
-        if on_host:
-            why = f'Worker {row.locked_by} is gone (process {parts[1]} is not running on {host}).'
+        pid = holders.local_pid(row.locked_by)
+        if pid is not None and (alive or holders.pid_alive)(pid):
+            continue  # a live worker of this machine keeps its lock, however long it takes
+        if pid is not None:
+            why = f'Worker {row.locked_by} is gone (process {pid} is not running on this machine).'
         elif age > lock_timeout_s:
             why = f'Worker {row.locked_by or "?"} held the lock for {age:.0f} s, over the {lock_timeout_s:.0f} s limit.'
         else:
-            continue
+            continue  # another machine's lock is trusted until the timeout
         row.locked_by, row.locked_at, row.last_error = None, None, why
         if row.attempts < row.max_attempts:
             _move(session, row, S.queued, 'retry_scheduled', f'{why} Queued again (attempt {row.attempts} used).')
@@ -274,7 +273,7 @@ def work_once(
     alive: Callable[[int], bool] | None = None,
 ) -> str | None:
     """One scheduler tick: recover stale locks, then claim and execute one instruction; returns its id or None."""
-    worker = worker or run_queue.worker_id()
+    worker = worker or holders.worker_id()
     with session_factory() as s:
         recover_stale(s, lock_timeout_s=lock_timeout_s, alive=alive)
     with session_factory() as s:

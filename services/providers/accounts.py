@@ -14,6 +14,7 @@ from models.provider import ProviderAccount, ProviderAccountCreate, ProviderAcco
 from services.errors import Conflict, Invalid, NotFound
 from services.providers.base import ProviderConfig
 from services.security import audit
+from services.security.outbound import check_outbound_url
 from services.security.secrets import SecretStore, mask
 
 log = logging.getLogger(__name__)
@@ -39,11 +40,11 @@ def validate_options(options: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _check_url(url: str) -> str:
-    url = url.strip().rstrip('/')
-    if url and not re.match(r'^https?://[^\s/]+', url):
-        raise Invalid('Base URL must start with http:// or https://.', code='invalid_base_url')
-    return url
+def _check_url(url: str, allow_link_local: bool) -> str:
+    """Checked before anything is stored, logged or audited (services/security/outbound.py)."""
+    if not url.strip():
+        return ''
+    return check_outbound_url(url, what='The base URL', allow_link_local=allow_link_local)
 
 
 def _read(row: ProviderAccount, secrets: SecretStore | None, session: Session) -> ProviderAccountRead:
@@ -100,6 +101,7 @@ def create_account(
     *,
     project_id: str | None = None,
     secrets: SecretStore | None = None,
+    allow_link_local: bool = False,
 ) -> ProviderAccountRead:
     """The account belongs to project_id (None: every project) unless data.shared makes it global."""
     owner = None if data.shared else project_id
@@ -108,7 +110,7 @@ def create_account(
         name=name,
         kind=data.kind,
         project_id=owner,
-        base_url=_check_url(data.base_url) or DEFAULT_URLS.get(data.kind, ''),
+        base_url=_check_url(data.base_url, allow_link_local) or DEFAULT_URLS.get(data.kind, ''),
         model=data.model.strip() or DEFAULT_MODELS.get(data.kind, ''),
         options=validate_options(data.options),
     )
@@ -123,12 +125,17 @@ def create_account(
 
 
 def update_account(
-    session: Session, account_id: str, data: ProviderAccountUpdate, *, secrets: SecretStore | None = None
+    session: Session,
+    account_id: str,
+    data: ProviderAccountUpdate,
+    *,
+    secrets: SecretStore | None = None,
+    allow_link_local: bool = False,
 ) -> ProviderAccountRead:
     row = get_row(session, account_id)
     patch = data.model_dump(exclude_unset=True, exclude_none=True)
     if 'base_url' in patch:
-        patch['base_url'] = _check_url(patch['base_url'])
+        patch['base_url'] = _check_url(patch['base_url'], allow_link_local)
     if 'options' in patch:
         patch['options'] = validate_options({**row.options, **patch['options']})
     if 'name' in patch:

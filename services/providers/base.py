@@ -15,7 +15,14 @@ from typing import Protocol, runtime_checkable
 
 import httpx
 
-from services.errors import ProviderAuthError, ProviderError, ProviderRateLimited, ProviderTimeout, ProviderUnavailable
+from services.errors import (
+    Invalid,
+    ProviderAuthError,
+    ProviderError,
+    ProviderRateLimited,
+    ProviderTimeout,
+    ProviderUnavailable,
+)
 
 ROLES = ('scene', 'style', 'character')
 STAGES = ('style', 'time', 'weather', 'character')
@@ -47,6 +54,8 @@ class GenerationRequest:
     # Awaited once a concurrency slot is held, before anything is sent: it may refuse the call (Canceled) or record
     # it (the run engine writes the call's cost event first, so every paid call has one).
     admit: Callable[[], Awaitable[None]] | None = field(default=None, repr=False, compare=False)
+    # Where the adapter notes each HTTP attempt (step, status, wait), so the run log can tell the call's story.
+    trace: list[dict] | None = field(default=None, repr=False, compare=False)
 
     def by_role(self, role: str) -> list[InputImage]:
         """Inputs of one role, in the order given."""
@@ -101,6 +110,7 @@ class Provider(Protocol):
     kind: str
     config: ProviderConfig
     is_offline: bool
+    max_images_per_call: int  # n > 1 in one call where the model allows it: inputs are then paid once
 
     async def generate(self, request: GenerationRequest) -> list[GeneratedImage]: ...
 
@@ -142,6 +152,37 @@ def host_of(base_url: str) -> str:
     return f'{url.host}:{url.port}' if url.port else str(url.host)
 
 
+def images_per_call(provider: object) -> int:
+    """How many candidates one call may make (1 for adapters that do not say)."""
+    return max(1, int(getattr(provider, 'max_images_per_call', 1) or 1))
+
+
+def check_prompt(request: GenerationRequest) -> None:
+    """An empty prompt is refused before any call: the provider would refuse it (and some would bill it)."""
+    if not request.prompt or not request.prompt.strip():
+        raise Invalid('The prompt is empty; describe what to make.', code='prompt_required')
+
+
+def http_timeout(timeout_s: float) -> httpx.Timeout:
+    """httpx's own limits sit just past the call's deadline, which is what ends a call (and names the reason)."""
+    return httpx.Timeout(timeout_s + 1.0, connect=min(timeout_s, 10.0))
+
+
+def no_complete_answer(*, provider: str, base_url: str, timeout_s: float, paid: bool) -> ProviderTimeout:
+    """The call's total deadline (connect + send + the whole answer) passed."""
+    err = ProviderTimeout(f'{provider} at {host_of(base_url)} gave no complete answer within {timeout_s:g} s.')
+    return _maybe_billed(err) if paid else err
+
+
+def _maybe_billed(err: ProviderError) -> ProviderError:
+    """A billable request that may have reached the provider is never retried automatically."""
+    err.retryable = False
+    err.user_message += ' The request may still have been processed and billed; check before retrying.'
+    err.args = (err.user_message,)
+    err.details['maybe_billed'] = True
+    return err
+
+
 def _is_tls(exc: BaseException) -> bool:
     seen: BaseException | None = exc
     for _ in range(8):
@@ -181,12 +222,7 @@ def transport_error(
         err = ProviderUnavailable(
             f'The connection to {provider} at {host} broke: {type(exc).__name__}.', code='unreachable'
         )
-    if paid and sent:
-        err.retryable = False
-        err.user_message += ' The request may still have been processed and billed; check before retrying.'
-        err.args = (err.user_message,)
-        err.details['maybe_billed'] = True
-    return err
+    return _maybe_billed(err) if paid and sent else err
 
 
 def health_code(err: ProviderError) -> str:
@@ -197,7 +233,8 @@ def health_code(err: ProviderError) -> str:
         return 'timeout'
     if isinstance(err, ProviderRateLimited):
         return 'rate_limited'
-    return err.code if err.code in ('unreachable', 'tls', 'unknown_model') else 'bad_response'
+    known = ('unreachable', 'tls', 'unknown_model', 'wrong_base_url', 'checkpoint_missing')
+    return err.code if err.code in known else 'bad_response'
 
 
 def parse_retry_after(headers: httpx.Headers) -> float | None:

@@ -30,12 +30,24 @@ from services.providers.base import (
     HealthResult,
     InputImage,
     ProviderConfig,
+    check_prompt,
     elapsed_ms,
     health_code,
     host_of,
+    http_timeout,
     image_mime,
+    no_complete_answer,
     parse_retry_after,
     transport_error,
+)
+from services.providers.comfyui_answers import (
+    checkpoint_verdict,
+    execution_error,
+    installed_checkpoints,
+    lost_input,
+    node_error,
+    output_images,
+    used_inputs,
 )
 from services.providers.multipart import encode_multipart
 from services.providers.retry import with_retries
@@ -62,27 +74,61 @@ class ComfyUIProvider:
         self.retry_base_s = config.option_float('retry_base_s', 0.5)
         self.gate = ConcurrencyGate(config.option_int('concurrency', 1))
         self.client_id = uuid.uuid4().hex
+        self.max_images_per_call = 1  # n images are n queued prompts: one candidate per call keeps the slots busy
+        self._uploaded: dict[str, str] = {}  # input SHA-256 -> the server's file name
+        self._upload_locks: dict[tuple[int, str], asyncio.Lock] = {}
         self._client = client
 
     async def generate(self, request: GenerationRequest) -> list[GeneratedImage]:
-        """Upload inputs, queue n prompts (seed, seed+1, …), wait for each, and download every output image."""
+        """Upload the inputs the workflow uses (each distinct file once per server), queue n prompts (seed, seed+1,
+        …), wait for each, and download every output image."""
         self.validate(request)
+        graph = self.template if request.inputs else to_txt2img(self.template)
+        used = used_inputs(graph, request.inputs)
+        trace = request.trace
         async with self.gate.slot(request.admit), self._http() as client:
-            names = [await self._retry(lambda i=img: self._upload(client, i)) for img in request.inputs]
-            graph = self.template if request.inputs else to_txt2img(self.template)
+            names = {i: await self._input_name(client, request.inputs[i], trace) for i in used}
             queued = []
             for i in range(request.n):
-                filled = fill_workflow(graph, self._values(request, names, request.seed + i))
-                queued.append(await self._retry(lambda g=filled: self._queue(client, g)))
+                try:
+                    queued.append(await self._queue_filled(client, graph, request, names, request.seed + i))
+                except ProviderBadRequest as err:
+                    if not (used and lost_input(err)):
+                        raise
+                    # the server lost files uploaded earlier (restarted with a clean input folder): upload them again
+                    log.warning('ComfyUI at %s no longer has an uploaded input; uploading again', self.base_url)
+                    for j in used:
+                        self._uploaded.pop(_sha(request.inputs[j]), None)
+                    names = {j: await self._input_name(client, request.inputs[j], trace) for j in used}
+                    queued.append(await self._queue_filled(client, graph, request, names, request.seed + i))
             out = []
             for i, prompt_id in enumerate(queued):
-                entry = await self._wait(client, prompt_id)
+                entry = await self._wait(client, prompt_id, trace)
                 for node_id, image in output_images(entry):
-                    data = await self._retry(lambda im=image: self._view(client, im))
+                    data = await self._retry(lambda im=image: self._view(client, im), trace=trace, step='GET /view')
                     meta = dict(provider='comfyui', prompt_id=prompt_id, node=node_id, checkpoint=self.checkpoint)
                     meta['filename'] = image.get('filename', '')
                     out.append(GeneratedImage(data=data, seed=request.seed + i, meta=meta))
         return out
+
+    async def _queue_filled(
+        self, client: httpx.AsyncClient, graph: dict, request: GenerationRequest, names: dict[int, str], seed: int
+    ) -> str:
+        filled = fill_workflow(graph, self._values(request, names, seed))
+        return await self._retry(lambda: self._queue(client, filled), trace=request.trace, step='POST /prompt')
+
+    async def _input_name(self, client: httpx.AsyncClient, image: InputImage, trace: list[dict] | None) -> str:
+        """The server's name for an input, uploading it only the first time this server sees its content."""
+        sha = _sha(image)
+        if name := self._uploaded.get(sha):
+            return name
+        lock = self._upload_locks.setdefault((id(asyncio.get_running_loop()), sha), asyncio.Lock())
+        async with lock:  # two calls needing the same new file upload it once
+            if name := self._uploaded.get(sha):
+                return name
+            name = await self._retry(lambda: self._upload(client, image, sha), trace=trace, step='POST /upload/image')
+            self._uploaded[sha] = name
+            return name
 
     def validate(self, request: GenerationRequest) -> None:
         """Refuse what ComfyUI would reject later, before anything is uploaded."""
@@ -91,6 +137,7 @@ class ComfyUIProvider:
             raise Invalid(f'{w}x{h}: ComfyUI sizes must be multiples of 8 between 64 and 8192 px.', code='size_invalid')
         if not 1 <= request.n <= 16:
             raise Invalid(f'n={request.n}: queue 1 to 16 images per request.', code='n_invalid')
+        check_prompt(request)
         if not self.checkpoint and 'checkpoint' in placeholders(self.template):
             raise Invalid('Set the checkpoint (model) name for this ComfyUI account.', code='checkpoint_missing')
         for i, image in enumerate(request.inputs):
@@ -104,34 +151,23 @@ class ComfyUIProvider:
         return round(self.config.option_float('price_per_image', 0.0) * request.n, 6)
 
     async def health(self) -> HealthResult:
-        """Reachable and which version; then whether the configured checkpoint is installed."""
+        """Reachable and which version; then whether a checkpoint is set and installed."""
         started = time.perf_counter()
         try:
             async with self._http() as client:
                 stats = await self._json(client, 'GET', '/system_stats', timeout=min(self.timeout_s, 15.0))
                 version = (stats.get('system') or {}).get('comfyui_version', 'unknown version')
-                if not self.checkpoint:
-                    return HealthResult(
-                        True,
-                        f'ComfyUI {version} is reachable at {host_of(self.base_url)}; no checkpoint is configured yet.',
-                        'ok',
-                        elapsed_ms(started),
-                    )
-                info = await self._json(client, 'GET', '/object_info/CheckpointLoaderSimple', timeout=15.0)
+                info = await self._json(
+                    client, 'GET', '/object_info/CheckpointLoaderSimple', timeout=min(self.timeout_s, 15.0)
+                )
         except ProviderError as err:
             return HealthResult(False, err.user_message, health_code(err), elapsed_ms(started))
-        installed = installed_checkpoints(info)
-        ok = self.checkpoint in installed
-        where, listing = host_of(self.base_url), ', '.join(installed[:8]) or 'none'
-        message = (
-            f"ComfyUI {version} is reachable at {where} and checkpoint '{self.checkpoint}' is installed."
-            if ok
-            else f"ComfyUI {version} is reachable, but checkpoint '{self.checkpoint}' is not installed. "
-            f'Installed: {listing}.'
+        ok, message, code = checkpoint_verdict(
+            version, host_of(self.base_url), self.checkpoint, installed_checkpoints(info), placeholders(self.template)
         )
-        return HealthResult(ok, message, 'ok' if ok else 'unknown_model', elapsed_ms(started))
+        return HealthResult(ok, message, code, elapsed_ms(started))
 
-    def _values(self, request: GenerationRequest, names: list[str], seed: int) -> dict[str, Any]:
+    def _values(self, request: GenerationRequest, names: dict[int, str], seed: int) -> dict[str, Any]:
         o, p = self.config.options, request.params
         values: dict[str, Any] = {
             'prompt': request.prompt,
@@ -145,7 +181,10 @@ class ComfyUIProvider:
             'negative_prompt': str(p.get('negative_prompt') or o.get('negative_prompt') or 'blurry, watermark, text'),
             'filename_prefix': f'kroma/{request.stage}',
         }
-        for i, (image, name) in enumerate(zip(request.inputs, names, strict=True)):
+        for i, image in enumerate(request.inputs):
+            if i not in names:
+                continue  # not used by the workflow, so never uploaded
+            name = names[i]
             values[f'image_{i}'] = name
             values.setdefault(f'{image.role}_image', name)
             values.setdefault('image', name)
@@ -154,30 +193,46 @@ class ComfyUIProvider:
     def _http(self) -> AbstractAsyncContextManager[httpx.AsyncClient]:
         return nullcontext(self._client) if self._client is not None else httpx.AsyncClient()
 
-    async def _retry(self, call: Any) -> Any:
+    async def _retry(self, call: Any, *, trace: list[dict] | None = None, step: str = '', quiet: bool = False) -> Any:
         return await with_retries(
-            call, max_retries=self.max_retries, max_total_s=self.timeout_s, base_delay=self.retry_base_s
+            call,
+            max_retries=self.max_retries,
+            max_total_s=self.timeout_s,
+            base_delay=self.retry_base_s,
+            trace=trace,
+            step=step,
+            quiet=quiet,
         )
 
     async def _send(self, client: httpx.AsyncClient, method: str, path: str, *, timeout: float, **kw: Any):
+        """One request with a total deadline: connect, send and the whole answer within `timeout`."""
         headers = {'Authorization': f'Bearer {self.config.api_key}'} if self.config.api_key else {}
         headers |= kw.pop('headers', {})
-        t = httpx.Timeout(timeout, connect=min(timeout, 10.0))
+        t = http_timeout(timeout)
+        paid = path == '/prompt' and self.config.option_float('price_per_image', 0.0) > 0
         try:
-            resp = await client.request(method, self.base_url + path, headers=headers, timeout=t, **kw)
+            async with asyncio.timeout(timeout):
+                resp = await client.request(method, self.base_url + path, headers=headers, timeout=t, **kw)
+        except TimeoutError:
+            raise no_complete_answer(provider='ComfyUI', base_url=self.base_url, timeout_s=timeout, paid=paid) from None
         except httpx.TransportError as e:
-            raise transport_error(e, provider='ComfyUI', base_url=self.base_url, timeout_s=timeout) from None
+            raise transport_error(e, provider='ComfyUI', base_url=self.base_url, timeout_s=timeout, paid=paid) from None
         if resp.status_code in (401, 403):
             raise ProviderAuthError(
                 f'ComfyUI (or the proxy in front of it) rejected the credentials '
                 f'(HTTP {resp.status_code}); check the key in the provider settings.'
             )
         if resp.status_code == 429:
-            raise ProviderRateLimited('ComfyUI is rate-limiting requests.', retry_after=parse_retry_after(resp.headers))
+            raise ProviderRateLimited(
+                'ComfyUI is rate-limiting requests.',
+                retry_after=parse_retry_after(resp.headers),
+                details={'status': 429},
+            )
         if resp.status_code >= 500:
             raise ProviderUnavailable(
                 f'ComfyUI had a server error (HTTP {resp.status_code}) on {path.split("?")[0]}.',
                 retry_after=parse_retry_after(resp.headers),
+                details={'status': resp.status_code},
             )
         return resp
 
@@ -188,14 +243,21 @@ class ComfyUIProvider:
         except ValueError:
             body = None
         if not isinstance(body, dict):
+            if resp.status_code == 404:
+                raise ProviderBadRequest(
+                    f'{host_of(self.base_url)} answered HTTP 404 for {path}: "{resp.text.strip()[:120]}". Is the base '
+                    f'URL right? It should be the ComfyUI server root, like {DEFAULT_BASE_URL}.',
+                    code='wrong_base_url',
+                    details={'status': 404},
+                )
             raise ProviderError(f'ComfyUI answered {path} with HTTP {resp.status_code}, not JSON.', code='bad_response')
         if resp.status_code >= 400 and path != '/prompt':
             raise ProviderBadRequest(f'ComfyUI refused {path} (HTTP {resp.status_code}).')
         return body
 
-    async def _upload(self, client: httpx.AsyncClient, image: InputImage) -> str:
+    async def _upload(self, client: httpx.AsyncClient, image: InputImage, sha: str) -> str:
         mime, ext = image_mime(image.data)
-        name = f'kroma_{(image.sha256 or sha256_bytes(image.data))[:20]}.{ext}'
+        name = f'kroma_{sha[:20]}.{ext}'
         content, content_type = encode_multipart(
             {'overwrite': 'true', 'type': 'input'}, [('image', name, image.data, mime)]
         )
@@ -221,11 +283,17 @@ class ComfyUIProvider:
             raise ProviderError('ComfyUI queued the workflow but returned no prompt id.', code='bad_response')
         return str(body['prompt_id'])
 
-    async def _wait(self, client: httpx.AsyncClient, prompt_id: str) -> dict:
+    async def _wait(self, client: httpx.AsyncClient, prompt_id: str, trace: list[dict] | None = None) -> dict:
         """Poll /history until the prompt has outputs or failed, within the account's timeout."""
         deadline, delay = time.monotonic() + self.timeout_s, 0.05
+        poll = min(self.timeout_s, 30.0)
         while True:
-            hist = await self._retry(lambda: self._json(client, 'GET', f'/history/{prompt_id}', timeout=30.0))
+            hist = await self._retry(
+                lambda: self._json(client, 'GET', f'/history/{prompt_id}', timeout=poll),
+                trace=trace,
+                step='GET /history',
+                quiet=True,
+            )
             entry = hist.get(prompt_id)
             if entry:
                 status = entry.get('status') or {}
@@ -255,55 +323,5 @@ class ComfyUIProvider:
         return resp.content
 
 
-def node_error(body: dict) -> ProviderBadRequest:
-    """A readable sentence from ComfyUI's {error, node_errors}: which node, which input, what is wrong."""
-    parts, code = [], 'workflow_invalid'
-    for node_id, info in (body.get('node_errors') or {}).items():
-        for err in info.get('errors', []):
-            detail = str(err.get('details') or '')[:200]
-            parts.append(
-                f'{info.get("class_type", "node")} (node {node_id}): {err.get("message", "error")}'
-                + (f' — {detail}' if detail else '')
-            )
-            if info.get('class_type') == 'CheckpointLoaderSimple' and err.get('type') == 'value_not_in_list':
-                code = 'unknown_model'
-    top = body.get('error')
-    head = top.get('message', 'invalid workflow') if isinstance(top, dict) else str(top or 'invalid workflow')
-    return ProviderBadRequest(
-        f'ComfyUI rejected the workflow: {head}' + (': ' + '; '.join(parts) if parts else '.'),
-        code=code,
-        details={'node_errors': body.get('node_errors') or {}},
-    )
-
-
-def execution_error(prompt_id: str, status: dict) -> ProviderError:
-    """The failing node and exception from a history entry whose status is error."""
-    for kind, data in status.get('messages') or []:
-        if kind == 'execution_error':
-            return ProviderError(
-                f'ComfyUI failed in {data.get("node_type", "a node")} (node {data.get("node_id")}): '
-                f'{data.get("exception_message", "unknown error")}'.strip(),
-                code='execution_error',
-            )
-    return ProviderError(f'ComfyUI reported an error for prompt {prompt_id}.', code='execution_error')
-
-
-def output_images(entry: dict) -> list[tuple[str, dict]]:
-    """(node id, image ref) for every saved output image, in node order."""
-    out = []
-    for node_id, node_out in sorted((entry.get('outputs') or {}).items(), key=lambda kv: kv[0]):
-        out += [(node_id, im) for im in node_out.get('images', []) if im.get('type', 'output') == 'output']
-    if not out:
-        raise ProviderError('ComfyUI finished the workflow but saved no output image.', code='bad_response')
-    return out
-
-
-def installed_checkpoints(info: dict) -> list[str]:
-    """Checkpoint names from /object_info/CheckpointLoaderSimple (both the old and the new list shape)."""
-    spec = ((info.get('CheckpointLoaderSimple') or {}).get('input') or {}).get('required', {}).get('ckpt_name') or []
-    first = spec[0] if spec else []
-    if isinstance(first, list):
-        return [str(x) for x in first]
-    if first == 'COMBO' and len(spec) > 1 and isinstance(spec[1], dict):
-        return [str(x) for x in spec[1].get('options', [])]
-    return []
+def _sha(image: InputImage) -> str:
+    return image.sha256 or sha256_bytes(image.data)

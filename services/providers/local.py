@@ -38,6 +38,7 @@ class LocalProvider:
 
     kind = 'local'
     is_offline = True
+    max_images_per_call = 1  # free, so candidates are spread over the concurrency slots instead
 
     def __init__(self, config: ProviderConfig) -> None:
         self.config = config

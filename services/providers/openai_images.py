@@ -29,10 +29,13 @@ from services.providers.base import (
     GenerationRequest,
     HealthResult,
     ProviderConfig,
+    check_prompt,
     elapsed_ms,
     health_code,
     host_of,
+    http_timeout,
     image_mime,
+    no_complete_answer,
     parse_retry_after,
     safe_filename,
     transport_error,
@@ -65,25 +68,35 @@ class OpenAIImagesProvider:
         self.retry_base_s = config.option_float('retry_base_s', 0.5)
         self.max_total_s = config.option_float('max_total_s', self.timeout_s * 3)
         self.gate = ConcurrencyGate(config.option_int('concurrency', 1))
+        # n > 1 shares one call (and its paid input images) between candidates; options['max_n'] may lower it
+        self.max_images_per_call = max(1, min(int(self.entry.get('max_n', 1)), config.option_int('max_n', 10)))
         self._client = client
 
     async def generate(self, request: GenerationRequest) -> list[GeneratedImage]:
         """One API call for n images: edits when there are inputs (scene first), generations otherwise.
 
-        The account's slot is held until the answer's headers arrive: the provider has finished by then, so the
-        next call starts while this one's megabytes are still downloading."""
+        Every attempt has a total deadline (connect, send and the whole answer) of the account's timeout. The slot is
+        held until the answer's headers arrive: the provider has finished by then, so the next call starts while this
+        one's megabytes are still downloading."""
         quality, size = self.validate(request)
         async with self._http() as client:
             async with self.gate.slot(request.admit):
-                resp = await with_retries(
+                resp, deadline = await with_retries(
                     lambda: self._call_images(client, request, quality, size),
                     max_retries=self.max_retries,
                     max_total_s=self.max_total_s,
                     base_delay=self.retry_base_s,
+                    trace=request.trace,
+                    step='POST /v1/images/' + ('edits' if request.inputs else 'generations'),
                 )
-            try:
-                raw = await resp.aread()
-            except httpx.TransportError as e:  # answered, so billed: never retried
+            try:  # answered, so billed: a broken or late body is never retried
+                async with asyncio.timeout_at(deadline):
+                    raw = await resp.aread()
+            except TimeoutError:
+                raise no_complete_answer(
+                    provider='OpenAI', base_url=self.base_url, timeout_s=self.timeout_s, paid=True
+                ) from None
+            except httpx.TransportError as e:
                 raise transport_error(
                     e, provider='OpenAI', base_url=self.base_url, timeout_s=self.timeout_s, paid=True
                 ) from None
@@ -101,6 +114,7 @@ class OpenAIImagesProvider:
             )
         if not self.config.api_key:
             raise ProviderAuthError('No API key is stored for this OpenAI account; add one in the provider settings.')
+        check_prompt(request)
         e = self.entry
         w, h = request.size
         size = f'{w}x{h}'
@@ -180,22 +194,35 @@ class OpenAIImagesProvider:
         return nullcontext(self._client) if self._client is not None else _own_client()
 
     async def _send(
-        self, client: httpx.AsyncClient, method: str, path: str, *, timeout: float, stream: bool = False, **kw: Any
+        self,
+        client: httpx.AsyncClient,
+        method: str,
+        path: str,
+        *,
+        timeout: float,
+        deadline: float | None = None,
+        stream: bool = False,
+        **kw: Any,
     ) -> httpx.Response:
+        """Send within the deadline (loop time; default now + timeout): headers, and the body unless streaming."""
         headers = {'Authorization': f'Bearer {self.config.api_key}'} | kw.pop('headers', {})
-        t = httpx.Timeout(timeout, connect=min(timeout, 10.0))
+        t = http_timeout(timeout)
+        paid = method == 'POST'
+        deadline = deadline if deadline is not None else asyncio.get_running_loop().time() + timeout
         try:
-            req = client.build_request(method, self.base_url + path, headers=headers, timeout=t, **kw)
-            return await client.send(req, stream=stream)
+            async with asyncio.timeout_at(deadline):
+                req = client.build_request(method, self.base_url + path, headers=headers, timeout=t, **kw)
+                return await client.send(req, stream=stream)
+        except TimeoutError:
+            raise no_complete_answer(provider='OpenAI', base_url=self.base_url, timeout_s=timeout, paid=paid) from None
         except httpx.TransportError as e:
-            raise transport_error(
-                e, provider='OpenAI', base_url=self.base_url, timeout_s=timeout, paid=method == 'POST'
-            ) from None
+            raise transport_error(e, provider='OpenAI', base_url=self.base_url, timeout_s=timeout, paid=paid) from None
 
     async def _call_images(
         self, client: httpx.AsyncClient, request: GenerationRequest, quality: str, size: str
-    ) -> httpx.Response:
-        """Send the request and wait for the answer's headers; an error answer is read and raised as its type."""
+    ) -> tuple[httpx.Response, float]:
+        """Send the request and wait for the answer's headers (returned with the attempt's deadline); an error
+        answer is read and raised as its type."""
         fields = {
             'model': self.model,
             'prompt': request.prompt,
@@ -219,12 +246,14 @@ class OpenAIImagesProvider:
             body, content_type = encode_multipart({k: str(v) for k, v in fields.items()}, files)
             kw = {'content': body, 'headers': {'Content-Type': content_type}}
             path = '/v1/images/edits'
-        resp = await self._send(client, 'POST', path, timeout=self.timeout_s, stream=True, **kw)
+        deadline = asyncio.get_running_loop().time() + self.timeout_s
+        resp = await self._send(client, 'POST', path, timeout=self.timeout_s, deadline=deadline, stream=True, **kw)
         if resp.is_success:
-            return resp
+            return resp, deadline
         try:
-            await resp.aread()
-        except httpx.TransportError:
+            async with asyncio.timeout_at(deadline):
+                await resp.aread()
+        except (httpx.TransportError, TimeoutError):
             pass  # the status alone says enough
         finally:
             await resp.aclose()
@@ -254,11 +283,19 @@ class OpenAIImagesProvider:
             return ProviderAuthError(
                 f'The provider rejected the API key for this request (HTTP 403): {message}', details=details
             )
-        if status == 404 or code == 'model_not_found':
+        if code == 'model_not_found':
             return ProviderBadRequest(
                 f"OpenAI does not know the model '{self.model}', or this key has no access to "
                 'it. Check the model name in the provider settings.',
                 code='unknown_model',
+                details=details,
+            )
+        if status == 404:  # not the API's own "no such model": the URL does not lead to the Images API
+            said = message if err else self._scrub(_text_of(resp)) or message
+            return ProviderBadRequest(
+                f'{host_of(self.base_url)} answered HTTP 404 for {self._scrub(resp.url.path)}: "{said}". The base URL is '
+                f'probably wrong: it should be the API root (like {DEFAULT_BASE_URL}), without /images or other paths.',
+                code='wrong_base_url',
                 details=details,
             )
         if status == 429:
@@ -316,6 +353,15 @@ class OpenAIImagesProvider:
                 meta['revised_prompt'] = item['revised_prompt']
             out.append(GeneratedImage(data=data, seed=request.seed + i, meta=meta))
         return out
+
+
+def _text_of(resp: httpx.Response) -> str:
+    """The start of a non-JSON answer (an HTML 404 page, a proxy's note) as one line of plain text."""
+    try:
+        text = resp.text
+    except (httpx.ResponseNotRead, UnicodeDecodeError):
+        return ''
+    return ' '.join(re.sub(r'<[^>]+>', ' ', text).split())[:200]
 
 
 def _json_or_empty(resp: httpx.Response) -> dict:

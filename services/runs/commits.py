@@ -53,6 +53,7 @@ class FinishedCandidate:
     meta: dict[str, Any]
     cost: float
     cost_event_id: str | None = None  # the event written when the call went out
+    call: dict[str, Any] | None = None  # the story of the call that made it, for the run log
 
 
 def commit_finished(s: Session, store: AssetStore, items: list[FinishedCandidate]) -> None:
@@ -90,7 +91,8 @@ def commit_finished(s: Session, store: AssetStore, items: list[FinishedCandidate
                 )
             )
         if item.cost > 0:
-            s.merge(cost_event(ctx, cand, item.cost, 'billed', event_id=item.cost_event_id))
+            call = {'call': item.call['id'], 'n': item.call['n']} if item.call else {}
+            s.merge(cost_event(ctx, cand, item.cost, 'billed', event_id=item.cost_event_id, **call))
         done.append(
             {
                 'id': cand.id,
@@ -99,6 +101,7 @@ def commit_finished(s: Session, store: AssetStore, items: list[FinishedCandidate
                 'error': '',
                 'finished_at': utcnow(),
                 'qa_summary': {'sha256': item.staged.info.sha256},
+                'calls': [*cand.calls, item.call] if item.call else cand.calls,
             }
         )
     s.flush()  # the asset rows first: the candidates point at them
@@ -125,31 +128,46 @@ def cost_event(
     return event
 
 
-def write_costs(s: Session, events: list[CostEvent]) -> None:
-    """Insert or update cost events by id (the same call's event moves from `sent` to its outcome)."""
-    for event in events:
-        s.merge(event)
+def write_costs(s: Session, groups: list[list[CostEvent]]) -> None:
+    """Insert or update cost events by id (the same call's events move from `sent` to their outcome); one group per
+    call, grouped calls share one transaction."""
+    for events in groups:
+        for event in events:
+            s.merge(event)
 
 
-def fail_candidate(s: Session, cand_id: str, message: str, cost: CostEvent | None) -> None:
-    cand = s.get(Candidate, cand_id)
-    cand.status, cand.error, cand.finished_at = WorkState.failed, message, utcnow()
-    s.add(cand)
-    if cost is not None:
+def fail_candidate(s: Session, cand_id: str, message: str, cost: CostEvent | None, call: dict | None = None) -> None:
+    fail_candidates(s, [cand_id], message, [cost] if cost is not None else [], call)
+
+
+def fail_candidates(
+    s: Session, cand_ids: list[str], message: str, costs: list[CostEvent], call: dict | None = None
+) -> None:
+    """The candidates of one failed call fail together, with one reason, each keeping the call's story."""
+    for cand_id in cand_ids:
+        cand = s.get(Candidate, cand_id)
+        cand.status, cand.error, cand.finished_at = WorkState.failed, message, utcnow()
+        if call is not None:
+            cand.calls = [*cand.calls, call]
+        s.add(cand)
+    for cost in costs:
         s.merge(cost)
-    log.warning('Candidate %s failed: %s', cand_id, message)
+    log.warning('%d candidate(s) failed: %s', len(cand_ids), message)
 
 
-def fail_job(s: Session, job_id: str, message: str) -> None:
-    """A job that cannot start (its inputs are gone, its account is broken) fails all its unfinished candidates."""
+def fail_job(s: Session, job_id: str, message: str) -> str:
+    """A job that cannot start or broke unexpectedly fails its unfinished candidates; returns its run's id."""
     job = s.get(Job, job_id)
     job.error = message
     for cand in run_queue.pending_candidates(s, job_id):
-        cand.status, cand.error = WorkState.failed, message
-        s.add(cand)
+        if cand.status in (WorkState.queued, WorkState.running, WorkState.interrupted):
+            cand.status, cand.error, cand.finished_at = WorkState.failed, message, utcnow()
+            s.add(cand)
     s.add(job)
     s.flush()
     run_queue.finish_job(s, job_id)
+    log.warning('Job %s failed: %s', job_id, message)
+    return job.run_id
 
 
 def done_candidates(s: Session, job_id: str) -> list[Candidate]:

@@ -6,21 +6,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from models.base import ProviderKind
-from models.project import ProjectRead
+from models.db import SessionFactory
+from models.project import Project, ProjectRead
 from models.provider import ProviderAccount
-from models.runs import CostEvent
 from services.errors import NotFound
 from services.providers import accounts as provider_accounts
-from services.providers.base import GenerationRequest, InputImage, Provider, ProviderConfig
+from services.providers.base import GenerationRequest, InputImage, Provider, ProviderConfig, images_per_call
 from services.providers.registry import build_provider
+from services.runs import budget, leases
 from services.runs import queue as run_queue
 from services.runs.log import write_run_log
-from services.runs.plan import PlannedJob, RunPlan, RunRequest, check_spend, plan_run
+from services.runs.plan import PlannedJob, RunPlan, RunRequest, call_sizes, check_spend, plan_run
 from services.security import audit
+from services.security.outbound import safe_url
 
 
 @dataclass(frozen=True)
@@ -30,11 +31,7 @@ class StartedRun:
 
 
 def spent(session: Session, project_id: str) -> float:
-    return float(
-        session.exec(
-            select(func.coalesce(func.sum(CostEvent.amount_usd), 0.0)).where(CostEvent.project_id == project_id)
-        ).one()
-    )
+    return budget.spent(session, project_id)
 
 
 def resolve_account(session: Session, project: ProjectRead, account_id: str | None) -> ProviderAccount:
@@ -59,12 +56,16 @@ def resolve_account(session: Session, project: ProjectRead, account_id: str | No
 
 
 def _estimator(provider: Provider):  # noqa: ANN202
-    def estimate(job: PlannedJob) -> float:
+    """The cost of a job's candidates, priced call by call as the executor will make them (n > 1 shares inputs)."""
+    per_call = images_per_call(provider)
+
+    def estimate(job: PlannedJob, candidates: int) -> float:
+        if provider.is_offline:
+            return 0.0
         inputs = tuple(InputImage(role=i.role, data=b'', name=i.name, sha256=i.sha256) for i in job.inputs)
-        return (
-            0.0
-            if provider.is_offline
-            else provider.estimate_cost(GenerationRequest(prompt=job.prompt, inputs=inputs, size=job.size, n=1))
+        return sum(
+            provider.estimate_cost(GenerationRequest(prompt=job.prompt, inputs=inputs, size=job.size, n=n))
+            for n in call_sizes(candidates, per_call)
         )
 
     return estimate
@@ -83,13 +84,16 @@ def plan(
         options=dict(account.options),
     )
     provider = build_provider(config)
+    view = budget.budget_view(session, project.id)
     result = plan_run(
         session,
         project,
         req,
         estimate=_estimator(provider),
         offline=provider.is_offline,
-        spent_usd=spent(session, project.id),
+        spent_usd=view.spent_usd,
+        reserved_usd=view.reserved_usd,
+        reserving_runs=view.reserving_runs,
     )
     return result, account
 
@@ -112,7 +116,7 @@ def start(
         'name': account.name,
         'kind': account.kind.value,
         'model': account.model,
-        'base_url': account.base_url,
+        'base_url': safe_url(account.base_url),  # never a credential in a run log, even from an old account
     }
     run_id = run_queue.create_run(session, project.id, result, account=snapshot)
     asked = result.request
@@ -124,3 +128,25 @@ def start(
         session.flush()
         write_run_log(session, project_root, run_id)
     return StartedRun(run_id, result)
+
+
+def write_log(session: Session, store: Any, run_id: str) -> None:
+    """Rewrite a run's JSON log from the database (after a cancel or a reclaim, when no worker will)."""
+    run = run_queue.get_run_any(session, run_id)
+    project = session.get(Project, run.project_id)
+    write_run_log(session, store.root(project), run_id)
+
+
+def cancel(session: Session, project: ProjectRead, run_id: str, *, store: Any = None) -> None:
+    """Cancel a run and, with the store, rewrite its log at once, so run.json never stays `queued`."""
+    run_queue.cancel_run(session, project.id, run_id)
+    if store is not None:
+        session.flush()
+        write_log(session, store, run_id)
+
+
+def recover(sessions: SessionFactory) -> None:
+    """Take back what dead workers hold, in its own transaction: it stands even when the requeue after it refuses."""
+    with sessions() as s:
+        leases.expire_gone_here(s)
+        leases.reclaim_expired(s)

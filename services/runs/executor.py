@@ -1,44 +1,49 @@
-"""Executes queued jobs: candidates run concurrently up to the account's limit; each is committed with its file.
+"""Executes queued jobs: a job's candidates share calls where the model allows n > 1, calls run concurrently up to
+the account's limit, and each returned image is committed as its own candidate with its file.
 
 The critical path is the provider call. Everything around it is kept off that path: jobs are claimed in one
 transaction, inputs are read once per drain, finished images are validated, hashed and written in parallel
 worker threads, their rows share one transaction when they finish together (group commit), and QA is measured
-outside the write transaction."""
+outside the write transaction. Before each paid call the budget is checked (one read; the call's cost events are
+written while the request goes out).
+A job's failure, expected or not, fails that job alone with its reason; the worker's claims carry leases it renews."""
 
 from __future__ import annotations
 
 import asyncio
-import importlib
+import contextlib
 import logging
-import ssl
-import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
-from functools import cache
 from typing import Any
 
-import anyio
-import anyio.lowlevel
-import httpx
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
-from models.base import WorkState, new_id
+from models.base import WorkState
 from models.db import SessionFactory
 from models.project import Project
 from models.runs import Candidate, Job, Run
 from services.db_writer import SerialWriter
-from services.errors import Canceled, KromaError, StorageError
-from services.projects import assets as assets_svc
+from services.errors import Canceled, KromaError, PolicyRefused
 from services.projects.assets import AssetStore, StagedFile
-from services.providers import accounts as provider_accounts
-from services.providers.base import GeneratedImage, GenerationRequest, InputImage, Provider, ProviderConfig
-from services.providers.registry import build_provider
+from services.providers.base import (
+    GeneratedImage,
+    GenerationRequest,
+    Provider,
+    ProviderConfig,
+    images_per_call,
+)
 from services.qa.report import QAReport
+from services.runs import budget, holders, leases
 from services.runs import commits as run_commits
 from services.runs import queue as run_queue
+from services.runs.calls import ProviderCall, failure_reason
 from services.runs.commits import FinishedCandidate, JobContext, QAHook
+from services.runs.loading import JobLoader
 from services.runs.log import write_run_log
+from services.runs.plan import call_sizes
+from services.runs.worker_http import tls_context, worker_client
 
 log = logging.getLogger(__name__)
 
@@ -54,23 +59,6 @@ class ExecutorStats:
     commit_latency_s: list[float] = field(default_factory=list)  # answer received -> file and rows durable
 
 
-def _preload_network_stack() -> None:
-    """httpx's async stack imports ~0.2 s of modules (anyio's lazy parts and its asyncio backend) inside the first
-    call, with the event loop blocked; a worker process pays that once, at import, instead of in its first run."""
-    _ = anyio.Event, anyio.lowlevel.checkpoint
-    importlib.import_module('anyio._backends._asyncio')
-    importlib.import_module('httpcore._backends.anyio')
-
-
-_preload_network_stack()
-
-
-@cache
-def tls_context() -> ssl.SSLContext:
-    """Loading the CA bundle costs ~0.1 s; every worker pass reuses one context."""
-    return httpx.create_ssl_context()
-
-
 class RunExecutor:
     """One per worker thread or CLI process; providers are cached per account so their concurrency gate is shared."""
 
@@ -83,44 +71,48 @@ class RunExecutor:
         qa: QAHook | None = None,
         provider_factory: Callable[[ProviderConfig], Provider] | None = None,
         max_parallel_jobs: int = 8,
+        lease_s: float = run_queue.LEASE_S,
     ) -> None:
         self.sessions, self.store, self.secrets, self.qa = sessions, store, secrets, qa
-        self.provider_factory = provider_factory
         self.max_parallel_jobs = max_parallel_jobs
-        self._providers: dict[str, Provider] = {}
-        self._lock = threading.Lock()
-        self._inputs: dict[str, bytes] = {}
+        self.lease_s = lease_s
+        self.worker = ''
+        self.loader = JobLoader(sessions, store, secrets, provider_factory)
         self._cancel_seen: dict[str, tuple[float, bool]] = {}
-        self._sent: dict[str, asyncio.Task] = {}  # cost-event writes of the calls that went out
         self._log_locks: dict[str, asyncio.Lock] = {}
         self._side_tasks: set[asyncio.Task] = set()
-        self._client: httpx.AsyncClient | None = None
+        self._active: set[str] = set()  # jobs being worked on: their leases are renewed
+        self._unwritten: budget.Pending = {}  # `sent` cost events not committed yet, counted by budget checks
+        self._admit_lock: asyncio.Lock | None = None
+        self._lost: set[str] = set()  # jobs another worker reclaimed (this one stalled): nothing more is written
         self.writer: SerialWriter | None = None
         self.stats = ExecutorStats()
         tls_context()  # built once per process, before any run is waiting on it
 
     async def drain(self, *, run_id: str | None = None, worker: str | None = None) -> int:
-        """Claim and run queued jobs until none is left; several jobs at once, each candidate within its account's limit."""
+        """Claim and run queued jobs until none is left; several jobs at once, each call within its account's limit."""
         self.writer = SerialWriter(self.sessions)
-        async with httpx.AsyncClient(
-            verify=tls_context(), timeout=None, limits=httpx.Limits(max_connections=64, max_keepalive_connections=16)
-        ) as client:
-            self._client = client
+        self._admit_lock = asyncio.Lock()
+        self.worker = worker or holders.worker_id()
+        async with worker_client() as client:
+            self.loader.client = client
+            heartbeat = asyncio.create_task(self._heartbeat())
             try:
-                return await self._drain(run_id, worker or run_queue.worker_id())
+                return await self._drain(run_id)
             finally:
-                self._client = None
-                self._providers.clear()
-                self._inputs.clear()
+                heartbeat.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await heartbeat
+                self.loader.reset()
                 self._log_locks.clear()
 
-    async def _drain(self, run_id: str | None, worker: str) -> int:
+    async def _drain(self, run_id: str | None) -> int:
         running: set[asyncio.Task] = set()
         done = 0
         while True:
             if free := self.max_parallel_jobs - len(running):
                 limit = free if running else 1  # the first job alone, so its calls go out before the rest is claimed
-                claimed = await self._write(self._claim, worker, run_id, limit)
+                claimed = await self._write(self._claim, self.worker, run_id, limit, self.lease_s)
                 for job_id, cand_ids in claimed:
                     running.add(asyncio.create_task(self.execute_job(job_id, cand_ids)))
                 if len(claimed) == limit < free:
@@ -129,9 +121,10 @@ class RunExecutor:
                 break
             finished, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
             for task in finished:
-                task.result()
+                if exc := task.exception():  # execute_job records its own failures; this is a last resort
+                    log.error('A job of this worker pass broke; the others go on', exc_info=exc)
                 done += 1
-        await asyncio.gather(*self._side_tasks)
+        await asyncio.gather(*self._side_tasks, return_exceptions=True)
         self._side_tasks.clear()
         return done
 
@@ -139,51 +132,30 @@ class RunExecutor:
         assert self.writer is not None, 'drain() owns the writer'
         return await self.writer.run(fn, *args)
 
+    async def _heartbeat(self) -> None:
+        """Renew the leases of the jobs in hand, so no other worker reclaims them while this one is alive."""
+        while True:
+            await asyncio.sleep(self.lease_s / 3)
+            if not self._active:
+                continue
+            jobs = sorted(self._active)
+            try:
+                held = await self._write(leases.renew_leases, self.worker, jobs, self.lease_s)
+            except Exception:
+                log.exception('Renewing the leases of %d job(s) failed; trying again', len(jobs))
+                continue
+            if lost := set(jobs) - held - self._lost:
+                log.warning('Job(s) %s were reclaimed by another worker; this worker stops writing them', lost)
+                self._lost |= lost
+
     @staticmethod
-    def _claim(s: Session, worker: str, run_id: str | None, limit: int) -> list[tuple[str, list[str]]]:
-        """Claim jobs and start their unfinished candidates in one transaction."""
+    def _claim(s: Session, worker: str, run_id: str | None, limit: int, lease_s: float) -> list[tuple[str, list[str]]]:
+        """Reclaim work whose lease ran out, then claim jobs and start their unfinished candidates, in one transaction."""
+        leases.reclaim_expired(s, exclude_worker=worker)
         return [
             (job_id, [c.id for c in run_queue.start_candidates(s, job_id)])
-            for job_id in run_queue.claim_jobs(s, worker, run_id=run_id, limit=limit)
+            for job_id in run_queue.claim_jobs(s, worker, run_id=run_id, limit=limit, lease_s=lease_s)
         ]
-
-    def _load(self, job_id: str, cand_ids: list[str]) -> JobContext:
-        """Reads only, so it never waits behind another job's writes; input files are read once per drain."""
-        with self.sessions() as s:
-            job = s.get(Job, job_id)
-            run = s.get(Run, job.run_id)
-            project = s.get(Project, job.project_id)
-            inputs = []
-            for i in job.inputs:
-                data = self._inputs.get(i['asset_id'])
-                if data is None:
-                    asset = assets_svc.get_asset(s, project.id, i['asset_id'])
-                    try:
-                        data = self._inputs[i['asset_id']] = self.store.path_of(project, asset).read_bytes()
-                    except OSError as e:  # the job fails with the reason; the worker goes on
-                        raise StorageError(
-                            f'The {i["role"]} input {asset.original_name or asset.id} could not be read: '
-                            f'{e.strerror or e}.'
-                        ) from e
-                inputs.append(InputImage(role=i['role'], data=data, name=i.get('name', ''), sha256=i.get('sha256', '')))
-            pending = list(
-                s.exec(select(Candidate).where(col(Candidate.id).in_(cand_ids)).order_by(col(Candidate.index)))
-            )
-            provider = self._provider(s, run.provider_account_id)
-        return JobContext(job, run, project, pending, tuple(inputs), provider)
-
-    def _provider(self, session: Session, account_id: str | None) -> Provider:
-        key = account_id or 'local'
-        with self._lock:
-            if key not in self._providers:
-                config = (
-                    provider_accounts.provider_config(session, account_id, secrets=self.secrets)
-                    if account_id
-                    else ProviderConfig(kind='local', name='Offline renderer')
-                )
-                factory = self.provider_factory or (lambda c: build_provider(c, client=self._client))
-                self._providers[key] = factory(config)
-            return self._providers[key]
 
     def _canceled(self, run_id: str) -> bool:
         """The run's cancel flag, read at most every CANCEL_CHECK_S (one primary-key read; WAL readers never wait)."""
@@ -195,79 +167,147 @@ class RunExecutor:
             seen = self._cancel_seen[run_id] = (now, status == WorkState.canceled)
         return seen[1]
 
-    def _admission(self, ctx: JobContext, cand: Candidate, cost: float, event_id: str | None) -> Admit:
-        """Awaited when a queued candidate gets its slot: after a cancel nothing new is sent, and a paid call's cost
-        event is written as the call goes out (calls admitted together share one transaction)."""
+    def _admission(self, call: ProviderCall) -> Admit:
+        """Awaited when a call gets its slot: after a cancel nothing new is sent; a paid call is checked against the
+        budget (one read, WAL readers never wait) and its `sent` cost events are written while the request goes out."""
 
         async def admit() -> None:
+            ctx = call.ctx
+            if ctx.job.id in self._lost:
+                raise Canceled('Another worker took this job over.')
             if self._canceled(ctx.run.id):
-                raise Canceled('The run was canceled before this candidate started.')
-            if event_id:  # written while the request goes out, so the call waits for no transaction
-                sent = run_commits.cost_event(ctx, cand, cost, 'sent', event_id=event_id)
-                self._sent[event_id] = asyncio.create_task(self.writer.grouped(run_commits.write_costs, sent))
+                raise Canceled('The run was canceled before this call started.')
+            call.started = time.monotonic()
+            if call.cost <= 0:
+                return
+            async with self._admit_lock:  # this worker's calls are checked one after the other, each seeing the last
+                pending = dict(self._unwritten)
+                view = await asyncio.to_thread(self._budget, ctx.project.id, ctx.run.id, pending)
+                if not budget.fits(view, call.cost):
+                    raise PolicyRefused(budget.refusal(view, call.cost), code='budget_exceeded')
+                events = call.sent_events()
+                self._unwritten |= {e.id: (e.project_id, e.run_id, e.amount_usd) for e in events}
+                call.admitted = True
+                call.sent = asyncio.create_task(self._write_sent(events))
 
         return admit
 
-    async def execute_job(self, job_id: str, cand_ids: list[str]) -> None:
-        try:
-            ctx = await asyncio.to_thread(self._load, job_id, cand_ids)
-        except KromaError as e:
-            await self._write(run_commits.fail_job, job_id, e.user_message)
-            return
-        if ctx.run.id not in self._log_locks:  # the log exists from the first job on, so a run that dies has one
-            self._log_locks[ctx.run.id] = asyncio.Lock()
-            self._side_tasks.add(asyncio.create_task(self._write_log(ctx)))
-        await asyncio.gather(*(self._candidate(ctx, c) for c in ctx.pending))
-        await self._finish(ctx)
+    def _budget(self, project_id: str, run_id: str, pending: budget.Pending) -> budget.BudgetView:
+        with self.sessions() as s:
+            return budget.budget_view(s, project_id, for_run=run_id, pending=pending)
 
-    async def _candidate(self, ctx: JobContext, cand: Candidate) -> None:
+    async def _write_sent(self, events: list) -> None:
+        try:
+            await self.writer.grouped(run_commits.write_costs, events)
+        finally:
+            for event in events:
+                self._unwritten.pop(event.id, None)
+
+    async def execute_job(self, job_id: str, cand_ids: list[str]) -> None:
+        """Run one claimed job; whatever goes wrong fails this job with its reason, never the worker pass."""
+        self._active.add(job_id)
+        try:
+            try:
+                ctx = await asyncio.to_thread(self.loader.load, job_id, cand_ids)
+            except Exception as e:  # a wrong master key, an unreadable input, a broken row: said before any call
+                await self._fail_job(job_id, failure_reason(e, 'while loading the job'))
+                return
+            if ctx.run.id not in self._log_locks:  # the log exists from the first job on, so a run that dies has one
+                self._log_locks[ctx.run.id] = asyncio.Lock()
+                self._side_tasks.add(asyncio.create_task(self._write_log(ctx.run.id)))
+            try:
+                sizes = call_sizes(len(ctx.pending), images_per_call(ctx.provider))
+                chunks, start = [], 0
+                for n in sizes:
+                    chunks.append(ctx.pending[start : start + n])
+                    start += n
+                await asyncio.gather(*(self._call(ctx, chunk) for chunk in chunks))
+                await self._finish(ctx)
+            except Exception as e:
+                await self._fail_job(job_id, failure_reason(e, 'while running the job'))
+        finally:
+            self._active.discard(job_id)
+
+    async def _fail_job(self, job_id: str, reason: str) -> None:
+        if job_id in self._lost:
+            return
+        try:
+            run_id = await self._write(run_commits.fail_job, job_id, reason)
+            self._log_locks.setdefault(run_id, asyncio.Lock())
+            await self._write_log(run_id)
+        except Exception:
+            log.exception('Could not record the failure of job %s (%s)', job_id, reason)
+
+    async def _call(self, ctx: JobContext, chunk: list[Candidate]) -> None:
+        """One provider call for a chunk of the job's candidates; each image is committed as its own candidate."""
         job = ctx.job
         req = GenerationRequest(
             prompt=job.prompt,
             inputs=ctx.inputs,
             size=tuple(job.params.get('size') or (1024, 1536)),
-            n=1,
-            seed=cand.seed,
+            n=len(chunk),
+            seed=chunk[0].seed,
             stage=ctx.run.stage.value,
             params=run_queue.provider_params(job.params),
         )
         cost = 0.0 if ctx.provider.is_offline else ctx.provider.estimate_cost(req)
-        event_id = new_id() if cost > 0 else None
-        req = replace(req, admit=self._admission(ctx, cand, cost, event_id))
+        call = ProviderCall(ctx, chunk, cost)
+        req = replace(req, admit=self._admission(call), trace=call.trace)
         try:
             images = await ctx.provider.generate(req)
         except Canceled:
             return  # settled as canceled with its job
-        except KromaError as e:
-            outcome = None
-            if await self._went_out(event_id):  # billed only if the provider may have processed it
-                billed = bool(e.details.get('maybe_billed'))
-                state = 'maybe billed' if billed else 'not billed'
-                outcome = run_commits.cost_event(
-                    ctx, cand, cost if billed else 0.0, state, event_id=event_id, error=e.code
-                )
-            await self._write(run_commits.fail_candidate, cand.id, e.user_message, outcome)
+        except Exception as e:
+            if job.id in self._lost:
+                return
+            reason = failure_reason(e, 'in the provider call')
+            await call.went_out()  # the `sent` events land before their outcome
+            outcome = 'refused' if isinstance(e, PolicyRefused) else 'failed'
+            ids = [c.id for c in chunk]
+            await self._write(
+                run_commits.fail_candidates, ids, reason, call.outcome_events(e), call.story(outcome, reason)
+            )
             return
         t1 = time.perf_counter()
-        await self._went_out(event_id)  # the call's `sent` event lands before its outcome
+        await call.went_out()
+        story = call.story('ok')
+        kept = [self._keep(ctx, call, i, cand, images[i], story, t1) for i, cand in enumerate(chunk[: len(images)])]
+        await asyncio.gather(*kept)
+        if missing := chunk[len(images) :]:
+            reason = (
+                f'The provider answered with {len(images)} image(s) for {len(chunk)} candidates; this one never came.'
+            )
+            events = (
+                [call.event(chunk.index(c), 'maybe billed', error='missing_image') for c in missing]
+                if call.admitted
+                else []
+            )
+            await self._write(run_commits.fail_candidates, [c.id for c in missing], reason, events, story)
+
+    async def _keep(
+        self,
+        ctx: JobContext,
+        call: ProviderCall,
+        index: int,
+        cand: Candidate,
+        image: GeneratedImage,
+        story: dict,
+        t1: float,
+    ) -> None:
+        """Check, write and commit one returned image as its candidate, as soon as the answer is read."""
         try:
-            staged = await asyncio.to_thread(self._stage, ctx, cand, images[0])
+            staged = await asyncio.to_thread(self._stage, ctx, cand, image)
         except KromaError as e:
             message = f'The provider returned an unusable image: {e.user_message}'
-            billed = run_commits.cost_event(ctx, cand, cost, 'billed', event_id=event_id) if cost > 0 else None
-            await self._write(run_commits.fail_candidate, cand.id, message, billed)
+            billed = [call.event(index, 'billed')] if call.cost > 0 else []
+            await self._write(run_commits.fail_candidates, [cand.id], message, billed, story)
             return
-        finished = FinishedCandidate(ctx, cand, staged, images[0].meta, cost, event_id)
+        if ctx.job.id in self._lost:
+            return
+        finished = FinishedCandidate(ctx, cand, staged, image.meta, call.share, call.event_id(index), story)
         await self.writer.grouped(self._commit, finished)
         self.stats.candidates += 1
         self.stats.commit_latency_s.append(time.perf_counter() - t1)
-
-    async def _went_out(self, event_id: str | None) -> bool:
-        """Whether a paid call was sent; waits for its `sent` cost event to be written."""
-        task = self._sent.pop(event_id, None) if event_id else None
-        if task is not None:
-            await task
-        return task is not None
 
     def _stage(self, ctx: JobContext, cand: Candidate, image: GeneratedImage) -> StagedFile:
         """Validate, hash and write the file atomically; runs in parallel, before any row exists."""
@@ -280,14 +320,16 @@ class RunExecutor:
 
     async def _finish(self, ctx: JobContext) -> None:
         """QA is measured outside the write lock (it reads files for a while); its reports land with the settling."""
+        if ctx.job.id in self._lost:
+            return
         measured = None
         if self.qa is not None:
             try:
                 measured = await asyncio.to_thread(self._measure, ctx.job.id)
-            except KromaError as e:
-                log.warning('QA could not run for job %s: %s', ctx.job.id, e.user_message)
+            except Exception as e:  # the candidates are kept; QA can be measured again
+                log.warning('QA could not run for job %s: %s', ctx.job.id, failure_reason(e, 'in QA'))
         await self._write(run_commits.settle_job, ctx.job.id, self.qa, measured)
-        await self._write_log(ctx)
+        await self._write_log(ctx.run.id)
 
     def _measure(self, job_id: str) -> tuple[list[str], list[QAReport]]:
         with self.sessions() as s:
@@ -295,12 +337,16 @@ class RunExecutor:
             cands = run_commits.done_candidates(s, job_id)
             return [c.id for c in cands], self.qa.measure(s, job, cands)
 
-    async def _write_log(self, ctx: JobContext) -> None:
+    async def _write_log(self, run_id: str) -> None:
         """Rewritten from the database after each job, outside the writer; one rewrite per run at a time, so the
         newest state is always written last."""
-        async with self._log_locks[ctx.run.id]:
-            await asyncio.to_thread(self._log, ctx.project, ctx.run.id)
+        async with self._log_locks.setdefault(run_id, asyncio.Lock()):
+            try:
+                await asyncio.to_thread(self._log, run_id)
+            except Exception:
+                log.exception('Could not write the log of run %s', run_id)
 
-    def _log(self, project: Project, run_id: str) -> None:
+    def _log(self, run_id: str) -> None:
         with self.sessions() as s:
+            project = s.get(Project, s.get(Run, run_id).project_id)
             write_run_log(s, self.store.root(project), run_id)

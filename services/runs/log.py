@@ -58,7 +58,9 @@ def build_run_log(session: Session, run_id: str) -> dict[str, Any]:
                         'qa': {k: v for k, v in c.qa_summary.items() if k != 'sha256'},
                         'rank': c.rank,
                         'error': c.error,
-                        'attempts': c.attempts,
+                        'attempts': sum(call.get('attempts', 0) for call in c.calls) if c.calls else c.attempts,
+                        'executions': c.attempts,  # times the candidate was started (a resume starts it again)
+                        'calls': c.calls,  # each provider call: attempts with status and wait, outcome
                     }
                     for c in cands
                     if c.job_id == j.id
@@ -69,10 +71,12 @@ def build_run_log(session: Session, run_id: str) -> dict[str, Any]:
         'costs': [
             {
                 'candidate_id': c.candidate_id,
+                'call': c.meta.get('call'),
                 'provider': c.provider,
                 'model': c.model,
                 'amount_usd': c.amount_usd,
                 'state': c.meta.get('state', 'billed'),
+                **({'note': c.meta['note']} if c.meta.get('note') else {}),
             }
             for c in costs
         ],

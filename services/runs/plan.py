@@ -64,13 +64,25 @@ class RunPlan:
     request: RunRequest
     jobs: list[PlannedJob]
     total_cost_usd: float
-    remaining_budget_usd: float
+    remaining_budget_usd: float  # the budget less what was spent and what queued or running runs reserve
     provider_offline: bool
     palette: list[str] = field(default_factory=list)  # the style guide's, for renderers that take one
+    reserved_usd: float = 0.0
+    reserving_runs: int = 0
 
     @property
     def runnable(self) -> list[PlannedJob]:
         return [j for j in self.jobs if not j.blocked]
+
+
+def call_sizes(candidates: int, per_call: int) -> list[int]:
+    """How a job's candidates share calls: ceil(N / per_call) calls, as even as possible (the executor and the
+    estimate use the same split, so the estimate prices the calls that are really made)."""
+    if candidates <= 0:
+        return []
+    calls = -(-candidates // max(1, per_call))
+    base, extra = divmod(candidates, calls)
+    return [base + 1] * extra + [base] * (calls - extra)
 
 
 def approved_output(session: Session, project_id: str, scene_id: str, stage: Stage) -> Asset | None:
@@ -153,9 +165,17 @@ def _characters_for(session: Session, project_id: str, scene: Scene, ids: Sequen
 
 
 def plan_run(
-    session: Session, project: ProjectRead, req: RunRequest, *, estimate: Any, offline: bool, spent_usd: float
+    session: Session,
+    project: ProjectRead,
+    req: RunRequest,
+    *,
+    estimate: Any,
+    offline: bool,
+    spent_usd: float,
+    reserved_usd: float = 0.0,
+    reserving_runs: int = 0,
 ) -> RunPlan:
-    """Build the whole plan without calling any provider; estimate(job) gives the cost of one candidate."""
+    """Build the whole plan without calling any provider; estimate(job, n) gives the cost of a job's n candidates."""
     validate_request(req)
     guide_row = session.exec(
         select(StyleGuide).where(StyleGuide.project_id == project.id).order_by(col(StyleGuide.created_at))
@@ -201,16 +221,18 @@ def plan_run(
             params=params,
         )
         if not job.blocked:
-            job.cost_usd = round(estimate(job) * req.candidates, 4)
+            job.cost_usd = round(estimate(job, req.candidates), 6)
         jobs.append(job)
-    total = round(sum(j.cost_usd for j in jobs), 4)
+    total = round(sum(j.cost_usd for j in jobs), 6)
     return RunPlan(
         request=req,
         jobs=jobs,
         total_cost_usd=total,
-        remaining_budget_usd=round(project.budget_usd - spent_usd, 4),
+        remaining_budget_usd=round(project.budget_usd - spent_usd - reserved_usd, 6),
         provider_offline=offline,
         palette=list(guide.palette) if guide and guide.palette else [],
+        reserved_usd=round(reserved_usd, 6),
+        reserving_runs=reserving_runs,
     )
 
 
@@ -225,15 +247,21 @@ def check_spend(plan: RunPlan, *, batch_limit: int) -> None:
             f'{len(plan.runnable)} jobs is over the batch limit of {batch_limit}; choose fewer scenes or raise the limit in Settings.',
             code='batch_limit',
         )
-    if plan.provider_offline:
-        return
+    if plan.provider_offline or plan.total_cost_usd <= 0:
+        return  # nothing to pay: no confirmation, and no budget to fit
     if not plan.request.confirm_spend:
         raise PolicyRefused(
             f'This run would spend about ${plan.total_cost_usd:.2f}; confirm the spend to start it.',
             code='spend_confirmation_required',
         )
-    if plan.total_cost_usd > plan.remaining_budget_usd:
+    if plan.total_cost_usd > plan.remaining_budget_usd + 1e-6:
+        held = (
+            f' (${plan.reserved_usd:.2f} of the budget is reserved by {plan.reserving_runs} queued or running run(s))'
+            if plan.reserving_runs
+            else ''
+        )
         raise PolicyRefused(
-            f'This run would cost about ${plan.total_cost_usd:.2f}, over the ${plan.remaining_budget_usd:.2f} left in the project budget.',
+            f'This run would cost about ${plan.total_cost_usd:.2f}, over the ${max(0.0, plan.remaining_budget_usd):.2f} '
+            f'left in the project budget{held}.',
             code='budget_exceeded',
         )

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import socket
-import uuid
+import logging
 from dataclasses import asdict
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import func, update
@@ -18,12 +17,10 @@ from services.errors import Invalid, NotFound
 from services.runs.plan import RunPlan
 from services.security import audit
 
+log = logging.getLogger(__name__)
+
 TERMINAL = {WorkState.done, WorkState.failed, WorkState.canceled}
-
-
-def worker_id() -> str:
-    """Host and pid first, so recovery can tell whether the claimer is still alive."""
-    return f'{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}'
+LEASE_S = 30.0  # a claim lasts this long unless its worker renews it (the executor renews every third of it)
 
 
 PROVIDER_PARAMS = ('time', 'weather', 'palette')
@@ -97,13 +94,18 @@ def create_run(session: Session, project_id: str, plan: RunPlan, *, account: dic
     return run.id
 
 
-def claim_job(session: Session, worker: str, *, run_id: str | None = None) -> str | None:
+def claim_job(session: Session, worker: str, *, run_id: str | None = None, lease_s: float = LEASE_S) -> str | None:
     """Take one queued job atomically; see claim_jobs."""
-    return next(iter(claim_jobs(session, worker, run_id=run_id, limit=1)), None)
+    return next(iter(claim_jobs(session, worker, run_id=run_id, limit=1, lease_s=lease_s)), None)
 
 
-def claim_jobs(session: Session, worker: str, *, run_id: str | None = None, limit: int = 1) -> list[str]:
-    """Take up to `limit` queued jobs, each with one UPDATE guarded by its status: two processes never run one job."""
+def claim_jobs(
+    session: Session, worker: str, *, run_id: str | None = None, limit: int = 1, lease_s: float = LEASE_S
+) -> list[str]:
+    """Take up to `limit` queued jobs, each with one UPDATE guarded by its status: two processes never run one job.
+
+    Each claim carries a lease (`lease_expires_at`) that the worker renews while it works; when it runs out, any
+    worker may reclaim the job (reclaim_expired), so a dead process never holds work for good."""
     query = (
         select(Job.id)
         .join(Run, Run.id == Job.run_id)
@@ -112,11 +114,17 @@ def claim_jobs(session: Session, worker: str, *, run_id: str | None = None, limi
     if run_id:
         query = query.where(Job.run_id == run_id)
     claimed: list[str] = []
+    now = utcnow()
     for job_id in session.exec(query.order_by(col(Job.created_at), col(Job.index)).limit(limit + 4)).all():
         result = session.execute(
             update(Job)
             .where(Job.id == job_id, Job.status == WorkState.queued)
-            .values(status=WorkState.running, claimed_by=worker, claimed_at=utcnow())
+            .values(
+                status=WorkState.running,
+                claimed_by=worker,
+                claimed_at=now,
+                lease_expires_at=now + timedelta(seconds=lease_s),
+            )
         )
         if result.rowcount != 1:  # another process took it between the select and the update
             continue
@@ -172,7 +180,7 @@ def finish_job(session: Session, job_id: str) -> None:
         job.status = WorkState.done
     else:
         job.status = WorkState.failed
-    job.claimed_by = None
+    job.claimed_by, job.lease_expires_at = None, None
     session.add(job)
     session.flush()
     settle_run(session, job.run_id)
@@ -240,8 +248,12 @@ def requeue(session: Session, project_id: str, run_id: str, *, failed_only: bool
     run = get_run(session, project_id, run_id)
     if run.mode != RunMode.run:
         raise Invalid('A dry run has nothing to resume; start it as a real run.', code='dry_run')
-    if run.status == WorkState.running and not failed_only:
-        raise Invalid('The run is still running.', code='run_running')
+    if not failed_only and (held := _held(session, run_id)) is not None:
+        raise Invalid(
+            f'The run is still running: worker {held.claimed_by} holds a job until '
+            f'{held.lease_expires_at:%H:%M:%S} UTC. If that process is gone, its work is reclaimed then.',
+            code='run_running',
+        )
     states = (
         [WorkState.failed]
         if failed_only
@@ -258,7 +270,7 @@ def requeue(session: Session, project_id: str, run_id: str, *, failed_only: bool
         session.add(c)
     for job in session.exec(select(Job).where(col(Job.id).in_(job_ids))):
         if job.status != WorkState.running:
-            job.status, job.error, job.claimed_by = WorkState.queued, '', None
+            job.status, job.error, job.claimed_by, job.lease_expires_at = WorkState.queued, '', None, None
             session.add(job)
     if job_ids:
         run.status, run.finished_at, run.error = WorkState.queued, None, ''
@@ -269,39 +281,8 @@ def requeue(session: Session, project_id: str, run_id: str, *, failed_only: bool
     return len(cands)
 
 
-def recover_interrupted(session: Session, *, alive: Any = None) -> int:
-    """On start-up (and periodically): work claimed by a process that is gone becomes `interrupted`, never stuck."""
-    host = socket.gethostname()
-    count = 0
-    for job in session.exec(select(Job).where(Job.status == WorkState.running)).all():
-        claimer = (job.claimed_by or '::').split(':')
-        same_host = claimer[0] == host
-        pid_alive = (alive or _pid_alive)(int(claimer[1])) if same_host and claimer[1].isdigit() else False
-        if same_host and pid_alive:
-            continue
-        job.status, job.claimed_by = WorkState.interrupted, None
-        session.add(job)
-        session.execute(
-            update(Candidate)
-            .where(Candidate.job_id == job.id, Candidate.status == WorkState.running)
-            .values(status=WorkState.interrupted)
-        )
-        for event in session.exec(select(CostEvent).where(CostEvent.job_id == job.id)):
-            if event.meta.get('state') == 'sent':  # a paid call was out when its process died: count it as spent
-                event.meta = {**event.meta, 'state': 'maybe billed', 'note': 'in flight when the worker stopped'}
-                session.add(event)
-        count += 1
-    session.flush()
-    for run in session.exec(select(Run).where(Run.status == WorkState.running)).all():
-        settle_run(session, run.id)
-    return count
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+def _held(session: Session, run_id: str) -> Job | None:
+    """A job of the run that a live worker holds (its lease has not run out)."""
+    return session.exec(
+        select(Job).where(Job.run_id == run_id, Job.status == WorkState.running, col(Job.lease_expires_at) > utcnow())
+    ).first()

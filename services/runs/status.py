@@ -54,7 +54,7 @@ def run_progress(session: Session, project_id: str, run_id: str) -> RunProgress:
                 done=sum(c.status == WorkState.done for c in mine),
                 failed=sum(c.status == WorkState.failed for c in mine),
                 total=len(mine),
-                errors=[c.error for c in mine if c.error],
+                errors=[c.error for c in mine if c.error] or ([j.error] if j.error else []),
                 asset_ids=[c.asset_id for c in mine if c.asset_id],
             )
         )

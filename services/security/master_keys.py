@@ -10,6 +10,7 @@ import logging
 import os
 import re
 import stat
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -118,6 +119,18 @@ def _read_key_file(path: Path) -> bytes:
     return decode_key(text, setting=setting)
 
 
+def missing_key_file(key_file: Path, needed: Mapping[str, int]) -> SecretError:
+    """The master key file is gone while stored secrets need it: say which key and how to recover."""
+    refs = ', '.join(f'{ref} ({n} secret{"s" if n != 1 else ""})' for ref, n in sorted(needed.items()))
+    return SecretError(
+        f'The master key file {key_file} is missing, but stored secrets are encrypted with key {refs}. Restore that '
+        f'file from your backup (or set {ENV_KEY} to that key) and start again. If the key is lost, run '
+        '`kroma secrets forget-lost-key --confirm` and enter the keys again with `kroma provider set-key`.',
+        code='master_key_missing',
+        details={'key_refs': sorted(needed)},
+    )
+
+
 def _fsync_dir(path: Path) -> None:
     """Make the new directory entry durable; best effort where directories cannot be opened."""
     with contextlib.suppress(OSError):
@@ -167,8 +180,17 @@ def _create_key_file(path: Path) -> bytes:
     return key
 
 
-def load_keyring(*, env_key: str | None, key_file: Path, previous: str | None) -> KeyRing:
-    """Resolve the current key (environment, else key file, else a new key file) and any previous keys."""
+def load_keyring(
+    *,
+    env_key: str | None,
+    key_file: Path,
+    previous: str | None,
+    stored_refs: Callable[[], Mapping[str, int]] | None = None,
+) -> KeyRing:
+    """Resolve the current key (environment, else key file, else a new key file) and any previous keys.
+
+    `stored_refs` tells which keys the stored secrets need: a missing key file is then replaced only when no stored
+    secret needs a key, so lost keys are never papered over by a new one that decrypts nothing."""
     if env_key is not None and env_key.strip():
         current = MasterKey.from_bytes(decode_key(env_key, setting=ENV_KEY))
         source = ENV_KEY
@@ -176,6 +198,8 @@ def load_keyring(*, env_key: str | None, key_file: Path, previous: str | None) -
         current = MasterKey.from_bytes(_read_key_file(key_file))
         source = str(key_file)
     else:
+        if needed := dict(stored_refs() if stored_refs else {}):
+            raise missing_key_file(key_file, needed)
         current = MasterKey.from_bytes(_create_key_file(key_file))
         source = str(key_file)
     olds: list[MasterKey] = []

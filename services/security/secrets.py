@@ -23,7 +23,7 @@ from services.errors import Conflict, Invalid, NotFound, SecretError
 from services.security import audit
 from services.security.master_keys import ENV_KEY, ENV_PREVIOUS, KeyRing, MasterKey, load_keyring
 
-__all__ = ['KeyRing', 'MasterKey', 'SecretStore', 'load_keyring', 'mask', 'PREFIX']
+__all__ = ['KeyRing', 'MasterKey', 'SecretStore', 'load_keyring', 'mask', 'stored_key_refs', 'PREFIX']
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +84,15 @@ def _b64decode(blob: str) -> bytes:
     return base64.urlsafe_b64decode(blob + '=' * (-len(blob) % 4))
 
 
+def stored_key_refs(session: Session) -> dict[str, int]:
+    """How many stored secrets each master key ref encrypted (read from the ciphertexts), before any key is loaded."""
+    refs: Counter[str] = Counter()
+    for ciphertext in session.exec(select(Secret.ciphertext)).all():
+        if (parts := _split(ciphertext)) is not None:
+            refs[parts[0] or 'unknown'] += 1
+    return dict(refs)
+
+
 def _audit(session: Session, action: str, row: Secret) -> None:
     """Names and scope only, never the value; a scope that is a project id files the event under that project."""
     project_id = row.scope if session.get(Project, row.scope) is not None else None
@@ -115,6 +124,16 @@ class SecretStore:
     @property
     def current_key_ref(self) -> str:
         return self._keyring.current.ref
+
+    def key_for(self, ref: str) -> MasterKey | None:
+        """The configured key with this ref, if any (never its bytes outside the store's callers)."""
+        return self._keyring.find(ref)
+
+    @staticmethod
+    def key_ref_of(row: Secret) -> str | None:
+        """The key ref a row's ciphertext names; None for legacy plaintext."""
+        parts = _split(row.ciphertext)
+        return None if parts is None else (parts[0] or 'unknown')
 
     # -- crypto ------------------------------------------------------------------------------------------------
 
@@ -284,21 +303,27 @@ class SecretStore:
         }
 
     def rotate(self, session_factory: SessionFactory) -> dict[str, int]:
-        """Re-encrypt every row not on the current key, one committed row at a time, so a re-run resumes safely.
+        """Decrypt every row first (current ones too, so a tampered row is found now), then re-encrypt the readable
+        rows not on the current key, one committed row at a time, so a re-run resumes safely.
 
         'rotated' counts every row rewritten in this run (plaintext ones included; 'plaintext_reencrypted' is that
-        subset). Rows that cannot be decrypted are left untouched and reported in one SecretError at the end.
-        """
+        subset). Rows that cannot be decrypted are left untouched and reported, by name, in one SecretError."""
         with session_factory() as s:
-            rows = s.exec(select(Secret.id, Secret.ciphertext, Secret.key_ref)).all()
-        todo = [rid for rid, ciphertext, ref in rows if not self._is_current(ciphertext, ref)]
+            rows = s.exec(select(Secret)).all()
+        failures: builtins.list[SecretError] = []
+        for row in rows:
+            try:
+                self._decrypt(row)
+            except SecretError as e:
+                failures.append(e)
+        unreadable = {e.details.get('secret_id') for e in failures}
+        todo = [r.id for r in rows if r.id not in unreadable and not self._is_current(r.ciphertext, r.key_ref)]
         result = {
             'scanned': len(rows),
             'rotated': 0,
             'plaintext_reencrypted': 0,
-            'skipped_current': len(rows) - len(todo),
+            'skipped_current': len(rows) - len(todo) - len(unreadable),
         }
-        failures: builtins.list[SecretError] = []
         for rid in todo:
             try:
                 with session_factory() as s:
@@ -353,5 +378,8 @@ class SecretStore:
             'failed': len(failures),
             'missing_key_refs': missing,
             'failed_ids': [e.details.get('secret_id') for e in failures],
+            'failures': [
+                {'secret_id': e.details.get('secret_id'), 'code': e.code, 'message': e.user_message} for e in failures
+            ],
         }
         return SecretError(' '.join(parts), code='secret_rotation_incomplete', details=details)

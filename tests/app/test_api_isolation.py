@@ -78,7 +78,7 @@ async def test_outbound_urls_are_validated(studio_api) -> None:
     api, _, _ = studio_api
     for url, code in [
         ('http://169.254.169.254/latest', 'url_link_local'),
-        ('http://user:pass@s3.example.com', 'url_has_credentials'),
+        ('http://user:pass@s3.example.com', 'credentials_in_url'),
         ('ftp://s3.example.com', 'url_invalid'),
         ('http://metadata.google.internal', 'url_link_local'),
     ]:

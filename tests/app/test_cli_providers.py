@@ -6,6 +6,9 @@ import base64
 import hashlib
 import io
 import os
+import struct
+import time
+import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -173,3 +176,63 @@ def test_failures_exit_non_zero_with_one_line(kroma: Kroma, tmp_path: Path) -> N
     assert 'already exists' in one_line_error(kroma('provider', 'add', 'keyless', '--kind', 'openai'))
     assert kroma('provider', 'delete', 'keyless').exit_code == 0
     assert 'no provider accounts' in kroma('provider', 'list').stdout
+
+
+def png_bomb(width: int = 30000, height: int = 30000) -> bytes:
+    """A tiny PNG that claims 900 megapixels: only its header is real."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack('>I', len(data)) + kind + data + struct.pack('>I', zlib.crc32(kind + data))
+
+    header = struct.pack('>IIBBBBB', width, height, 1, 0, 0, 0, 0)
+    return PNG + chunk(b'IHDR', header) + chunk(b'IDAT', zlib.compress(b'\0' * 4096)) + chunk(b'IEND', b'')
+
+
+def truncated_png() -> bytes:
+    buf = io.BytesIO()
+    Image.effect_noise((256, 256), 40).convert('RGB').save(buf, 'PNG')
+    return buf.getvalue()[:-4000]
+
+
+@pytest.mark.parametrize(
+    'answer, reason',
+    [
+        (b'<html><body>503 Service Unavailable</body></html>', 'image 1: not a readable PNG, JPEG or WebP image'),
+        (truncated_png(), 'image 1: not a readable PNG, JPEG or WebP image'),
+        (os.urandom(22 * 1024 * 1024), 'image 1: not a readable PNG, JPEG or WebP image'),
+        (png_bomb(), 'over the 40 megapixel limit'),
+    ],
+    ids=['not-an-image', 'truncated-png', '22-mb-junk', '900-megapixel-bomb'],
+)
+def test_generate_refuses_what_a_run_refuses(
+    kroma: Kroma, fake: FakeOpenAIServer, tmp_path: Path, answer: bytes, reason: str
+) -> None:
+    kroma('provider', 'add', 'main', '--kind', 'openai', '--base-url', fake.base_url, '--key-stdin', stdin=GOOD)
+    fake.answer_next(answer)
+    out = tmp_path / 'out'
+    result = kroma('generate', '--provider', 'main', '--prompt', 'a harbour', '--size', '1024x1024', '--out', str(out))
+    line = one_line_error(result)
+    assert 'unusable image, not saved' in line and reason in line
+    assert not out.exists() or not any(out.iterdir())
+
+
+@pytest.mark.parametrize('mode', ['drip', 'hang'])
+def test_generate_ends_within_the_accounts_deadline(
+    kroma: Kroma, fake: FakeOpenAIServer, tmp_path: Path, mode: str
+) -> None:
+    add = ['provider', 'add', 'main', '--kind', 'openai', '--base-url', fake.base_url, '--timeout', '2']
+    assert kroma(*add, '--key-stdin', stdin=GOOD).exit_code == 0
+    fake.stall_next(mode, path_prefix='/v1/images')
+    started = time.monotonic()
+    result = kroma('generate', '--provider', 'main', '--prompt', 'a harbour', '--out', str(tmp_path / 'out'))
+    assert time.monotonic() - started < 4
+    line = one_line_error(result)
+    assert 'no complete answer within 2 s' in line and 'may still have been processed and billed' in line
+
+
+def test_generate_refuses_an_empty_prompt_before_any_call(kroma: Kroma, fake: FakeOpenAIServer, tmp_path: Path) -> None:
+    kroma('provider', 'add', 'main', '--kind', 'openai', '--base-url', fake.base_url, '--key-stdin', stdin=GOOD)
+    assert 'prompt is empty' in one_line_error(
+        kroma('generate', '--provider', 'main', '--prompt', '  ', '--out', str(tmp_path))
+    )
+    assert fake.image_requests() == []

@@ -60,3 +60,40 @@ def test_start_up_knows_the_head_without_alembic(tmp_path, monkeypatch) -> None:
     monkeypatch.setattr(command, 'upgrade', lambda cfg, rev: with_called.append(rev))
     upgrade(url)
     assert with_called == ['head']  # behind: Alembic runs
+
+
+def test_leases_and_call_stories_migrate_existing_rows(tmp_path) -> None:
+    """A database with runs from before the job leases keeps them, and their candidates get an empty call story."""
+    from alembic import command
+
+    from app.migrate import alembic_config
+
+    url = f'sqlite:///{tmp_path / "old.db"}'
+    command.upgrade(alembic_config(url), '0001')
+    now = '2026-11-20 10:00:00'
+    with sqlite3.connect(tmp_path / 'old.db') as db:
+        db.execute(
+            'INSERT INTO project (id, name, description, slug, status, budget_usd, batch_limit, settings, created_at, '
+            "updated_at) VALUES ('p', 'P', '', 'p', 'active', 5, 10, '{}', ?, ?)",
+            (now, now),
+        )
+        db.execute(
+            'INSERT INTO run (id, project_id, stage, mode, status, settings_snapshot, cost_estimate_usd, '
+            "cost_actual_usd, error, log_path, created_at) VALUES ('r', 'p', 'style', 'run', 'running', '{}', 1, 0, "
+            "'', '', ?)",
+            (now,),
+        )
+        db.execute(
+            "INSERT INTO job (id, project_id, run_id, 'index', status, prompt, inputs, params, cost_estimate_usd, "
+            "claimed_by, error, created_at) VALUES ('j', 'p', 'r', 0, 'running', 'x', '[]', '{}', 1, 'h:1:x', '', ?)",
+            (now,),
+        )
+        db.execute(
+            "INSERT INTO candidate (id, project_id, run_id, job_id, 'index', seed, status, review_state, qa_summary, "
+            "error, attempts, created_at) VALUES ('c', 'p', 'r', 'j', 0, 1, 'running', 'generated', '{}', '', 1, ?)",
+            (now,),
+        )
+    upgrade(url)
+    with sqlite3.connect(tmp_path / 'old.db') as db:
+        assert db.execute('SELECT claimed_by, lease_expires_at FROM job').fetchall() == [('h:1:x', None)]
+        assert db.execute('SELECT calls FROM candidate').fetchall() == [('[]',)]

@@ -128,6 +128,7 @@ class LoopbackFake:
         self.max_in_flight = 0
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        self.stalls: deque[tuple[str, str, float]] = deque()  # (path prefix, 'drip' | 'hang', seconds per byte)
 
     @property
     def base_url(self) -> str:
@@ -187,6 +188,13 @@ class LoopbackFake:
         if seconds > 0:
             self.stopping.wait(seconds)
 
+    def stall_next(self, mode: str, *, path_prefix: str = '/', times: int = 1, byte_every_s: float = 1.0) -> None:
+        """Script the next matching request(s) to stall: 'drip' sends the headers, then the body one byte every
+        `byte_every_s`; 'hang' reads the request and never answers (until the fake stops)."""
+        assert mode in ('drip', 'hang')
+        with self.lock:
+            self.stalls.extend([(path_prefix, mode, byte_every_s)] * times)
+
     def route(self, rec: RecordedRequest, body: bytes, content_type: str) -> Reply:
         raise NotImplementedError
 
@@ -202,6 +210,16 @@ class LoopbackFake:
         with self.lock:
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            stall = next((st for st in self.stalls if url.path.startswith(st[0])), None)
+            if stall:
+                self.stalls.remove(stall)
+        if stall and stall[1] == 'hang':
+            with self.lock:
+                self._log.append(rec)
+            self.stopping.wait(600)  # a server that took the request and went silent
+            with self.lock:
+                self.in_flight -= 1
+            return
         try:
             reply = self.route(rec, body, h.headers.get('Content-Type', ''))
         except Exception as e:  # a fake must answer 500 like a real server, not hang
@@ -220,7 +238,14 @@ class LoopbackFake:
             for k, v in reply.headers.items():
                 h.send_header(k, v)
             h.end_headers()
-            h.wfile.write(reply.body)
+            if stall:  # 'drip': a byte at a time, so no single read ever waits long
+                for i in range(len(reply.body)):
+                    h.wfile.write(reply.body[i : i + 1])
+                    h.wfile.flush()
+                    if self.stopping.wait(stall[2]):
+                        break
+            else:
+                h.wfile.write(reply.body)
 
 
 def openai_error(
@@ -250,6 +275,7 @@ class FakeOpenAIServer(LoopbackFake):
         self.models_latency_s = 0.0  # delay for /v1/models (health checks)
         self.models = dict(DEFAULT_MODELS if models is None else models)
         self.failures: deque[tuple[str, Reply]] = deque()
+        self.answers: deque[list[bytes]] = deque()  # scripted image bytes for the next image answers
         self._images_cache: dict[str, str] = {}
 
     def fail_next(
@@ -268,6 +294,11 @@ class FakeOpenAIServer(LoopbackFake):
         reply = openai_error(status, message or f'scripted failure {status}', type_=type_, code=code, headers=headers)
         with self.lock:
             self.failures.extend([(path_prefix, reply)] * times)
+
+    def answer_next(self, *images: bytes) -> None:
+        """Script the next successful image answer to carry exactly these bytes (junk, a truncated PNG, a bomb)."""
+        with self.lock:
+            self.answers.append(list(images))
 
     def check_auth(self, header: str) -> bool:
         return header.startswith('Bearer ') and header[7:] in self.valid_keys
@@ -357,10 +388,14 @@ class FakeOpenAIServer(LoopbackFake):
             return openai_error(400, f"Invalid value for 'size' or 'n': {params.get('size')!r}, {params.get('n')!r}.")
         key = '|'.join([model, str(params['prompt']), f'{w}x{h}'] + [i['sha256'] for i in images])
         source = images[0]['data'] if images else None
-        data = [
-            {'b64_json': self._b64_png((w, h), f'{key}|{i}', source), 'revised_prompt': str(params['prompt'])}
-            for i in range(n)
-        ]
+        with self.lock:
+            scripted = self.answers.popleft() if self.answers else None
+        encoded = (
+            [base64.b64encode(b).decode() for b in scripted]
+            if scripted is not None
+            else [self._b64_png((w, h), f'{key}|{i}', source) for i in range(n)]
+        )
+        data = [{'b64_json': b64, 'revised_prompt': str(params['prompt'])} for b64 in encoded]
         usage = {'input_tokens': 50 + 1000 * len(images), 'output_tokens': 1756 * n, 'total_tokens': 0}
         return json_reply(
             200,

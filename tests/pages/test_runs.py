@@ -43,3 +43,35 @@ def test_a_run_whose_candidates_are_all_in_says_it_is_checking_qa() -> None:
     assert shown_status('running', 1, 0, 3) == 'running'
     assert shown_status('done', 3, 0, 3) == 'done'
     assert shown_status('running', 0, 0, 0) == 'running'
+
+
+async def test_the_run_page_says_why_a_job_failed_before_any_call(user: User, deps) -> None:
+    from models.base import ProviderKind, Stage
+    from models.provider import ProviderAccountCreate
+    from services.projects import projects
+    from services.providers import accounts as provider_accounts
+    from services.runs import control as runs
+    from services.runs.plan import RunRequest
+    from services.security.secrets import KeyRing, MasterKey, SecretStore
+
+    ensure_demo(deps.sessions, deps.store)
+    register_all(deps)
+    written_with = SecretStore(KeyRing(MasterKey.from_bytes(b'w' * 32)))
+    with deps.sessions() as s:
+        demo = projects.get_project(s, 'demo')
+        account = provider_accounts.create_account(
+            s,
+            ProviderAccountCreate(
+                name='paid', kind=ProviderKind.openai, base_url='http://127.0.0.1:9', api_key='sk-test-good'
+            ),
+            secrets=written_with,
+        )
+        req = RunRequest(stage=Stage.style, candidates=1, account_id=account.id, mode='run', confirm_spend=True)
+        run_id = runs.start(s, demo, req).run_id
+    other_key = SecretStore(KeyRing(MasterKey.from_bytes(b'o' * 32)))
+    await asyncio.to_thread(
+        lambda: asyncio.run(RunExecutor(sessions=deps.sessions, store=deps.store, secrets=other_key).drain())
+    )
+    await user.open(f'/runs/{run_id}')
+    await user.should_see('failed')
+    await user.should_see(f'was encrypted with key {written_with.current_key_ref}, which is not configured')

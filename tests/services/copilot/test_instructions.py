@@ -23,11 +23,12 @@ from services.errors import Conflict
 from services.projects import projects
 from services.runs.candidate_qa import CandidateQA
 from services.runs.executor import RunExecutor
+from services.runs.holders import boot_id
 from services.security.master_keys import KeyRing, MasterKey, generate_key
 from services.security.secrets import SecretStore
 from tests.fakes.agent_server import FakeAgentServer
 
-DEAD = f'{socket.gethostname()}:999999:x'
+DEAD = f'{socket.gethostname()}:999999:x:{boot_id()}'
 
 
 @pytest.fixture
@@ -133,7 +134,7 @@ def test_a_dead_worker_is_retried_then_failed_with_the_reason(sessions, demo) ->
         row.attempts = row.max_attempts - 1
         s.add(row)
     with sessions() as s:
-        instructions.claim_next(s, f'{socket.gethostname()}:{os.getpid()}:live')
+        instructions.claim_next(s, f'{socket.gethostname()}:{os.getpid()}:live:{boot_id()}')
     with sessions() as s:  # a live worker on this host keeps its lock, however long it takes
         assert instructions.recover_stale(s, now=utcnow() + timedelta(hours=1)) == []
         row = s.get(Instruction, card.id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import socket
 import time
@@ -54,10 +55,10 @@ async def test_round_trip_upload_prompt_history_view(fake) -> None:
         GenerationRequest('ink the harbour', (SCENE, STYLE), size=(512, 768), n=2, seed=41, params={'denoise': 0.6})
     )
     paths = [r.path for r in fake.requests]
-    assert paths[:4] == ['/upload/image', '/upload/image', '/prompt', '/prompt']
+    assert paths[:3] == ['/upload/image', '/prompt', '/prompt']  # the default workflow uses only the scene
     assert '/history/' in ' '.join(paths) and paths.count('/view') == 2
     uploads = [r for r in fake.requests if r.path == '/upload/image']
-    assert [u.images[0]['sha256'] for u in uploads] == [SCENE.sha256, STYLE.sha256]
+    assert [u.images[0]['sha256'] for u in uploads] == [SCENE.sha256]
     assert all(u.fields == {'overwrite': 'true', 'type': 'input'} for u in uploads)
     graphs = prompt_graphs(fake)
     assert [by_class(g, 'KSampler')['seed'] for g in graphs] == [41, 42]
@@ -167,6 +168,10 @@ async def test_health_reports_version_checkpoint_and_unreachable(fake) -> None:
     assert (ok.ok, ok.code) == (True, 'ok') and '0.3.68' in ok.message and CKPT in ok.message
     missing = await comfy(fake.base_url, model='flux-dev.safetensors').health()
     assert (missing.ok, missing.code) == (False, 'unknown_model') and 'other.safetensors' in missing.message
+    assert "the checkpoint set for this account, 'flux-dev.safetensors', is not installed" in missing.message
+    unset = await comfy(fake.base_url, model='').health()
+    assert (unset.ok, unset.code) == (False, 'checkpoint_missing')
+    assert 'no checkpoint is set' in unset.message and CKPT in unset.message
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))
         port = s.getsockname()[1]
@@ -179,6 +184,49 @@ async def test_validation_and_cost(fake) -> None:
         await comfy(fake.base_url).generate(GenerationRequest('x', (SCENE,), size=(500, 500)))
     with pytest.raises(Invalid, match='checkpoint'):
         await comfy(fake.base_url, model='').generate(GenerationRequest('x', (SCENE,)))
+    with pytest.raises(Invalid, match='prompt is empty') as info:
+        await comfy(fake.base_url).generate(GenerationRequest('  ', (SCENE,), size=(512, 512)))
+    assert info.value.code == 'prompt_required'
     assert fake.requests == []
     assert comfy(fake.base_url).estimate_cost(GenerationRequest('x', n=3)) == 0.0
     assert comfy(fake.base_url, price_per_image=0.01).estimate_cost(GenerationRequest('x', n=3)) == pytest.approx(0.03)
+
+
+async def test_each_distinct_input_is_uploaded_once_per_server(fake) -> None:
+    provider = comfy(fake.base_url, concurrency=2)
+    other_scene = image('scene', (90, 20, 20), 'dock.png')
+    requests = [
+        GenerationRequest(f'p{i}', (scene, STYLE), size=(256, 256), seed=i)
+        for i in range(3)
+        for scene in (SCENE, other_scene)
+    ]
+    await asyncio.gather(*(provider.generate(r) for r in requests))
+    uploads = [r.images[0]['sha256'] for r in fake.requests if r.path == '/upload/image']
+    assert sorted(uploads) == sorted([SCENE.sha256, other_scene.sha256])  # 6 calls, 2 distinct scenes, no style
+    assert len(prompt_graphs(fake)) == 6
+
+
+async def test_a_workflow_that_uses_the_style_image_uploads_only_that(fake) -> None:
+    workflow = comfy(fake.base_url).template | {
+        '10': {'class_type': 'LoadImage', 'inputs': {'image': '{{style_image}}'}}
+    }
+    await comfy(fake.base_url, workflow=workflow).generate(GenerationRequest('x', (SCENE, STYLE), size=(256, 256)))
+    assert [r.images[0]['sha256'] for r in fake.requests if r.path == '/upload/image'] == [STYLE.sha256]
+
+
+async def test_an_input_the_server_lost_is_uploaded_again(fake) -> None:
+    provider = comfy(fake.base_url)
+    await provider.generate(GenerationRequest('x', (SCENE,), size=(256, 256)))
+    fake.uploads.clear()  # the server restarted with an empty input folder
+    out = await provider.generate(GenerationRequest('y', (SCENE,), size=(256, 256)))
+    assert len(out) == 1
+    assert [r.status for r in fake.requests if r.path == '/upload/image'] == [200, 200]
+
+
+@pytest.mark.parametrize('mode, path', [('drip', '/view'), ('hang', '/prompt'), ('drip', '/upload')])
+async def test_every_request_ends_within_its_deadline(fake, mode: str, path: str) -> None:
+    fake.stall_next(mode, path_prefix=path, byte_every_s=0.5)
+    started = time.monotonic()
+    with pytest.raises(ProviderTimeout, match='no complete answer within 1 s'):
+        await comfy(fake.base_url, timeout_s=1).generate(GenerationRequest('x', (SCENE,), size=(256, 256)))
+    assert time.monotonic() - started < 3.0

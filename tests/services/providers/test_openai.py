@@ -153,6 +153,7 @@ async def test_retries_are_bounded_and_the_last_error_raised(fake) -> None:
     with pytest.raises(ProviderUnavailable) as info:
         await openai(fake.base_url, max_retries=1).generate(GenerationRequest('x'))
     assert info.value.details['attempts'] == 2 and len(fake.image_requests()) == 2
+    assert 'gave up after 2 attempts' in info.value.user_message
 
 
 async def test_bad_request_and_exhausted_quota_are_not_retried(fake) -> None:
@@ -169,7 +170,7 @@ async def test_bad_request_and_exhausted_quota_are_not_retried(fake) -> None:
 async def test_slow_server_beyond_timeout_raises_provider_timeout() -> None:
     with FakeOpenAIServer(valid_keys=(GOOD_KEY,), latency_s=3.0) as slow:
         started = time.monotonic()
-        with pytest.raises(ProviderTimeout, match='did not answer within 0.4 s') as info:
+        with pytest.raises(ProviderTimeout, match='no complete answer within 0.4 s') as info:
             await openai(slow.base_url, timeout_s=0.4, max_retries=2).generate(GenerationRequest('x'))
         assert time.monotonic() - started < 2.0
         # the image may have been made and billed: a paid POST that timed out is not sent again
@@ -231,6 +232,7 @@ async def test_requests_are_validated_against_the_catalog_before_any_call(fake) 
         (GenerationRequest('x', n=11), '1 to 10'),
         (GenerationRequest('x', INPUTS * 6), 'at most 16 input images'),
         (GenerationRequest('x', params={'quality': 'ultra'}), 'quality'),
+        (GenerationRequest(' \n'), 'prompt is empty'),
     ]
     for request, rule in cases:
         with pytest.raises(Invalid, match=rule):
@@ -254,3 +256,63 @@ def test_estimate_cost_uses_catalog_prices() -> None:
     assert provider.estimate_cost(auto) == pytest.approx(0.211)  # auto is estimated as high: never under-count
     custom = GenerationRequest('x', size=(1536, 1536), params={'quality': 'low'})
     assert 0.006 < provider.estimate_cost(custom) < 0.014
+
+
+@pytest.mark.parametrize('mode', ['drip', 'hang'])
+async def test_a_call_ends_within_its_total_deadline(fake, mode: str) -> None:
+    """A server that sends its headers and then a byte a second (or nothing at all) cannot keep a call waiting."""
+    fake.stall_next(mode, path_prefix='/v1/images')
+    started = time.monotonic()
+    with pytest.raises(ProviderTimeout, match='no complete answer within 2 s') as info:
+        await openai(fake.base_url, timeout_s=2).generate(GenerationRequest('x', INPUTS[:1]))
+    assert time.monotonic() - started < 3.0
+    assert info.value.details['maybe_billed'] and 'billed' in info.value.user_message
+    assert len(fake.image_requests()) == 1  # a paid call that may have been processed is never sent again
+
+
+async def test_health_ends_within_its_deadline(fake) -> None:
+    fake.stall_next('drip', path_prefix='/v1/models')
+    started = time.monotonic()
+    health = await openai(fake.base_url, timeout_s=1).health()
+    assert (health.ok, health.code) == (False, 'timeout') and time.monotonic() - started < 2.0
+
+
+async def test_unknown_model_and_wrong_base_path_are_told_apart(fake) -> None:
+    with pytest.raises(ProviderBadRequest) as unknown:
+        await openai(fake.base_url, model='gpt-image-9').generate(GenerationRequest('x'))
+    assert (
+        unknown.value.code == 'unknown_model' and "does not know the model 'gpt-image-9'" in unknown.value.user_message
+    )
+    with pytest.raises(ProviderBadRequest) as wrong:
+        await openai(fake.base_url + '/proxy').generate(GenerationRequest('x'))
+    assert wrong.value.code == 'wrong_base_url'
+    message = wrong.value.user_message
+    assert 'HTTP 404 for /proxy/v1/images/generations' in message and 'base URL is probably wrong' in message
+    assert '"Invalid URL (POST /proxy/v1/images/generations)"' in message  # the server's own words
+    health = await openai(fake.base_url + '/proxy').health()
+    assert (health.ok, health.code) == (False, 'wrong_base_url') and 'Invalid URL (GET' in health.message
+
+
+async def test_a_404_page_that_is_not_json_is_quoted() -> None:
+    from tests.fakes.comfyui_server import FakeComfyUIServer
+
+    with FakeComfyUIServer() as not_openai:
+        with pytest.raises(ProviderBadRequest, match='"404: Not Found"') as info:
+            await openai(not_openai.base_url).generate(GenerationRequest('x'))
+    assert info.value.code == 'wrong_base_url'
+
+
+async def test_the_retries_of_a_call_are_noted_with_status_and_wait(fake) -> None:
+    fake.fail_next(429, retry_after=0, times=4)
+    trace: list[dict] = []
+    await openai(fake.base_url, max_retries=4).generate(GenerationRequest('x', trace=trace))
+    assert [n['status'] for n in trace] == [429, 429, 429, 429, 'ok']
+    assert all(n['wait_s'] >= 0 for n in trace[:4]) and 'wait_s' not in trace[4]
+    assert [n['attempt'] for n in trace] == [1, 2, 3, 4, 5] and {n['step'] for n in trace} == {
+        'POST /v1/images/generations'
+    }
+
+
+def test_how_many_images_one_call_may_make() -> None:
+    assert openai('http://127.0.0.1:9').max_images_per_call == 10  # the catalogue's max_n
+    assert openai('http://127.0.0.1:9', max_n=1).max_images_per_call == 1  # an account may lower it

@@ -5,19 +5,21 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from datetime import timedelta
 
 from sqlmodel import select
 
-from models.base import ProviderKind, Stage, WorkState
+from models.base import ProviderKind, Stage, WorkState, utcnow
 from models.project import ProjectCreate
 from models.provider import ProviderAccountCreate, ProviderAccountUpdate
-from models.runs import Candidate, CostEvent, Run
+from models.runs import Candidate, CostEvent, Job, Run
 from services.db_writer import SerialWriter
 from services.errors import Conflict
 from services.projects import projects
 from services.providers import accounts as provider_accounts
 from services.providers.base import GeneratedImage, GenerationRequest, HealthResult, ProviderConfig
 from services.runs import control as runs
+from services.runs import leases
 from services.runs import queue as run_queue
 from services.runs import status as run_status
 from services.runs.executor import RunExecutor
@@ -28,8 +30,8 @@ from tests.fakes.openai_server import FakeOpenAIServer
 SECRETS = SecretStore(KeyRing(MasterKey.from_bytes(b'k' * 32)))
 
 
-def paid_run(sessions, demo, base_url: str, *, candidates: int, concurrency: int = 1) -> str:
-    """A confirmed paid run of the first demo scene against an OpenAI-compatible server."""
+def paid_run(sessions, demo, base_url: str, *, candidates: int, concurrency: int = 1, max_n: int = 10) -> str:
+    """A confirmed paid run of the first demo scene against an OpenAI-compatible server (max_n=1: a call each)."""
     with sessions() as s:
         account = provider_accounts.create_account(
             s,
@@ -38,7 +40,7 @@ def paid_run(sessions, demo, base_url: str, *, candidates: int, concurrency: int
                 kind=ProviderKind.openai,
                 base_url=base_url,
                 model='gpt-image-2',
-                options={'concurrency': concurrency, 'quality': 'low'},
+                options={'concurrency': concurrency, 'quality': 'low', 'max_n': max_n},
                 api_key='sk-test-good',
             ),
             secrets=SECRETS,
@@ -57,7 +59,7 @@ def paid_run(sessions, demo, base_url: str, *, candidates: int, concurrency: int
 
 def test_cancel_stops_candidates_still_waiting_for_a_slot(sessions, store, demo) -> None:
     with FakeOpenAIServer(latency_s=0.6) as server:
-        run_id = paid_run(sessions, demo, server.base_url, candidates=3, concurrency=1)
+        run_id = paid_run(sessions, demo, server.base_url, candidates=3, concurrency=1, max_n=1)
         executor = RunExecutor(sessions=sessions, store=store, secrets=SECRETS)
         worker = threading.Thread(target=lambda: asyncio.run(executor.drain(run_id=run_id)))
         worker.start()
@@ -79,7 +81,7 @@ def test_cancel_stops_candidates_still_waiting_for_a_slot(sessions, store, demo)
 
 def test_candidates_finishing_together_share_one_commit(sessions, store, demo) -> None:
     with FakeOpenAIServer(latency_s=0.2) as server:
-        run_id = paid_run(sessions, demo, server.base_url, candidates=4, concurrency=4)
+        run_id = paid_run(sessions, demo, server.base_url, candidates=4, concurrency=4, max_n=1)
         executor = RunExecutor(sessions=sessions, store=store, secrets=SECRETS)
         asyncio.run(executor.drain(run_id=run_id))
         assert server.max_in_flight <= 4
@@ -171,7 +173,6 @@ def test_writer_runs_one_write_at_a_time(sessions) -> None:
 
 def test_a_missing_input_file_fails_its_job_and_the_rest_still_run(sessions, store, demo) -> None:
     from models.assets import Asset
-    from models.runs import Job
 
     with sessions() as s:
         run_id = runs.start(s, demo, RunRequest(stage=Stage.style, candidates=1, mode='run')).run_id
@@ -190,7 +191,7 @@ def test_a_missing_input_file_fails_its_job_and_the_rest_still_run(sessions, sto
 def test_every_paid_call_has_a_cost_event_with_its_outcome(sessions, store, demo) -> None:
     with FakeOpenAIServer(latency_s=0.1) as server:
         server.fail_next(400, message='Your request was rejected by the safety system.', code='moderation_blocked')
-        run_id = paid_run(sessions, demo, server.base_url, candidates=2)
+        run_id = paid_run(sessions, demo, server.base_url, candidates=2, max_n=1)
         asyncio.run(RunExecutor(sessions=sessions, store=store, secrets=SECRETS).drain(run_id=run_id))
         assert len(server.image_requests()) == 2
     with sessions() as s:
@@ -198,8 +199,14 @@ def test_every_paid_call_has_a_cost_event_with_its_outcome(sessions, store, demo
         cands = {c.index: c for c in s.exec(select(Candidate).where(Candidate.run_id == run_id))}
         refused, made = costs[cands[0].id], costs[cands[1].id]
         assert cands[0].status == WorkState.failed and 'safety system' in cands[0].error
-        assert refused.meta == {'state': 'not billed', 'error': 'provider_bad_request'} and refused.amount_usd == 0
-        assert made.meta == {'state': 'billed'} and made.amount_usd > 0
+        assert refused.meta | {'call': ''} == {
+            'state': 'not billed',
+            'error': 'provider_bad_request',
+            'n': 1,
+            'call': '',
+        }
+        assert refused.amount_usd == 0
+        assert made.meta['state'] == 'billed' and made.amount_usd > 0 and made.meta['call'] != refused.meta['call']
         assert s.get(Run, run_id).cost_actual_usd == made.amount_usd
 
 
@@ -221,23 +228,28 @@ def test_a_call_that_timed_out_after_sending_counts_as_maybe_billed(sessions, st
         assert progress.spent_usd == progress.maybe_billed_usd == round(cost.amount_usd, 4)
 
 
-def test_recovery_counts_a_call_in_flight_at_a_crash_as_maybe_billed(sessions, demo) -> None:
-    run_id = paid_run(sessions, demo, 'http://127.0.0.1:9', candidates=1)
+def test_a_dead_workers_call_in_flight_is_maybe_billed_and_not_sent_again(sessions, store, demo) -> None:
+    run_id = paid_run(sessions, demo, 'http://127.0.0.1:9', candidates=2, max_n=1)
     with sessions() as s:
         job_id = run_queue.claim_job(s, 'gone-host:1:x', run_id=run_id)
-        cand = run_queue.start_candidates(s, job_id)[0]
+        sent, waiting = run_queue.start_candidates(s, job_id)
         s.add(
             CostEvent(
                 project_id=demo.id,
                 run_id=run_id,
                 job_id=job_id,
-                candidate_id=cand.id,
+                candidate_id=sent.id,
                 amount_usd=0.04,
                 meta={'state': 'sent'},
             )
         )  # written, then the process died mid-call
     with sessions() as s:
-        assert run_queue.recover_interrupted(s) == 1
+        assert leases.reclaim_expired(s) == []  # its lease still runs: nobody takes the job yet
+        later = utcnow() + timedelta(seconds=run_queue.LEASE_S + 1)
+        assert leases.reclaim_expired(s, now=later) == [run_id]
     with sessions() as s:
         event = s.exec(select(CostEvent).where(CostEvent.run_id == run_id)).one()
-        assert event.meta['state'] == 'maybe billed' and s.get(Run, run_id).cost_actual_usd == 0.04
+        assert event.meta['state'] == 'maybe billed'
+        assert s.get(Candidate, sent.id).status == WorkState.failed and 'in flight' in s.get(Candidate, sent.id).error
+        assert s.get(Candidate, waiting.id).status == WorkState.queued  # never sent: it is made by the next worker
+        assert s.get(Job, job_id).status == WorkState.queued and s.get(Job, job_id).claimed_by is None

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import timedelta
 
 import pytest
 from sqlmodel import select
 
 from models.assets import Asset, QualityReport
-from models.base import ProviderKind, Stage, WorkState
+from models.base import ProviderKind, Stage, WorkState, utcnow
 from models.project import ProjectUpdate
 from models.provider import ProviderAccountCreate
 from models.runs import Candidate, Job, Run
@@ -17,7 +18,10 @@ from services.errors import Invalid, PolicyRefused
 from services.files import sha256_file
 from services.projects import projects
 from services.providers import accounts as provider_accounts
+from services.providers.base import ProviderConfig
+from services.providers.registry import build_provider
 from services.runs import control as runs
+from services.runs import leases
 from services.runs import queue as run_queue
 from services.runs import status as run_status
 from services.runs.candidate_qa import CandidateQA
@@ -96,29 +100,63 @@ def test_same_seed_same_pixels_across_runs(sessions, store, demo) -> None:
     assert hashes[0] == hashes[1]
 
 
-def test_cancel_keeps_finished_and_resume_runs_only_the_rest(sessions, store, demo) -> None:
+def test_a_dead_workers_job_is_reclaimed_when_its_lease_runs_out(sessions, store, demo) -> None:
     with sessions() as s:
         run_id = runs.start(s, demo, RunRequest(stage=Stage.style, candidates=2, mode='run')).run_id
         first_job = s.exec(select(Job).where(Job.run_id == run_id, Job.index == 0)).one().id
         assert run_queue.claim_job(s, 'other-host:1:x', run_id=run_id) == first_job  # claimed by a process that died
-    with sessions() as s:
-        assert run_queue.recover_interrupted(s) == 1
-    execute(sessions, store, run_id)  # the other two jobs
+        run_queue.start_candidates(s, first_job)
+    execute(sessions, store, run_id)  # the other two jobs; the first is held until its lease runs out
     with sessions() as s:
         progress = run_status.run_progress(s, demo.id, run_id)
-        assert progress.run.status == WorkState.interrupted and progress.run.done == 4
+        assert progress.run.status == WorkState.running and progress.run.done == 4
         done_before = {c.id: c.asset_id for c in s.exec(select(Candidate).where(Candidate.status == WorkState.done))}
-        assert run_queue.requeue(s, demo.id, run_id) == 2
+        with pytest.raises(Invalid, match='still running: worker other-host:1:x holds a job until'):
+            run_queue.requeue(s, demo.id, run_id)
+        later = utcnow() + timedelta(seconds=run_queue.LEASE_S + 1)
+        assert leases.reclaim_expired(s, now=later) == [run_id]  # any worker may do it, no restart needed
     execute(sessions, store, run_id)
     with sessions() as s:
         cands = s.exec(select(Candidate).where(Candidate.run_id == run_id)).all()
         assert all(c.status == WorkState.done for c in cands)
         assert all(c.asset_id == done_before[c.id] and c.attempts == 1 for c in cands if c.id in done_before)
         assert run_status.run_progress(s, demo.id, run_id).run.status == WorkState.done
-        rid2 = runs.start(s, demo, RunRequest(stage=Stage.style, candidates=1, mode='run')).run_id
-        run_queue.cancel_run(s, demo.id, rid2)
-        assert s.get(Run, rid2).status == WorkState.canceled
-    assert execute(sessions, store, rid2) == 0
+
+
+def test_cancel_keeps_finished_and_resume_runs_only_the_rest(sessions, store, demo) -> None:
+    with sessions() as s:
+        run_id = runs.start(s, demo, RunRequest(stage=Stage.style, candidates=2, mode='run')).run_id
+    made = []
+
+    def cancel_after_the_first_job(config: ProviderConfig):  # noqa: ANN202
+        provider = build_provider(ProviderConfig(kind='local', name='offline', options={'concurrency': 1}))
+        generate = provider.generate
+
+        async def counted(request):  # noqa: ANN001, ANN202
+            out = await generate(request)
+            made.append(request.seed)
+            if len(made) == 2:  # the first job's two candidates are made: the artist cancels
+                with sessions() as s:
+                    run_queue.cancel_run(s, demo.id, run_id)
+            return out
+
+        provider.generate = counted
+        return provider
+
+    executor = RunExecutor(sessions=sessions, store=store, provider_factory=cancel_after_the_first_job)
+    executor.max_parallel_jobs = 1
+    asyncio.run(executor.drain(run_id=run_id))
+    with sessions() as s:
+        progress = run_status.run_progress(s, demo.id, run_id)
+        assert progress.run.status == WorkState.canceled and progress.run.done == 2 and len(made) == 2
+        done_before = {c.id: c.asset_id for c in s.exec(select(Candidate).where(Candidate.status == WorkState.done))}
+        assert run_queue.requeue(s, demo.id, run_id) == 4
+    execute(sessions, store, run_id)
+    with sessions() as s:
+        cands = s.exec(select(Candidate).where(Candidate.run_id == run_id)).all()
+        assert all(c.status == WorkState.done for c in cands)
+        assert all(c.asset_id == done_before[c.id] and c.attempts == 1 for c in cands if c.id in done_before)
+        assert run_status.run_progress(s, demo.id, run_id).run.status == WorkState.done
 
 
 def test_two_workers_never_claim_the_same_job(sessions, demo) -> None:

@@ -1,15 +1,15 @@
 """drop run.log_path: the run log's place follows from the run id (services/runs/log.run_log_path)
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0003
+Revises: 0002_leases
 """
 
 import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision = '0002'
-down_revision = '0001'
+revision = '0003'
+down_revision = '0002_leases'
 branch_labels = None
 depends_on = None
 

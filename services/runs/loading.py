@@ -1,0 +1,85 @@
+"""What a job needs before its first call: its rows, its input files (read once per worker pass) and its provider
+(built once per account per pass, so the account's concurrency limit is shared by all its jobs)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+from sqlmodel import Session, col, select
+
+from models.db import SessionFactory
+from models.project import Project
+from models.runs import Candidate, Job, Run
+from services.errors import StorageError
+from services.projects import assets as assets_svc
+from services.projects.assets import AssetStore
+from services.providers import accounts as provider_accounts
+from services.providers.base import InputImage, Provider, ProviderConfig
+from services.providers.registry import build_provider
+from services.runs.commits import JobContext
+
+
+class JobLoader:
+    """Reads only, so loading never waits behind another job's writes; a wrong master key or an unreadable input is
+    raised here, before any call, and fails the job with its reason."""
+
+    def __init__(
+        self,
+        sessions: SessionFactory,
+        store: AssetStore,
+        secrets: Any = None,
+        provider_factory: Callable[[ProviderConfig], Provider] | None = None,
+    ) -> None:
+        self.sessions, self.store, self.secrets = sessions, store, secrets
+        self.provider_factory = provider_factory
+        self.client: httpx.AsyncClient | None = None
+        self._providers: dict[str, Provider] = {}
+        self._inputs: dict[str, bytes] = {}
+        self._lock = threading.Lock()
+
+    def reset(self) -> None:
+        """Forget the pass's providers, client and input bytes."""
+        self.client = None
+        self._providers.clear()
+        self._inputs.clear()
+
+    def load(self, job_id: str, cand_ids: list[str]) -> JobContext:
+        """Reads only, so it never waits behind another job's writes; input files are read once per drain."""
+        with self.sessions() as s:
+            job = s.get(Job, job_id)
+            run = s.get(Run, job.run_id)
+            project = s.get(Project, job.project_id)
+            inputs = []
+            for i in job.inputs:
+                data = self._inputs.get(i['asset_id'])
+                if data is None:
+                    asset = assets_svc.get_asset(s, project.id, i['asset_id'])
+                    try:
+                        data = self._inputs[i['asset_id']] = self.store.path_of(project, asset).read_bytes()
+                    except OSError as e:  # the job fails with the reason; the worker goes on
+                        raise StorageError(
+                            f'The {i["role"]} input {asset.original_name or asset.id} could not be read: '
+                            f'{e.strerror or e}.'
+                        ) from e
+                inputs.append(InputImage(role=i['role'], data=data, name=i.get('name', ''), sha256=i.get('sha256', '')))
+            pending = list(
+                s.exec(select(Candidate).where(col(Candidate.id).in_(cand_ids)).order_by(col(Candidate.index)))
+            )
+            provider = self.provider(s, run.provider_account_id)
+        return JobContext(job, run, project, pending, tuple(inputs), provider)
+
+    def provider(self, session: Session, account_id: str | None) -> Provider:
+        key = account_id or 'local'
+        with self._lock:
+            if key not in self._providers:
+                config = (
+                    provider_accounts.provider_config(session, account_id, secrets=self.secrets)
+                    if account_id
+                    else ProviderConfig(kind='local', name='Offline renderer')
+                )
+                factory = self.provider_factory or (lambda c: build_provider(c, client=self.client))
+                self._providers[key] = factory(config)
+            return self._providers[key]
