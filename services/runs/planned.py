@@ -31,7 +31,7 @@ class PlanSummary:
     offline: bool
     provider: str
     blocked: list[dict[str, str]]
-    targets: dict[str, str]  # job id → what it aims for ('time day (the scene's own)'), for the time/weather stages
+    lines: list[tuple[str, str, str]]  # per job: scene, what it aims for ('time day'; '' for other stages), prompt
 
     @property
     def cost_text(self) -> str:
@@ -56,7 +56,7 @@ def plan_summary(session: Session, project_id: str, run_id: str) -> PlanSummary:
     count = len(session.exec(select(Candidate.id).where(Candidate.run_id == run_id)).all())
     provider = (run.settings_snapshot or {}).get('provider') or {}
     stage = run.stage.value
-    targets = {j.id: f'{stage} {j.params[stage]}' for j in jobs if stage in ('time', 'weather') and j.params.get(stage)}
+    aims = {j.id: f'{stage} {j.params[stage]}' for j in jobs if stage in ('time', 'weather') and j.params.get(stage)}
     return PlanSummary(
         run_id=run.id,
         jobs=len(jobs),
@@ -65,7 +65,7 @@ def plan_summary(session: Session, project_id: str, run_id: str) -> PlanSummary:
         offline=provider.get('kind') == 'local',
         provider=str(provider.get('name') or 'Offline renderer'),
         blocked=list((run.settings_snapshot or {}).get('blocked') or []),
-        targets=targets,
+        lines=[(str(j.params.get('scene', '')), aims.get(j.id, ''), j.prompt) for j in jobs],
     )
 
 
