@@ -17,7 +17,6 @@ from models.assets import Asset, AssetRead, QualityReport
 from models.base import AssetKind, LinkRelation, ProviderKind, ReviewState
 from models.db import SessionFactory
 from models.project import ProjectRead, ProjectUpdate
-from models.references import Scene
 from services.errors import Conflict, Invalid, KromaError, ProviderError
 from services.postprocess.background import rembg_available
 from services.postprocess.chain import ChainStep, parse_steps, run_chain, to_png_bytes
@@ -27,6 +26,7 @@ from services.projects import projects
 from services.projects.assets import AssetStore, get_asset, link_assets, read
 from services.providers import accounts as provider_accounts
 from services.providers.base import ProviderConfig
+from services.qa.cutout import evaluate_cutout, has_transparency
 from services.qa.report import evaluate
 from services.qa.style import StyleProfile, build_style_profile
 from services.qa.thresholds import QAThresholds
@@ -36,6 +36,7 @@ from services.security import audit
 log = logging.getLogger(__name__)
 
 BG_BACKENDS = ('auto', 'offline', 'rembg', 'remote')
+CUTOUT_SCOPES = ('sheets', 'all')  # sheets: only character sheets lose their background; all: every chosen image
 REMOTE_KINDS = (ProviderKind.removebg, ProviderKind.photoroom)
 Progress = Callable[[float, str], None]
 
@@ -50,6 +51,7 @@ class PostprocessSettings:
     feather: int = 3
     bg_backend: str = 'auto'  # auto: remote service when a key exists, else offline; or offline, rembg, remote
     upscale_method: str = 'auto'
+    cutout: str = 'sheets'  # a scene panel keeps its background unless the artist asks for 'all'
 
     def __post_init__(self) -> None:
         raw = [self.steps] if isinstance(self.steps, str) else list(self.steps)
@@ -57,6 +59,8 @@ class PostprocessSettings:
         object.__setattr__(self, 'steps', steps)
         if self.bg_backend not in BG_BACKENDS:
             raise Invalid(f'Background backend must be one of {", ".join(BG_BACKENDS)}.', code='invalid_backend')
+        if self.cutout not in CUTOUT_SCOPES:
+            raise Invalid('Cut-out scope must be "sheets" or "all".', code='invalid_cutout')
         if not isinstance(self.feather, int) or not 0 <= self.feather <= 64:
             raise Invalid('Feather must be a whole number of pixels from 0 to 64.', code='invalid_feather')
 
@@ -83,6 +87,7 @@ class PostprocessRequest:
     feather: int | None = None
     bg_backend: str | None = None
     upscale_method: str | None = None
+    cutout: str | None = None  # None: 'all' when the steps asked for bg by name, else the project's default
 
 
 @dataclass(frozen=True)
@@ -152,10 +157,11 @@ def save_defaults(session: Session, slug: str, defaults: PostprocessSettings) ->
 def select_sources(
     session: Session, project_id: str, *, asset_ids: Sequence[str] | None = None, stage: str | None = None
 ) -> list[AssetRead]:
-    """Only approved assets are post-processed: named ones, or every approved non-derived asset of a stage."""
+    """Approved assets (named ones, or every approved non-derived asset of a stage) and named character sheets."""
     if asset_ids:
         chosen = [read(get_asset(session, project_id, i)) for i in dict.fromkeys(asset_ids)]
-        if pending := [a.original_name or a.id[:8] for a in chosen if a.status != ReviewState.approved]:
+        allowed = [a for a in chosen if a.status == ReviewState.approved or a.kind == AssetKind.character]
+        if pending := [a.original_name or a.id[:8] for a in chosen if a not in allowed]:
             raise Invalid(f'Only approved images can be post-processed; {pending[0]} is not.', code='not_approved')
         return chosen
     if not stage:
@@ -181,8 +187,13 @@ class _Context:
     profiles: dict[str, ColourProfile]
     remote: ProviderConfig | None
     style: StyleProfile | None
-    scenes: dict[str, Path]
     thresholds: QAThresholds
+    cutout: str = 'sheets'
+
+    def steps_for(self, source: AssetRead) -> list[ChainStep]:
+        """A scene panel keeps its background unless the artist asked to cut every image out."""
+        cut = self.cutout == 'all' or source.kind == AssetKind.character
+        return [s for s in self.steps if s.op != 'bg' or cut]
 
 
 class PostprocessRunner:
@@ -196,9 +207,10 @@ class PostprocessRunner:
         report = on_progress or (lambda _f, _m: None)
         with self.sessions() as s:
             ctx = self._prepare(s, slug, req)
-        result, total = PostprocessResult(), len(ctx.sources) * len(ctx.steps)
-        report(0.0, f'{len(ctx.sources)} image(s) × {len(ctx.steps)} step(s)')
-        for n, source in enumerate(ctx.sources):
+        result, total = PostprocessResult(), max(1, sum(len(ctx.steps_for(src)) for src in ctx.sources))
+        report(0.0, f'{len(ctx.sources)} image(s) × up to {len(ctx.steps)} step(s)')
+        done = 0
+        for source in ctx.sources:
             name = source.original_name or source.id[:8]
             try:
                 with Image.open(self.store.path_of(ctx.project, source)) as im:
@@ -206,17 +218,17 @@ class PostprocessRunner:
             except (OSError, UnidentifiedImageError) as e:
                 result.failures.append(SourceFailure(source.id, name, f'{name}: the file cannot be read ({e}).'))
                 continue
-            parent, ops = source.id, ()
-            for k, step in enumerate(ctx.steps):
+            parent, ops, original = source.id, (), image
+            for step in ctx.steps_for(source):
                 try:
-                    image, out = self._step(ctx, source, parent, (*ops, step.op), step, image)
+                    image, out = self._step(ctx, source, parent, (*ops, step.op), step, image, original)
                 except KromaError as e:
                     result.failures.append(SourceFailure(source.id, name, f'{name}: {step.op}: {e.user_message}'))
                     log.warning('post-process of %s stopped at %s: %s', source.id, step.op, e.user_message)
                     break
                 result.outputs.append(out)
-                parent, ops = out.asset_id, out.ops
-                report((n * len(ctx.steps) + k + 1) / total, f'{name}: {step.op} ({out.method}) → {out.verdict}')
+                parent, ops, done = out.asset_id, out.ops, done + 1
+                report(done / total, f'{name}: {step.op} ({out.method}) → {out.verdict}')
         archived = sum(o.archived for o in result.outputs)
         with self.sessions() as s:
             payload = {
@@ -233,6 +245,12 @@ class PostprocessRunner:
     def _prepare(self, session: Session, slug: str, req: PostprocessRequest) -> _Context:
         project = projects.get_project(session, slug)
         overrides = {k: v for k, v in asdict(req).items() if k not in ('asset_ids', 'stage')}
+        if (
+            overrides['cutout'] is None
+            and req.steps is not None
+            and 'bg' in {s.op for s in parse_steps(req.steps, profile=None)}
+        ):
+            overrides['cutout'] = 'all'  # the artist named the step: they want these images cut out
         conf, profiles = settings_for(project).override(**overrides), colour_profiles(project)
         if 'color' in conf.steps and conf.profile not in profiles:
             raise Invalid(f'Unknown colour profile {conf.profile!r}; available: {", ".join(sorted(profiles))}.')
@@ -245,11 +263,8 @@ class PostprocessRunner:
         sources = select_sources(session, project.id, asset_ids=req.asset_ids, stage=req.stage)
         styles = session.exec(select(Asset).where(Asset.project_id == project.id, Asset.kind == AssetKind.style))
         style_paths = [self.store.path_of(project, a) for a in styles]
-        found = {a.scene_id: session.get(Scene, a.scene_id) for a in sources if a.scene_id}
-        refs = {k: session.get(Asset, sc.reference_asset_id) for k, sc in found.items() if sc and sc.reference_asset_id}
-        scenes = {k: self.store.path_of(project, ref) for k, ref in refs.items() if ref is not None}
         style = build_style_profile(style_paths) if style_paths else None
-        return _Context(project, sources, steps, profiles, remote, style, scenes, thresholds_for(project))
+        return _Context(project, sources, steps, profiles, remote, style, thresholds_for(project), conf.cutout)
 
     def _bg_backend(self, session: Session, project: ProjectRead, backend: str) -> tuple[str, ProviderConfig | None]:
         """Remote only with a stored key, rembg only when installed with its model; otherwise the offline cut-out."""
@@ -267,7 +282,14 @@ class PostprocessRunner:
         return 'grabcut', None
 
     def _step(
-        self, ctx: _Context, source: AssetRead, parent: str, chain: tuple[str, ...], step: ChainStep, image: Image.Image
+        self,
+        ctx: _Context,
+        source: AssetRead,
+        parent: str,
+        chain: tuple[str, ...],
+        step: ChainStep,
+        image: Image.Image,
+        original: Image.Image,
     ) -> tuple[Image.Image, DerivedOutput]:
         """One operation → a new derived asset (file, derived_from link with how it was made, QA report)."""
         started = time.perf_counter()
@@ -277,8 +299,11 @@ class PostprocessRunner:
             res = run_chain(image, [step], profiles=ctx.profiles)[0]
             out, method, params = res.image, res.method, res.params
         ms = round((time.perf_counter() - started) * 1000, 1)
-        scene = ctx.scenes.get(source.scene_id or '')
-        qa = evaluate(out, style_profile=ctx.style, scene=scene, thresholds=ctx.thresholds)
+        scene = original  # a post-process step must keep the approved image's layout: drift is measured against it
+        if has_transparency(out):  # a cut-out is judged on what it keeps, laid over its source
+            qa = evaluate_cutout(out, original, scene=scene, style_profile=ctx.style, thresholds=ctx.thresholds)
+        else:
+            qa = evaluate(out, style_profile=ctx.style, scene=scene, thresholds=ctx.thresholds)
         archived = qa.verdict == 'fail'
         with self.sessions() as s:
             asset, _ = self.store.ingest(
