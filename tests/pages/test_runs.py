@@ -84,7 +84,7 @@ async def test_the_time_stage_shows_and_follows_each_scenes_own_time(user: User,
     await user.open('/runs')
     user.find('run-stage').elements.pop().value = 'time'
     await user.should_see('Time per scene')
-    results = [e.text for e in user.find('scene-target-result').elements]
+    results = [e.text for e in sorted(user.find('scene-target-result').elements, key=lambda e: e.id)]
     assert results == ['→ day (its own)', '→ day (its own)', '→ night (its own)']
     user.find('scene-target').elements.pop().value = 'dusk'  # one scene is overridden, the others keep their own
     await user.should_see('→ dusk (set for this scene)')
