@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 from models.assets import Asset
 from models.base import STAGE_ORDER, AssetKind, ReviewState, Stage
 from models.project import ProjectRead
-from models.references import Character, CharacterReference, Scene, SceneRead, StyleGuide, StyleGuideRead
+from models.references import CharacterReference, Scene, SceneRead, StyleGuide, StyleGuideRead
 from services.errors import Invalid, NotFound, PolicyRefused
 from services.references import characters as characters_svc
 from services.references import prompt_templates as prompts
@@ -171,14 +171,6 @@ def _style_assets(session: Session, project_id: str, ids: Sequence[str] | None) 
     return rows
 
 
-def _characters_for(session: Session, project_id: str, scene: Scene, ids: Sequence[str] | None) -> list[Character]:
-    rows = session.exec(select(Character).where(Character.project_id == project_id)).all()
-    if ids is not None:
-        return [c for c in rows if c.id in set(ids)]
-    present = {n.lower() for n in scene.continuity.get('characters', [])}
-    return [c for c in rows if c.name.lower() in present]
-
-
 def plan_run(
     session: Session, project: ProjectRead, req: RunRequest, *, estimate: Any, offline: bool, spent_usd: float
 ) -> RunPlan:
@@ -207,11 +199,10 @@ def plan_run(
                 'time of day (day, dusk or night)' if req.stage == Stage.time else 'weather (clear, rain, fog or snow)'
             )
             job.blocked = f'The scene has no {req.stage.value} in its continuity; choose a {word} for it.'
-        chars: list[Character] = []
-        if req.stage == Stage.character:
-            chars = _characters_for(session, project.id, scene, req.character_ids)
-            if not chars and not job.blocked:
-                job.blocked = 'No characters chosen or present in this scene.'
+        described = prompts.prompt_characters(session, project.id, scene.continuity, req.character_ids)
+        chars = described if req.stage == Stage.character else []  # only this stage sends their reference images
+        if req.stage == Stage.character and not chars and not job.blocked:
+            job.blocked = 'No characters chosen or present in this scene.'
         if base is not None:
             job.inputs.append(_inp('scene', base))
             job.size = req.size or size_for(base.width, base.height)
@@ -223,7 +214,7 @@ def plan_run(
             ref_assets = [session.get(Asset, r.asset_id) for r in refs]
             job.inputs += [_inp('character', a, c.name) for a in ref_assets if a is not None]
             job.character_names.append(c.name)
-        char_reads = [characters_svc.get_character(session, project.id, c.id) for c in chars]
+        char_reads = [characters_svc.get_character(session, project.id, c.id) for c in described]
         params = {'time': job.time, 'weather': job.weather}
         job.prompt = prompts.compose(
             template,
