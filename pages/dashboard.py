@@ -9,9 +9,9 @@ from components.errors import notify_errors
 from components.gallery import Lightbox, gallery_grid
 from components.theme import frame, set_current_project, stat_card
 from models.project import ProjectCreate, ProjectSummary
-from pages.common import project_slugs
+from pages.common import not_found_page, project_slugs
 from services.deps import Deps
-from services.errors import KromaError, parse
+from services.errors import KromaError, NotFound, parse
 from services.projects import assets, projects
 from services.review import qa_stats
 
@@ -86,8 +86,13 @@ def register(deps: Deps) -> None:
 
     @ui.page('/projects/{slug}')
     def project_page(slug: str) -> None:
+        try:
+            with deps.sessions() as s:
+                project = projects.get_project(s, slug)
+        except NotFound:
+            not_found_page(deps, 'Not found', f'There is no project "{slug[:64]}".')
+            return
         with deps.sessions() as s:
-            project = projects.get_project(s, slug)
             stats = projects.project_stats(s, project.id)
             page = assets.list_assets(s, project.id, page_size=24)
             rates = qa_stats.pass_rate_per_run(s, project.id)

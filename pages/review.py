@@ -8,8 +8,9 @@ from components.candidate_compare import candidate_row, compare_pair, inputs_str
 from components.errors import notify_errors
 from components.gallery import Lightbox
 from components.theme import frame
-from pages.common import project_frame, project_slugs
+from pages.common import not_found_page, project_frame, project_slugs
 from services.deps import Deps
+from services.errors import NotFound
 from services.projects import projects
 from services.review import decisions as review
 from services.runs import queue as run_queue
@@ -35,8 +36,12 @@ def register(deps: Deps) -> None:
 
     @ui.page('/review/{run_id}')
     def review_run(run_id: str) -> None:
-        with deps.sessions() as s:
-            project = projects.get_project_by_id(s, run_queue.get_run_any(s, run_id).project_id)
+        try:
+            with deps.sessions() as s:
+                project = projects.get_project_by_id(s, run_queue.get_run_any(s, run_id).project_id)
+        except NotFound:
+            not_found_page(deps, 'Not found', f'There is no run "{run_id[:40]}".')
+            return
         slug = project.slug
         state: dict = {'job': 0, 'cand': {}, 'compare': []}
 

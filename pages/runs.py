@@ -8,8 +8,9 @@ from components.errors import notify_errors
 from components.run_views import OWN, STATUS_COLOURS, plan_banner, progress_view, scene_targets
 from components.theme import frame
 from models.base import Stage, WorkState
-from pages.common import project_frame, project_slugs
+from pages.common import not_found_page, project_frame, project_slugs
 from services.deps import Deps
+from services.errors import NotFound
 from services.projects import projects
 from services.providers import accounts as provider_accounts
 from services.references import characters, scenes
@@ -140,9 +141,13 @@ def register(deps: Deps) -> None:
 
     @ui.page('/runs/{run_id}')
     def run_page(run_id: str) -> None:
-        with deps.sessions() as s:
-            run = run_queue.get_run_any(s, run_id)
-            project = projects.get_project_by_id(s, run.project_id)
+        try:
+            with deps.sessions() as s:
+                run = run_queue.get_run_any(s, run_id)
+                project = projects.get_project_by_id(s, run.project_id)
+        except NotFound:
+            not_found_page(deps, 'Not found', f'There is no run "{run_id[:40]}".')
+            return
         slug = project.slug
         with frame(f'Run {run_id[:8]}', project_slugs=project_slugs(deps)):
             kind = 'plan' if run.status == WorkState.planned else 'run'
