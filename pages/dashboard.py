@@ -54,8 +54,17 @@ def register(deps: Deps) -> None:
             with ui.dialog() as dialog, ui.card().classes('w-96'):
                 ui.label('New project').classes('text-lg font-semibold')
                 name = ui.input('Name').classes('w-full').mark('project-name')
-                slug = ui.input('Slug', placeholder='lowercase-with-dashes').classes('w-full').mark('project-slug')
+                slug = ui.input('Slug (from the name; editable)', placeholder='lowercase-with-dashes').classes('w-full')
+                slug.mark('project-slug')
                 error = ui.label().classes('text-negative text-sm').mark('project-error')
+                auto = {'slug': ''}  # the slug follows the name until the artist edits it
+
+                def follow_name() -> None:
+                    if (slug.value or '') == auto['slug']:
+                        auto['slug'] = projects.suggest_slug(name.value or '')
+                        slug.set_value(auto['slug'])
+
+                name.on_value_change(follow_name)
 
                 def check_slug() -> bool:
                     try:

@@ -103,7 +103,7 @@ def register(deps: Deps) -> None:
                 return RunRequest(
                     stage=Stage(key),
                     scene_ids=list(chosen.value) or None,
-                    candidates=int(count.value or 1),
+                    candidates=int(count.value) if count.value is not None else 0,  # 0 is refused, not made 1
                     account_id=account.value,
                     character_ids=list(chars.value) or None,
                     time=time_sel.value if key == 'time' and time_sel.value != OWN else None,

@@ -62,6 +62,7 @@ async def test_an_over_long_name_is_a_notification_naming_the_limit(user: User, 
     await user.open('/')
     user.find('new-project').click()
     user.find('project-name').type('x' * 300)
+    user.find('project-slug').clear()
     user.find('project-slug').type('long')
     user.find('create-project').click()
     await user.should_see('Name: at most 200 characters (got 300).')
