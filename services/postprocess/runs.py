@@ -7,7 +7,7 @@ import io
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
@@ -16,12 +16,20 @@ from sqlmodel import Session, col, select
 from models.assets import Asset, AssetRead, QualityReport
 from models.base import AssetKind, LinkRelation, ProviderKind, ReviewState
 from models.db import SessionFactory
-from models.project import ProjectRead, ProjectUpdate
-from services.errors import Conflict, Invalid, KromaError, ProviderError
+from models.project import ProjectRead
+from services.errors import Invalid, KromaError, ProviderError
 from services.postprocess.background import rembg_available
 from services.postprocess.chain import ChainStep, parse_steps, run_chain, to_png_bytes
-from services.postprocess.colour import ColourProfile, builtin_profiles, profile_from_dict
+from services.postprocess.colour import ColourProfile
 from services.postprocess.remote_background import remove_background_remote
+from services.postprocess.settings import BG_BACKENDS as BG_BACKENDS
+from services.postprocess.settings import CUTOUT_SCOPES as CUTOUT_SCOPES
+from services.postprocess.settings import PostprocessRequest as PostprocessRequest
+from services.postprocess.settings import PostprocessSettings as PostprocessSettings
+from services.postprocess.settings import colour_profiles as colour_profiles
+from services.postprocess.settings import save_colour_profile as save_colour_profile
+from services.postprocess.settings import save_defaults as save_defaults
+from services.postprocess.settings import settings_for as settings_for
 from services.projects import projects
 from services.projects.assets import AssetStore, get_asset, link_assets, read
 from services.providers import accounts as provider_accounts
@@ -35,59 +43,8 @@ from services.security import audit
 
 log = logging.getLogger(__name__)
 
-BG_BACKENDS = ('auto', 'offline', 'rembg', 'remote')
-CUTOUT_SCOPES = ('sheets', 'all')  # sheets: only character sheets lose their background; all: every chosen image
 REMOTE_KINDS = (ProviderKind.removebg, ProviderKind.photoroom)
 Progress = Callable[[float, str], None]
-
-
-@dataclass(frozen=True)
-class PostprocessSettings:
-    """A project's chain defaults (settings['postprocess']); a run overrides any of them."""
-
-    steps: tuple[str, ...] = ('bg', 'upscale', 'color')
-    profile: str = 'neutral'
-    scale: int = 2
-    feather: int = 3
-    bg_backend: str = 'auto'  # auto: remote service when a key exists, else offline; or offline, rembg, remote
-    upscale_method: str = 'auto'
-    cutout: str = 'sheets'  # a scene panel keeps its background unless the artist asks for 'all'
-
-    def __post_init__(self) -> None:
-        raw = [self.steps] if isinstance(self.steps, str) else list(self.steps)
-        steps = tuple(s.op for s in parse_steps(raw, profile=self.profile, scale=self.scale))
-        object.__setattr__(self, 'steps', steps)
-        if self.bg_backend not in BG_BACKENDS:
-            raise Invalid(f'Background backend must be one of {", ".join(BG_BACKENDS)}.', code='invalid_backend')
-        if self.cutout not in CUTOUT_SCOPES:
-            raise Invalid('Cut-out scope must be "sheets" or "all".', code='invalid_cutout')
-        if not isinstance(self.feather, int) or not 0 <= self.feather <= 64:
-            raise Invalid('Feather must be a whole number of pixels from 0 to 64.', code='invalid_feather')
-
-    @classmethod
-    def from_dict(cls, d: dict | None) -> PostprocessSettings:
-        """Unknown keys are ignored, so older or newer settings still load."""
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in (d or {}).items() if k in names})
-
-    def override(self, **changes: object) -> PostprocessSettings:
-        """This run's choices on top of the defaults; None means 'use the default'."""
-        return replace(self, **{k: v for k, v in changes.items() if v is not None})  # type: ignore[arg-type]
-
-
-@dataclass(frozen=True)
-class PostprocessRequest:
-    """Which approved assets (ids, or every approved asset of a stage) and any per-run overrides."""
-
-    asset_ids: Sequence[str] | None = None
-    stage: str | None = None
-    steps: str | Sequence[str] | None = None
-    profile: str | None = None
-    scale: int | None = None
-    feather: int | None = None
-    bg_backend: str | None = None
-    upscale_method: str | None = None
-    cutout: str | None = None  # None: 'all' when the steps asked for bg by name, else the project's default
 
 
 @dataclass(frozen=True)
@@ -119,39 +76,6 @@ class PostprocessResult:
     def finals(self) -> dict[str, DerivedOutput]:
         """The last output of each source's chain, for before/after."""
         return {o.source_id: o for o in self.outputs}
-
-
-def settings_for(project: ProjectRead) -> PostprocessSettings:
-    return PostprocessSettings.from_dict(project.settings.get('postprocess'))
-
-
-def colour_profiles(project: ProjectRead) -> dict[str, ColourProfile]:
-    """Built-ins plus the project's own; a stored profile that no longer validates is skipped, not fatal."""
-    out = builtin_profiles()
-    for name, values in (project.settings.get('colour_profiles') or {}).items():
-        try:
-            out[name] = profile_from_dict({**values, 'name': name})
-        except KromaError as e:
-            log.warning('colour profile %s of %s skipped: %s', name, project.slug, e.user_message)
-    return out
-
-
-def save_colour_profile(session: Session, slug: str, data: dict) -> ColourProfile:
-    """Validate and store (or replace) a user profile; built-in names stay reserved so lineage stays unambiguous."""
-    profile = profile_from_dict(data)
-    if profile.name in builtin_profiles():
-        raise Conflict(f'"{profile.name}" is a built-in profile; choose another name.', code='profile_builtin')
-    project = projects.get_project(session, slug)
-    stored = dict(project.settings.get('colour_profiles') or {})
-    stored[profile.name] = {k: v for k, v in profile.to_dict().items() if k != 'name'}
-    projects.update_project(session, slug, ProjectUpdate(settings={'colour_profiles': stored}))
-    return profile
-
-
-def save_defaults(session: Session, slug: str, defaults: PostprocessSettings) -> PostprocessSettings:
-    data = {**asdict(defaults), 'steps': list(defaults.steps)}
-    projects.update_project(session, slug, ProjectUpdate(settings={'postprocess': data}))
-    return defaults
 
 
 def select_sources(

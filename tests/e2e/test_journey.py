@@ -167,7 +167,8 @@ def test_journey(studio, browser_page, tmp_path: Path) -> None:
     page.get_by_text('Chapter 1 · Arrival created').wait_for()
     page.get_by_role('button', name='Add page').click()
     page.get_by_text('Panel 1: click an approved image to place it').wait_for()
-    page.locator('.q-scrollarea .q-card.cursor-pointer').first.click()
+    processed = page.locator('.q-scrollarea .q-card.cursor-pointer').filter(has_text=re.compile(r'-upscale-color\.png'))
+    processed.first.click()  # a post-process output reaches Pages and is placed
     page.get_by_role('button', name='Clear panel').wait_for()
     page.get_by_label('Text', exact=True).fill('Ahoy! Fish for sale \U0001f41f')
     page.get_by_role('button', name=re.compile('Add balloon')).click()
