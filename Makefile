@@ -25,7 +25,7 @@ chromium:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 fonts:  # Symbola draws balloon text the default font cannot (emoji); without it such text is refused with a message
-	@fc-list 2>/dev/null | grep -qi symbola || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-symbola >/dev/null; } || echo 'fonts-symbola not installed: emoji in balloons will be refused'
+	@dpkg -s fonts-symbola >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-symbola >/dev/null; } || echo 'fonts-symbola not installed: emoji in balloons will be refused'
 
 studio: install fonts
 	$(BIN)/python -m compileall -q app pages components services models  # bytecode once: ~1 s off every start
