@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: studio test lint install install-test chromium bench
+.PHONY: studio test lint install install-test chromium fonts bench
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -19,12 +19,15 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 
 install: $(VENV)/.installed
 
-install-test: $(VENV)/.installed-test chromium
+install-test: $(VENV)/.installed-test chromium fonts
 
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
-studio: install
+fonts:  # Symbola draws balloon text the default font cannot (emoji); without it such text is refused with a message
+	@dpkg -s fonts-symbola >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-symbola >/dev/null; } || echo 'fonts-symbola not installed: emoji in balloons will be refused'
+
+studio: install fonts
 	$(BIN)/python -m compileall -q app pages components services models  # bytecode once: ~1 s off every start
 	$(BIN)/kroma studio
 

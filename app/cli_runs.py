@@ -96,8 +96,14 @@ def run(
     provider: Annotated[str | None, typer.Option(help='Provider account name (default: the offline renderer).')] = None,
     mode: Annotated[str, typer.Option(help='dry (plan only) or run.')] = 'dry',
     confirm_spend: Annotated[bool, typer.Option('--confirm-spend', help='Confirm the spend of a paid run.')] = False,
-    time_: Annotated[str | None, typer.Option('--time', help='day, dusk or night (time stage).')] = None,
-    weather: Annotated[str | None, typer.Option(help='clear, rain, fog or snow (weather stage).')] = None,
+    time_: Annotated[
+        str | None,
+        typer.Option('--time', help="day, dusk or night for every scene (time stage); default: each scene's own."),
+    ] = None,
+    weather: Annotated[
+        str | None,
+        typer.Option(help="clear, rain, fog or snow for every scene (weather stage); default: each scene's own."),
+    ] = None,
     wait: Annotated[bool, typer.Option('--wait', help='Wait until the whole run has finished.')] = False,
 ) -> None:
     """Plan (dry, the default) or start a run: prints the run id first, then progress."""

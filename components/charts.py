@@ -6,17 +6,29 @@ from typing import Any
 
 from nicegui import ui
 
+AXIS_LABELS = {'rotate': 35, 'hideOverlap': True, 'fontSize': 10}  # long run names never print over each other
+GRID = {'left': 40, 'right': 16, 'top': 40, 'bottom': 8, 'containLabel': True}
+
 
 def pass_rate_chart(rows: list[dict[str, Any]]) -> None:
+    """One bar per run (every run, newest last); the tooltip says how many candidates passed of how many measured."""
+    data = [
+        {
+            'value': r['pass_rate'],
+            'name': f'{r["passed"]} of {r["measured"]} passed' if r['measured'] else 'not measured',
+        }
+        for r in rows
+    ]
     ui.echart(
         {
-            'title': {'text': 'QA pass rate per run', 'textStyle': {'fontSize': 13}},
-            'tooltip': {},
-            'xAxis': {'type': 'category', 'data': [r['run'] for r in rows]},
+            'title': {'text': f'QA pass rate per run ({len(rows)} runs)', 'textStyle': {'fontSize': 13}},
+            'tooltip': {'formatter': '{b}<br/>{c}'},
+            'grid': GRID,
+            'xAxis': {'type': 'category', 'data': [r['run'] for r in rows], 'axisLabel': AXIS_LABELS},
             'yAxis': {'type': 'value', 'min': 0, 'max': 1},
-            'series': [{'type': 'bar', 'data': [r['pass_rate'] for r in rows], 'itemStyle': {'color': '#3d5a80'}}],
+            'series': [{'type': 'bar', 'data': data, 'itemStyle': {'color': '#3d5a80'}}],
         }
-    ).classes('w-full h-64').mark('chart-pass-rate')
+    ).classes('w-full h-72').mark('chart-pass-rate')
 
 
 def style_chart(points: list[tuple[str, float]]) -> None:
@@ -24,7 +36,8 @@ def style_chart(points: list[tuple[str, float]]) -> None:
         {
             'title': {'text': 'Style similarity over time', 'textStyle': {'fontSize': 13}},
             'tooltip': {'trigger': 'axis'},
-            'xAxis': {'type': 'time'},
+            'grid': GRID,
+            'xAxis': {'type': 'time', 'axisLabel': {'hideOverlap': True, 'fontSize': 10}},
             'yAxis': {'type': 'value', 'min': 0, 'max': 1},
             'series': [
                 {
@@ -35,7 +48,7 @@ def style_chart(points: list[tuple[str, float]]) -> None:
                 }
             ],
         }
-    ).classes('w-full h-64').mark('chart-style')
+    ).classes('w-full h-72').mark('chart-style')
 
 
 def identity_chart(by_character: dict[str, list[tuple[str, float]]], limit: float = 0.6) -> None:
@@ -53,8 +66,9 @@ def identity_chart(by_character: dict[str, list[tuple[str, float]]], limit: floa
             'title': {'text': 'Identity distance per character (lower is closer)', 'textStyle': {'fontSize': 13}},
             'tooltip': {'trigger': 'axis'},
             'legend': {'bottom': 0},
-            'xAxis': {'type': 'category', 'data': scenes},
+            'grid': {**GRID, 'bottom': 28},
+            'xAxis': {'type': 'category', 'data': scenes, 'axisLabel': AXIS_LABELS},
             'yAxis': {'type': 'value', 'min': 0},
             'series': series,
         }
-    ).classes('w-full h-64').mark('chart-identity')
+    ).classes('w-full h-72').mark('chart-identity')

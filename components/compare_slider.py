@@ -1,4 +1,4 @@
-"""Before/after compare: two stacked images, the top one clipped at a divider that a slider drags."""
+"""Before/after compare: two images side by side at a divider that a slider drags, on a checkerboard."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ CHECKERBOARD = (
 
 
 class CompareSlider:
-    """Before on the left of the divider, after on the right; a transparent area shows the checkerboard."""
+    """Before on the left of the divider, after on the right; each is clipped to its side, so a transparent area of
+    either shows the checkerboard, never the other image through it."""
 
     def __init__(self, before: str, after: str, *, height: str = '24rem', position: float = 50) -> None:
         with ui.column().classes('w-full gap-1').mark('compare-slider') as self.root:
@@ -37,7 +38,8 @@ class CompareSlider:
         self._apply(position)
 
     def _apply(self, position: float) -> None:
-        """Clip the top (after) image to the right of the divider and move the divider line with it."""
+        """Clip before to the left of the divider and after to its right, and move the divider line with them."""
         pct = min(100.0, max(0.0, float(position or 0)))
+        self.before.style(f'clip-path: inset(0 {100 - pct:g}% 0 0)')
         self.after.style(f'clip-path: inset(0 0 0 {pct:g}%)')
         self.divider.style(f'left: {pct:g}%')

@@ -20,8 +20,19 @@ def image_url(slug: str, asset_id: str) -> str:
     return f'/media/{slug}/{asset_id}'
 
 
+UPLOADED_KINDS = (AssetKind.reference, AssetKind.style, AssetKind.scene, AssetKind.character)
+
+
+def status_label(a: AssetRead) -> str:
+    """An uploaded reference was never generated or reviewed: it says what it is, not the review default."""
+    return f'{a.kind.value} reference (uploaded)' if a.kind in UPLOADED_KINDS else a.status.value
+
+
+ZOOMS = (1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0)
+
+
 class Lightbox:
-    """A full-size viewer: ←/→ move, Esc closes; shows size, hash and lineage from the caller."""
+    """A full-size viewer with zoom (+/− keys or buttons, 0 fits): ←/→ move, Esc closes; size, hash and lineage."""
 
     def __init__(
         self,
@@ -37,7 +48,8 @@ class Lightbox:
         self.resolve = resolve
         self.assets: list[AssetRead] = []
         self.index = 0
-        ui.keyboard(self._on_key)
+        self.zoom = 1.0
+        ui.keyboard(self._on_key).mark('lightbox-keys')
         with (
             ui.dialog().props('maximized') as self.dialog,
             ui.card().classes('w-full h-full items-center bg-black text-white'),
@@ -45,10 +57,16 @@ class Lightbox:
             with ui.row().classes('w-full items-center'):
                 self.caption = ui.label().classes('text-sm').mark('lightbox-caption')
                 ui.space()
+                for icon, step, mark in (('zoom_out', -1, 'out'), ('fit_screen', 0, 'fit'), ('zoom_in', 1, 'in')):
+                    ui.button(icon=icon, on_click=lambda _, k=step: self.step_zoom(k)).props(
+                        'flat round color=white'
+                    ).mark(f'lightbox-zoom-{mark}')
+                self.zoom_label = ui.label('fit').classes('text-sm w-12').mark('lightbox-zoom-level')
                 ui.button(icon='close', on_click=self.dialog.close).props('flat round color=white').mark(
                     'lightbox-close'
                 )
-            self.image = ui.image().props('fit=contain').classes('w-full grow').mark('lightbox-image')
+            with ui.element('div').classes('w-full grow overflow-auto').style('min-height:0') as self.viewport:
+                self.image = ui.image().props('fit=contain no-spinner').mark('lightbox-image')
             self.meta = ui.label().classes('text-xs text-gray-300').mark('lightbox-meta')
             self.links = ui.row().classes('items-center gap-1 text-xs').mark('lightbox-links')
 
@@ -57,15 +75,33 @@ class Lightbox:
         self._show()
         self.dialog.open()
 
+    def step_zoom(self, step: int) -> None:
+        """Zoom in or out one step (0 fits the window); past 100 % the viewer scrolls."""
+        if step == 0:
+            self.zoom = 1.0
+        else:
+            i = min(range(len(ZOOMS)), key=lambda k: abs(ZOOMS[k] - self.zoom))
+            self.zoom = ZOOMS[max(0, min(len(ZOOMS) - 1, i + step))]
+        self._apply_zoom()
+
+    def _apply_zoom(self) -> None:
+        size = f'{self.zoom * 100:g}%'
+        self.image.style(f'width:{size};height:{size};max-width:none')
+        self.zoom_label.set_text('fit' if self.zoom == 1.0 else f'×{self.zoom:g}')
+
     def _show(self) -> None:
         a = self.assets[self.index]
+        self.zoom = 1.0
+        self._apply_zoom()
         self.image.set_source(image_url(self.slug, a.id))
         self.caption.set_text(
             f'{self.index + 1}/{len(self.assets)} · {a.original_name or a.kind.value} · {a.width}×{a.height}'
         )
         extra = self.details(a.id) if self.details else {}
         links = ' · '.join(f'{k}: {", ".join(v)}' for k, v in extra.items() if v)
-        facts = [a.kind.value, a.stage or '', a.status.value, ', '.join(a.tags), f'{a.size_bytes / 1024:.0f} KB']
+        facts = [status_label(a), a.stage or '', ', '.join(a.tags), f'{a.size_bytes / 1024:.0f} KB']
+        if a.kind not in UPLOADED_KINDS:
+            facts.insert(0, a.kind.value)
         self.meta.set_text(' · '.join(f for f in facts if f) + f' · sha256 {a.sha256} {links}'.rstrip())
         self._show_links(a.id)
 
@@ -97,6 +133,12 @@ class Lightbox:
             self._show()
         elif e.key.escape:
             self.dialog.close()
+        elif e.key.name in ('+', '='):
+            self.step_zoom(1)
+        elif e.key.name in ('-', '_'):
+            self.step_zoom(-1)
+        elif e.key.name == '0':
+            self.step_zoom(0)
 
 
 def gallery_grid(

@@ -48,7 +48,7 @@ class EditorActions:
 def chapter_bar(chapters: Sequence[ChapterRead], current: str | None, on_pick: Handler, on_create: Handler) -> None:
     """Pick a chapter, or start a new one with a title and writer (its number is the next free one)."""
     with ui.row().classes('items-end gap-4 flex-wrap'):
-        options = {c.id: f'Chapter {c.number}' + (f' · {c.title}' if c.title else '') for c in chapters}
+        options = {c.id: f'Chapter {c.number} · {c.title or "untitled"}' for c in chapters}  # never a blank name
         ui.select(options, value=current, label='Chapter', on_change=lambda e: on_pick(e.value)).classes('w-64').mark(
             'chapter-select'
         )

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 from nicegui import ui
 
 from components.gallery import thumb_url
+from models.references import SceneRead
 from services.runs.plan import RunPlan
+from services.runs.planned import PlanSummary
 from services.runs.status import RunProgress
+
+OWN = 'own'  # a target select's "follow the scene's own continuity" value
 
 STATUS_COLOURS = {
     'done': 'positive',
@@ -42,6 +48,8 @@ def plan_view(slug: str, plan: RunPlan) -> None:
                     ui.badge('blocked', color='negative')
                 else:
                     ui.label(f'{job.size[0]}×{job.size[1]} · ${job.cost_usd:.2f}').classes('text-sm text-gray-600')
+            if job.target:
+                ui.label(f'Target: {job.target}').classes('text-sm').mark('plan-target')
             if job.blocked:
                 ui.label(job.blocked).classes('text-negative text-sm').mark('plan-blocked')
                 continue
@@ -82,3 +90,47 @@ def progress_view(slug: str, progress: RunProgress) -> None:
                     ui.image(thumb_url(slug, asset_id)).classes('w-24 h-24').props(
                         'fit=cover no-spinner no-transition'
                     ).mark('candidate-thumb')
+
+
+def scene_targets(
+    scenes: Sequence[SceneRead], key: str, every: str, overrides: dict[str, str], on_change: Callable[[], None]
+) -> None:
+    """Per scene: its own time (or weather), what this run will aim for, and a select to override just that scene."""
+    options = ('day', 'dusk', 'night') if key == 'time' else ('clear', 'rain', 'fog', 'snow')
+    with ui.column().classes('gap-1').mark('scene-targets'):
+        ui.label(f'{key.capitalize()} per scene').classes('font-semibold')
+        for sc in scenes:
+            own = sc.continuity.get(key)
+            mine = overrides.get(sc.id, OWN)
+            target = mine if mine != OWN else (every if every != OWN else own)
+            why = 'set for this scene' if mine != OWN else ('set for every scene' if every != OWN else 'its own')
+            with ui.row().classes('items-center gap-3').mark('scene-target-row'):
+                ui.label(sc.name).classes('w-40 font-medium')
+                ui.label(f'its own: {own or "not set"}').classes('w-32 text-sm text-gray-600')
+
+                def change(e: object, i: str = sc.id) -> None:
+                    overrides[i] = getattr(e, 'value', OWN) or OWN
+                    on_change()
+
+                choices = {OWN: 'follow the run', **{v: v for v in options}}
+                ui.select(choices, value=mine, on_change=change).props('dense').classes('w-36').mark('scene-target')
+                text = f'→ {target} ({why})' if target else '→ not set: choose one'
+                ui.label(text).classes('text-sm' if target else 'text-sm text-negative').mark('scene-target-result')
+
+
+def plan_banner(summary: PlanSummary, *, on_start: Callable[[bool], None]) -> None:
+    """A recorded plan says it is one: nothing was generated or paid, what it would cost, and one click to start it."""
+    with ui.card().classes('w-full bg-blue-50').mark('plan-banner'):
+        ui.label('This is a plan: nothing has been generated or paid yet.').classes('text-lg font-semibold')
+        facts = f'{summary.jobs} job(s), {summary.candidates} candidate(s) on {summary.provider}'
+        ui.label(f'{facts} · estimated cost: {summary.cost_text}').mark('plan-banner-cost')
+        for scene, aim, prompt in summary.lines:
+            with ui.expansion(f'{scene}' + (f' → {aim}' if aim else '')).classes('w-full text-sm').mark('plan-line'):
+                ui.label(prompt).classes('text-sm whitespace-pre-wrap')
+        for b in summary.blocked:
+            ui.label(f'{b.get("scene")}: not in this plan: {b.get("reason")}').classes('text-sm text-negative')
+        with ui.row().classes('items-center gap-4'):
+            confirm = None if summary.offline else ui.checkbox(f'I confirm spending {summary.cost_text}')
+            ui.button(
+                'Start this plan', icon='play_arrow', on_click=lambda: on_start(bool(confirm and confirm.value))
+            ).mark('start-plan')

@@ -42,9 +42,12 @@ class UploadBox:
 
     async def _on_files(self, e: events.MultiUploadEventArguments) -> None:
         files = [(f.name, await f.read()) for f in e.files]
+        self.upload.reset()  # the uploader's own ✓ only means "bytes arrived": it must not stand for a judged file
+        self.report.clear()
+        with self.report:
+            ui.label(f'Checking {len(files)} file(s)…').classes('text-gray-600').mark('upload-checking')
         results = await run.io_bound(self.ingest, files)
         self.show(results)
-        self.upload.reset()
         if self.on_done:
             self.on_done(results)
 

@@ -64,7 +64,9 @@ def register(deps: Deps) -> None:
 
             def create_chapter(s: Any, title: str, writer: str) -> None:
                 data = parse(ChapterCreate, title=title, writer=writer)
-                state['chapter'] = chapters.create_chapter(s, project.id, data).id
+                made = chapters.create_chapter(s, project.id, data)
+                state['chapter'] = made.id
+                ui.notify(f'Chapter {made.number} · {made.title or "untitled"} created', type='positive')
 
             def add_page(s: Any, layout: dict[str, Any]) -> None:
                 data = parse(PageCreate, layout, chapter_id=state['chapter'] or '')

@@ -51,6 +51,14 @@ def project_frame(deps: Deps, title: str) -> Iterator[ProjectRead | None]:
         yield project_or_hint(deps)
 
 
+def not_found_page(deps: Deps, title: str, message: str) -> None:
+    """An unknown project, run or review URL gets the studio frame and a way back, never an error page."""
+    with frame(title, project_slugs=project_slugs(deps)):
+        ui.label(message).classes('text-xl').mark('not-found')
+        ui.label('It may have been deleted or archived, or the address has a typo.').classes('text-gray-600')
+        ui.button('Back to projects', icon='folder', on_click=lambda: ui.navigate.to('/')).mark('not-found-home')
+
+
 PAGE_SIZE = 48
 SECTIONS = (
     ('Characters', '/references/characters', 'characters'),

@@ -9,9 +9,9 @@ from components.errors import notify_errors
 from components.gallery import Lightbox, gallery_grid
 from components.theme import frame, set_current_project, stat_card
 from models.project import ProjectCreate, ProjectSummary
-from pages.common import project_slugs
+from pages.common import not_found_page, project_slugs
 from services.deps import Deps
-from services.errors import KromaError, parse
+from services.errors import KromaError, NotFound, parse
 from services.projects import assets, projects
 from services.review import qa_stats
 
@@ -54,8 +54,17 @@ def register(deps: Deps) -> None:
             with ui.dialog() as dialog, ui.card().classes('w-96'):
                 ui.label('New project').classes('text-lg font-semibold')
                 name = ui.input('Name').classes('w-full').mark('project-name')
-                slug = ui.input('Slug', placeholder='lowercase-with-dashes').classes('w-full').mark('project-slug')
+                slug = ui.input('Slug (from the name; editable)', placeholder='lowercase-with-dashes').classes('w-full')
+                slug.mark('project-slug')
                 error = ui.label().classes('text-negative text-sm').mark('project-error')
+                auto = {'slug': ''}  # the slug follows the name until the artist edits it
+
+                def follow_name() -> None:
+                    if (slug.value or '') == auto['slug']:
+                        auto['slug'] = projects.suggest_slug(name.value or '')
+                        slug.set_value(auto['slug'])
+
+                name.on_value_change(follow_name)
 
                 def check_slug() -> bool:
                     try:
@@ -86,8 +95,13 @@ def register(deps: Deps) -> None:
 
     @ui.page('/projects/{slug}')
     def project_page(slug: str) -> None:
+        try:
+            with deps.sessions() as s:
+                project = projects.get_project(s, slug)
+        except NotFound:
+            not_found_page(deps, 'Not found', f'There is no project "{slug[:64]}".')
+            return
         with deps.sessions() as s:
-            project = projects.get_project(s, slug)
             stats = projects.project_stats(s, project.id)
             page = assets.list_assets(s, project.id, page_size=24)
             rates = qa_stats.pass_rate_per_run(s, project.id)

@@ -6,15 +6,17 @@ import json
 
 from nicegui import ui
 
+from components.archive_views import archived_list
 from components.compare_slider import CompareSlider
 from components.errors import notify_errors
 from components.gallery import Lightbox, gallery_grid, image_url
 from components.progress import ThreadProgress
 from models.assets import AssetRead
-from models.base import AssetKind, Stage
+from models.base import AssetKind, ReviewState, Stage
 from pages.common import project_frame
 from services.deps import Deps
 from services.errors import Invalid
+from services.postprocess import archive
 from services.postprocess import runs as postprocess_runs
 from services.postprocess.runs import PostprocessRequest, PostprocessResult, PostprocessRunner
 from services.projects import assets
@@ -45,8 +47,10 @@ def register(deps: Deps) -> None:
             slug = project.slug
             with deps.sessions() as s:
                 page = assets.list_assets(s, project.id, AssetFilter(status='approved'), page_size=200)
-                approved = [a for a in page.items if a.kind != AssetKind.derived]
-                derived = assets.list_assets(s, project.id, AssetFilter(kind='derived'), page_size=24).items
+                sheets = assets.list_assets(s, project.id, AssetFilter(kind='character'), page_size=100).items
+                approved = [a for a in page.items if a.kind != AssetKind.derived] + sheets
+                live = assets.list_assets(s, project.id, AssetFilter(kind='derived'), page_size=48).items
+                derived = [a for a in live if a.status != ReviewState.archived][:24]
             defaults, profiles = postprocess_runs.settings_for(project), postprocess_runs.colour_profiles(project)
             names = {a.id: a.original_name or a.id[:8] for a in approved}
 
@@ -64,7 +68,8 @@ def register(deps: Deps) -> None:
                     ui.select([s.value for s in Stage], value='style', label='Stage').classes('w-36').mark('pp-stage')
                 )
                 stage.bind_visibility_from(source, 'value', lambda v: v == 'stage')
-                pick = ui.select(names, multiple=True, label='Approved images (click thumbnails)').classes('w-96')
+                pick = ui.select(names, multiple=True, label='Approved images and character sheets (click)')
+                pick.classes('w-96')
                 pick.props('use-chips').mark('pp-assets').bind_visibility_from(source, 'value', lambda v: v == 'assets')
 
             def toggle(a: AssetRead) -> None:
@@ -75,7 +80,8 @@ def register(deps: Deps) -> None:
                 ui.label('No approved images yet: approve candidates in Review first.').classes('text-gray-500')
             gallery_grid(slug, approved, on_select=toggle, columns=8)
             with ui.row().classes('items-center gap-4'):
-                bg = ui.checkbox('Remove background', value='bg' in defaults.steps).mark('pp-step-bg')
+                bg = ui.checkbox('Remove background from every chosen image', value=defaults.cutout == 'all')
+                bg.mark('pp-step-bg').tooltip('Off: scene panels keep their background; character sheets are cut out.')
                 up = ui.checkbox('Upscale', value='upscale' in defaults.steps).mark('pp-step-upscale')
                 scale = ui.toggle({2: '×2', 4: '×4'}, value=defaults.scale).mark('pp-scale')
                 colour = ui.checkbox('Colour profile', value='color' in defaults.steps).mark('pp-step-color')
@@ -110,7 +116,7 @@ def register(deps: Deps) -> None:
                     for failure in result.failures:
                         ui.label(failure.reason).classes('text-negative').mark('pp-failure')
                     for source_id, final in result.finals().items():
-                        qa = f'QA {final.verdict}' + (' · archived' if final.archived else '')
+                        qa = f'QA {final.verdict}' + (' · archived (see below)' if final.archived else ' · on Pages')
                         line = f'{names.get(source_id, source_id[:8])}: {" → ".join(final.ops)} · {qa}'
                         ui.label(line).mark('pp-result')
                         CompareSlider(image_url(slug, source_id), image_url(slug, final.asset_id))
@@ -119,19 +125,40 @@ def register(deps: Deps) -> None:
 
             @notify_errors
             async def start() -> None:
-                steps = [op for op, box_ in (('bg', bg), ('upscale', up), ('color', colour)) if box_.value]
+                steps = [op for op, box_ in (('upscale', up), ('color', colour)) if box_.value]
+                chosen = list(pick.value or []) if source.value == 'assets' else []
+                if not steps and not bg.value and not any(a.id in chosen for a in sheets):
+                    raise Invalid('Choose at least one step.', code='invalid_step')
                 req = PostprocessRequest(
-                    asset_ids=list(pick.value or []) or None if source.value == 'assets' else None,
+                    asset_ids=chosen or None,
                     stage=stage.value if source.value == 'stage' else None,
-                    steps=steps or None,
+                    steps=['bg', *steps],
                     profile=profile.value,
                     scale=int(scale.value),
+                    cutout='all' if bg.value else 'sheets',
                 )
-                if not steps:
-                    raise Invalid('Choose at least one step.', code='invalid_step')
                 show(await progress.run(runner.run, slug, req))
+                archived_section.refresh()
+
+            @notify_errors
+            def restore(asset_id: str) -> None:
+                with deps.sessions() as s:
+                    back = archive.restore_output(s, project.id, asset_id)
+                ui.notify(
+                    f'{back.original_name or asset_id[:8]} restored: it is offered on Pages again', type='positive'
+                )
+                archived_section.refresh()
 
             progress.button.on_click(start)
+            ui.label('Archived by QA').classes('text-lg font-semibold')
+
+            @ui.refreshable
+            def archived_section() -> None:
+                with deps.sessions() as s:
+                    items = archive.archived_outputs(s, project.id)
+                archived_list(slug, items, restore)
+
+            archived_section()
             if derived:
-                ui.label('Earlier outputs').classes('text-lg font-semibold')
+                ui.label('Earlier outputs (offered on Pages)').classes('text-lg font-semibold')
                 gallery_grid(slug, derived, lightbox=box, columns=8)

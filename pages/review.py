@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from nicegui import events, ui
 
-from components.candidate_compare import candidate_row, inputs_strip
+from components.candidate_compare import candidate_row, compare_pair, inputs_strip, metric_legend
 from components.errors import notify_errors
+from components.gallery import Lightbox
 from components.theme import frame
-from pages.common import project_frame, project_slugs
+from pages.common import not_found_page, project_frame, project_slugs
 from services.deps import Deps
+from services.errors import NotFound
 from services.projects import projects
 from services.review import decisions as review
 from services.runs import queue as run_queue
 from services.runs import status as run_status
+
+PAST = {'approve': 'approved', 'reject': 'rejected', 'shortlist': 'shortlisted'}
 
 
 def register(deps: Deps) -> None:
@@ -32,10 +36,14 @@ def register(deps: Deps) -> None:
 
     @ui.page('/review/{run_id}')
     def review_run(run_id: str) -> None:
-        with deps.sessions() as s:
-            project = projects.get_project_by_id(s, run_queue.get_run_any(s, run_id).project_id)
+        try:
+            with deps.sessions() as s:
+                project = projects.get_project_by_id(s, run_queue.get_run_any(s, run_id).project_id)
+        except NotFound:
+            not_found_page(deps, 'Not found', f'There is no run "{run_id[:40]}".')
+            return
         slug = project.slug
-        state = {'job': 0, 'cand': {}}
+        state: dict = {'job': 0, 'cand': {}, 'compare': []}
 
         def load() -> list[review.JobView]:
             with deps.sessions() as s:
@@ -55,7 +63,7 @@ def register(deps: Deps) -> None:
                 with deps.sessions() as s:
                     review.decide(s, project.id, cand.id, decision)
                 ui.notify(
-                    f'{job.scene}: candidate #{cand.index + 1} {decision}d',
+                    f'{job.scene}: candidate #{cand.index + 1} {PAST[decision]}',
                     type='positive' if decision == 'approve' else 'info',
                 )
                 refresh()
@@ -76,6 +84,24 @@ def register(deps: Deps) -> None:
                 state['job'], state['cand'][job_index] = job_index, cand_index
                 board.refresh()
 
+            def open_full(job_index: int, cand_index: int) -> None:
+                shown = [c for c in jobs[job_index].candidates if c.asset]
+                target = jobs[job_index].candidates[cand_index]
+                box.open([c.asset for c in shown], shown.index(target))
+
+            def toggle_compare(candidate_id: str) -> None:
+                picked = [i for i in state['compare'] if i != candidate_id]
+                if candidate_id not in state['compare']:
+                    picked = [*picked, candidate_id][-2:]
+                state['compare'] = picked
+                board.refresh()
+                if len(picked) == 2:
+                    by_id = {c.id: c for j in jobs for c in j.candidates}
+                    pair_box.clear()
+                    with pair_box:
+                        compare_pair(slug, [by_id[i] for i in picked])
+                    pair_dialog.open()
+
             @ui.refreshable
             def board() -> None:
                 for ji, job in enumerate(jobs):
@@ -85,13 +111,29 @@ def register(deps: Deps) -> None:
                         if job.retry_note:
                             ui.label(f'Retry requested: {job.retry_note}').classes('text-warning text-sm')
                         inputs_strip(slug, job)
-                        candidate_row(slug, job, state['cand'].get(ji), lambda ci, ji=ji: pick(ji, ci))
+                        candidate_row(
+                            slug,
+                            job,
+                            state['cand'].get(ji),
+                            lambda ci, ji=ji: pick(ji, ci),
+                            on_open=lambda ci, ji=ji: open_full(ji, ci),
+                            on_compare=toggle_compare,
+                            comparing=state['compare'],
+                        )
                         with ui.row().classes('items-center'):
                             note = ui.input('Retry note').classes('w-96').mark('retry-note')
                             ui.button(
                                 'Mark scene for retry', on_click=lambda _, ji=ji, n=note: retry(ji, n.value)
                             ).props('flat').mark('retry-scene')
 
+            box = Lightbox(slug)
+            with ui.dialog().props('maximized') as pair_dialog, ui.card().classes('w-full h-full'):
+                with ui.row().classes('w-full items-center'):
+                    ui.label('Two candidates side by side').classes('text-lg font-semibold')
+                    ui.space()
+                    ui.button(icon='close', on_click=pair_dialog.close).props('flat round').mark('compare-close')
+                pair_box = ui.column().classes('w-full')
+            metric_legend()
             with ui.row():
                 ui.button('Approve (a)', on_click=lambda: decide('approve')).mark('approve-button')
                 ui.button('Shortlist (s)', on_click=lambda: decide('shortlist')).props('outline').mark(
@@ -103,7 +145,7 @@ def register(deps: Deps) -> None:
             board()
 
             def on_key(e: events.KeyEventArguments) -> None:
-                if not e.action.keydown or not jobs:
+                if not e.action.keydown or not jobs or box.dialog.value or pair_dialog.value:
                     return
                 j = state['job']
                 count = len(jobs[j].candidates) or 1
@@ -116,4 +158,4 @@ def register(deps: Deps) -> None:
                 elif e.key.name in ('a', 'r', 's'):
                     decide({'a': 'approve', 'r': 'reject', 's': 'shortlist'}[e.key.name])
 
-            ui.keyboard(on_key, ignore=['input', 'textarea'])
+            ui.keyboard(on_key, ignore=['input', 'textarea']).mark('review-keys')

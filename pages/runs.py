@@ -5,16 +5,18 @@ from __future__ import annotations
 from nicegui import ui
 
 from components.errors import notify_errors
-from components.run_views import STATUS_COLOURS, plan_view, progress_view
+from components.run_views import OWN, STATUS_COLOURS, plan_banner, progress_view, scene_targets
 from components.theme import frame
-from models.base import Stage
-from pages.common import project_frame, project_slugs
+from models.base import Stage, WorkState
+from pages.common import not_found_page, project_frame, project_slugs
 from services.deps import Deps
+from services.errors import NotFound
 from services.projects import projects
 from services.providers import accounts as provider_accounts
 from services.references import characters, scenes
 from services.references.scenes import TIMES, WEATHERS
 from services.runs import control as runs
+from services.runs import planned
 from services.runs import queue as run_queue
 from services.runs import status as run_status
 from services.runs.plan import RunRequest
@@ -52,20 +54,25 @@ def register(deps: Deps) -> None:
                 account = (
                     ui.select(
                         {a.id: f'{a.name} ({a.kind.value})' for a in accounts},
-                        value=accounts[0].id if accounts else None,
+                        value=provider_accounts.default_account_id(project.settings, accounts),
                         label='Provider',
                     )
                     .classes('w-64')
                     .mark('run-provider')
                 )
+                every = {'time': OWN, 'weather': OWN}
                 time_sel = (
-                    ui.select(list(TIMES), value='night', label='Time')
-                    .classes('w-28')
+                    ui.select({OWN: "Each scene's own", **{t: t for t in TIMES}}, value=OWN, label='Time, all scenes')
+                    .classes('w-44')
+                    .mark('run-time')
                     .bind_visibility_from(stage, 'value', lambda v: v == 'time')
                 )
                 weather_sel = (
-                    ui.select(list(WEATHERS), value='rain', label='Weather')
-                    .classes('w-28')
+                    ui.select(
+                        {OWN: "Each scene's own", **{w: w for w in WEATHERS}}, value=OWN, label='Weather, all scenes'
+                    )
+                    .classes('w-44')
+                    .mark('run-weather')
                     .bind_visibility_from(stage, 'value', lambda v: v == 'weather')
                 )
                 chars = (
@@ -74,44 +81,53 @@ def register(deps: Deps) -> None:
                     .props('use-chips')
                     .bind_visibility_from(stage, 'value', lambda v: v == 'character')
                 )
-            with ui.row().classes('items-center gap-4'):
-                mode = ui.toggle({'dry': 'Dry run (plan only)', 'run': 'Run'}, value='dry').mark('run-mode')
-                confirm = ui.checkbox('I confirm the spend').mark('run-confirm')
+            overrides: dict[str, dict[str, str]] = {'time': {}, 'weather': {}}
 
-            def request() -> RunRequest:
+            @ui.refreshable
+            def targets() -> None:
+                key = stage.value
+                if key not in ('time', 'weather'):
+                    return
+                every[key] = (time_sel if key == 'time' else weather_sel).value or OWN
+                picked = [sc for sc in scene_list if not chosen.value or sc.id in chosen.value]
+                scene_targets(picked, key, every[key], overrides[key], targets.refresh)
+
+            targets()
+            for element in (stage, chosen, time_sel, weather_sel):
+                element.on_value_change(targets.refresh)
+            confirm = ui.checkbox('I confirm the spend (paid providers)').mark('run-confirm')
+
+            def request(mode: str) -> RunRequest:
+                key = stage.value
+                per_scene = {i: {key: v} for i, v in overrides.get(key, {}).items() if v != OWN}
                 return RunRequest(
-                    stage=Stage(stage.value),
+                    stage=Stage(key),
                     scene_ids=list(chosen.value) or None,
-                    candidates=int(count.value or 1),
+                    candidates=int(count.value) if count.value is not None else 0,  # 0 is refused, not made 1
                     account_id=account.value,
                     character_ids=list(chars.value) or None,
-                    time=time_sel.value if stage.value == 'time' else None,
-                    weather=weather_sel.value if stage.value == 'weather' else None,
-                    mode=mode.value,
+                    time=time_sel.value if key == 'time' and time_sel.value != OWN else None,
+                    weather=weather_sel.value if key == 'weather' and weather_sel.value != OWN else None,
+                    scene_targets=per_scene or None,
+                    mode=mode,
                     confirm_spend=confirm.value,
                 )
 
             @notify_errors
-            def show_plan() -> None:
-                with deps.sessions() as s:
-                    plan, _ = runs.plan(s, project, request(), secrets=deps.secrets)
-                plan_box.clear()
-                with plan_box:
-                    plan_view(project.slug, plan)
-
-            @notify_errors
-            def start() -> None:
+            def start(mode: str) -> None:
                 with deps.sessions() as s:
                     started = runs.start(
-                        s, project, request(), secrets=deps.secrets, project_root=deps.store.root(project)
+                        s, project, request(mode), secrets=deps.secrets, project_root=deps.store.root(project)
                     )
-                deps.wake.runs()
+                if mode == 'run':
+                    deps.wake.runs()
                 ui.navigate.to(f'/runs/{started.run_id}')
 
             with ui.row():
-                ui.button('Show plan', icon='list', on_click=show_plan).props('outline').mark('show-plan')
-                ui.button('Start', icon='play_arrow', on_click=start).mark('start-run')
-            plan_box = ui.column().classes('w-full gap-2')
+                ui.button('Plan (no calls)', icon='list', on_click=lambda: start('dry')).props('outline').mark(
+                    'show-plan'
+                )
+                ui.button('Start run', icon='play_arrow', on_click=lambda: start('run')).mark('start-run')
             ui.label('Recent runs').classes('text-lg font-semibold mt-4')
             for r in recent:
                 with (
@@ -125,12 +141,17 @@ def register(deps: Deps) -> None:
 
     @ui.page('/runs/{run_id}')
     def run_page(run_id: str) -> None:
-        with deps.sessions() as s:
-            run = run_queue.get_run_any(s, run_id)
-            project = projects.get_project_by_id(s, run.project_id)
+        try:
+            with deps.sessions() as s:
+                run = run_queue.get_run_any(s, run_id)
+                project = projects.get_project_by_id(s, run.project_id)
+        except NotFound:
+            not_found_page(deps, 'Not found', f'There is no run "{run_id[:40]}".')
+            return
         slug = project.slug
         with frame(f'Run {run_id[:8]}', project_slugs=project_slugs(deps)):
-            ui.label(f'{run.stage.value} run · {project.name}').classes('text-2xl font-semibold')
+            kind = 'plan' if run.status == WorkState.planned else 'run'
+            ui.label(f'{run.stage.value} {kind} · {project.name}').classes('text-2xl font-semibold')
 
             @notify_errors
             def act(what: str) -> None:
@@ -145,7 +166,7 @@ def register(deps: Deps) -> None:
                 deps.wake.runs()
                 live.refresh()
 
-            with ui.row():
+            with ui.row().classes('hidden' if run.status == WorkState.planned else ''):
                 for what, label, icon, props in (
                     ('cancel', 'Cancel', 'stop', 'outline color=negative'),
                     ('resume', 'Resume', 'play_arrow', 'outline'),
@@ -155,6 +176,25 @@ def register(deps: Deps) -> None:
                 ui.button('Review', icon='fact_check', on_click=lambda: ui.navigate.to(f'/review/{run_id}')).mark(
                     'run-review'
                 )
+
+            @notify_errors
+            def start_plan(confirm_spend: bool) -> None:
+                with deps.sessions() as s:
+                    planned.start_planned(
+                        s,
+                        project,
+                        run_id,
+                        confirm_spend=confirm_spend,
+                        secrets=deps.secrets,
+                        project_root=deps.store.root(project),
+                    )
+                deps.wake.runs()
+                ui.notify('Plan started: the run is queued', type='positive')
+                ui.navigate.reload()
+
+            if run.status == WorkState.planned:
+                with deps.sessions() as s:
+                    plan_banner(planned.plan_summary(s, project.id, run_id), on_start=start_plan)
 
             @ui.refreshable
             def live() -> None:

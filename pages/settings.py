@@ -13,6 +13,7 @@ from pages.common import project_frame
 from services.deps import Deps
 from services.errors import parse
 from services.projects import projects
+from services.providers import accounts as provider_accounts
 from services.qa.thresholds import QAThresholds
 
 
@@ -24,6 +25,10 @@ def register(deps: Deps) -> None:
                 return
             slug = p.slug
             qa = QAThresholds.from_dict(p.settings.get('qa'))
+            with deps.sessions() as s:
+                generators = provider_accounts.list_accounts(
+                    s, project_id=p.id, kinds=provider_accounts.GENERATION_KINDS
+                )
             with ui.card().classes('w-full max-w-3xl'):
                 ui.label('Project').classes('text-lg font-semibold')
                 name = ui.input('Name', value=p.name).classes('w-full').mark('settings-name')
@@ -33,6 +38,12 @@ def register(deps: Deps) -> None:
                     batch = ui.number(
                         'Batch limit (jobs per run)', value=p.batch_limit, min=1, max=500, precision=0
                     ).mark('settings-batch')
+                    default_account = ui.select(
+                        {a.id: f'{a.name} ({a.kind.value})' for a in generators},
+                        value=provider_accounts.default_account_id(p.settings, generators),
+                        label='Default provider for runs',
+                    ).classes('w-64')
+                    default_account.mark('settings-default-account')
             with ui.card().classes('w-full max-w-3xl'):
                 ui.label('QA thresholds').classes('text-lg font-semibold')
                 inputs = {}
@@ -69,7 +80,10 @@ def register(deps: Deps) -> None:
                     description=description.value or '',
                     budget_usd=budget.value if budget.value is not None else 0,
                     batch_limit=batch.value if batch.value is not None else 1,
-                    settings={'qa': thresholds.to_dict()},
+                    settings={
+                        'qa': thresholds.to_dict(),
+                        provider_accounts.DEFAULT_ACCOUNT_SETTING: default_account.value,
+                    },
                 )
                 storage = parse(
                     StorageUpdate,

@@ -14,6 +14,7 @@ from app.api.errors import EnvelopeRoute
 from models.base import Stage
 from services.review import decisions as review
 from services.runs import control as runs
+from services.runs import planned
 from services.runs import queue as run_queue
 from services.runs import status as run_status
 from services.runs.plan import MAX_CANDIDATES, RunPlan, RunRequest
@@ -25,6 +26,11 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra='forbid')
 
 
+class SceneTarget(Strict):
+    time: Literal['day', 'dusk', 'night'] | None = Field(None, title='Time')
+    weather: Literal['clear', 'rain', 'fog', 'snow'] | None = Field(None, title='Weather')
+
+
 class RunIn(Strict):
     stage: Stage = Stage.style
     mode: Literal['dry', 'run'] = Field('dry', description='"dry" records the plan; "run" queues the generation.')
@@ -34,9 +40,19 @@ class RunIn(Strict):
     account_id: str | None = Field(None, max_length=32, description='Default: the offline renderer.')
     style_asset_ids: list[str] | None = Field(None, max_length=100)
     character_ids: list[str] | None = Field(None, max_length=100)
-    time: Literal['day', 'dusk', 'night'] | None = None
-    weather: Literal['clear', 'rain', 'fog', 'snow'] | None = None
+    time: Literal['day', 'dusk', 'night'] | None = Field(None, description="Default: each scene's own time.")
+    weather: Literal['clear', 'rain', 'fog', 'snow'] | None = Field(None, description="Default: each scene's own.")
+    scene_targets: dict[str, SceneTarget] | None = Field(
+        None,
+        title='Scene targets',
+        max_length=500,
+        description="One scene's time or weather, by scene id, over the run's and its own.",
+    )
     seed: int = Field(0, ge=0, le=2**31 - 1)
+
+
+class StartPlanIn(Strict):
+    confirm_spend: bool = Field(False, description='Required when the plan uses a paid provider.')
 
 
 class ResumeIn(Strict):
@@ -80,7 +96,9 @@ def build(ctx: ApiContext) -> APIRouter:
         return {'ok': True, 'count': len(rows), 'runs': jsonable_encoder(rows)}
 
     def trigger(body: RunIn, a: Access) -> dict[str, Any]:
-        req = RunRequest(**body.model_dump())
+        data = body.model_dump()
+        targets = {k: {f: v for f, v in t.items() if v} for k, t in (data.pop('scene_targets') or {}).items()}
+        req = RunRequest(**data, scene_targets=targets or None)
         payload = {'stage': body.stage.value, 'mode': body.mode, 'candidates': body.candidates}
         with ctx.unit(a.principal, 'run.start', project_id=a.project.id, payload=payload) as u:
             started = runs.start(
@@ -127,6 +145,22 @@ def build(ctx: ApiContext) -> APIRouter:
             views = review.run_review(s, a.project.id, run_id)
         cands = [{**jsonable_encoder(c), 'job_id': v.id, 'scene': v.scene} for v in views for c in v.candidates]
         return {'ok': True, 'run_id': run_id, 'count': len(cands), 'candidates': cands}
+
+    @router.post(R + '/{run_id}/start')
+    def start_plan(run_id: str, body: StartPlanIn, a: Access = Depends(ctx.access)) -> dict[str, Any]:
+        """Queue a recorded plan (a dry run) exactly as planned; refused if the project changed since."""
+        with ctx.unit(a.principal, 'run.start_plan', project_id=a.project.id, payload={'run_id': run_id}) as u:
+            plan = planned.start_planned(
+                u.session,
+                a.project,
+                run_id,
+                confirm_spend=body.confirm_spend,
+                secrets=deps.secrets,
+                project_root=deps.store.root(a.project),
+            )
+            progress = run_status.run_progress(u.session, a.project.id, run_id)
+        deps.wake.runs()
+        return {'ok': True, 'run_id': run_id, 'run': jsonable_encoder(progress.run), 'plan': plan_json(plan)}
 
     @router.post(R + '/{run_id}/resume')
     def resume_run(run_id: str, body: ResumeIn, a: Access = Depends(ctx.access)) -> dict[str, Any]:

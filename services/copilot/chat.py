@@ -9,7 +9,8 @@ from datetime import datetime
 from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
-from models.base import ProviderKind, utcnow
+from models.assets import Asset
+from models.base import STAGE_ORDER, AssetKind, ProviderKind, ReviewState, utcnow
 from models.ops import ChatMessage, ChatSession
 from models.project import ProjectRead
 from models.provider import ProviderAccount
@@ -135,6 +136,24 @@ def add_message(
     return _message_view(row)
 
 
+def current_stages(session: Session, project_id: str) -> dict[str, str]:
+    """Each scene's current stage: the latest stage with an approved or generated output for it (else style)."""
+    rows = session.exec(
+        select(Asset.scene_id, Asset.stage).where(
+            Asset.project_id == project_id,
+            Asset.kind == AssetKind.candidate,
+            col(Asset.scene_id).is_not(None),
+            col(Asset.status).in_([ReviewState.approved, ReviewState.generated, ReviewState.shortlisted]),
+        )
+    ).all()
+    order = [s.value for s in STAGE_ORDER]
+    out: dict[str, str] = {}
+    for scene_id, stage in rows:
+        if stage in order and order.index(stage) >= order.index(out.get(scene_id, 'style')):
+            out[scene_id] = stage
+    return out
+
+
 def vocabulary(session: Session, project: ProjectRead) -> Vocabulary:
     """The project's own words: scenes in run order (so 'scene 2' means what the runs page shows), characters."""
     profiles = DEFAULT_PROFILES
@@ -142,8 +161,9 @@ def vocabulary(session: Session, project: ProjectRead) -> Vocabulary:
         profiles = tuple(colour_profiles(project))
     except (ImportError, AttributeError) as e:
         log.debug('colour profiles unavailable (%s); using the built-in names', e)
+    stage = current_stages(session, project.id)
     return Vocabulary(
-        scenes=tuple(Named(s.id, s.name) for s in scenes.list_scenes(session, project.id)),
+        scenes=tuple(Named(s.id, s.name, stage.get(s.id, 'style')) for s in scenes.list_scenes(session, project.id)),
         characters=tuple(Named(c.id, c.name) for c in characters.list_characters(session, project.id)),
         profiles=profiles,
     )

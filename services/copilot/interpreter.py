@@ -25,6 +25,7 @@ DEFAULT_PROFILES = ('neutral', 'cinematic_warm', 'cold_rain')
 class Named:
     id: str
     name: str
+    stage: str = 'style'  # a scene's current stage: the latest with an approved or generated output, else style
 
 
 @dataclass(frozen=True)
@@ -156,7 +157,10 @@ def parse(text: str, vocab: Vocabulary) -> InstructionFields | NotUnderstood:
     if m:
         return InstructionFields(type='custom', objective=raw[len(raw) - len(m.group(1)) :].strip())
     cand, t = _take(
-        r'\b(\d+|' + '|'.join(NUMBER_WORDS) + r') ?(?:candidates?|variants?|versions?|options?|takes?)\b', t
+        r'\b(\d+|'
+        + '|'.join(NUMBER_WORDS)
+        + r') ?(?:(?:more|extra|new|additional|other) )?(?:candidates?|variants?|versions?|options?|takes?)\b',
+        t,
     )
     scenes, t = _scene_refs(t, vocab)
     chars = [c.name for c in vocab.characters if re.search(r'\b' + re.escape(fold(c.name)) + r'\b', t)]
@@ -204,6 +208,8 @@ def parse(text: str, vocab: Vocabulary) -> InstructionFields | NotUnderstood:
         return InstructionFields(stage='time', time=time, **run_fields)
     if 'style' in words:
         return InstructionFields(stage='style', **run_fields)
+    if cand is not None or words & {'more', 'another', 'again'}:  # "3 more candidates for scene 1": its current stage
+        return InstructionFields(**run_fields)
     return NotUnderstood('I could not match that to anything I can do.', suggestions(vocab))
 
 
@@ -250,26 +256,34 @@ def build(
     where = f'{_span(numbers)} ({", ".join(names)})' if scenes else f'all {len(vocab.scenes)} scenes'
     scope = {'scene_ids': [s.id for s in scenes] or None, 'scenes': names or 'all'}
     if f.type == 'pipeline_run':
+        current = ''
         if f.stage is None:
-            return NotUnderstood('Which stage: style, time, weather or character?', suggestions(vocab))
+            stages = {s.stage for s in (scenes or vocab.scenes)} or {'style'}
+            if len(stages) != 1:
+                return NotUnderstood(
+                    f'Those scenes are at different stages ({", ".join(sorted(stages))}); say which stage.',
+                    suggestions(vocab),
+                )
+            f = f.model_copy(update={'stage': stages.pop()})
+            current = ' (its current stage)' if len(scenes) == 1 else ' (their current stage)'
         n = 3 if f.candidates is None else f.candidates
         if not 1 <= n <= MAX_CANDIDATES:
             return NotUnderstood(f'Candidates per scene must be 1–{MAX_CANDIDATES}.', suggestions(vocab))
-        if f.stage == 'time' and not f.time or f.stage == 'weather' and not f.weather:
-            return NotUnderstood(f'The {f.stage} stage needs a {f.stage} (e.g. night, rain).', suggestions(vocab))
         known = {fold(c.name): c for c in vocab.characters}
         missing = [c for c in f.characters if fold(c) not in known]
         if missing:
             return NotUnderstood(f'There is no character called "{missing[0]}" in this project.', suggestions(vocab))
         chars = [known[fold(c)] for c in f.characters]
-        what = {'style': 'Style lock', 'time': f'Time of day → {f.time}', 'weather': f'Weather → {f.weather}'}
+        own = "each scene's own"
+        what = {'style': 'Style lock', 'time': f'Time of day → {f.time or own}'}
+        what['weather'] = f'Weather → {f.weather or own}'
         what['character'] = 'Place ' + (', '.join(c.name for c in chars) or 'the characters present')
         time = f.time if f.stage != 'style' else None
         weather = f.weather if f.stage in ('weather', 'character') else None
         inputs = {**scope, 'stage': f.stage, 'time': time, 'weather': weather}
         inputs |= {'character_ids': [c.id for c in chars] or None, 'characters': [c.name for c in chars]}
         on = 'in' if f.stage == 'character' else 'on'
-        objective = f'{what[f.stage]} {on} {where} with {n} candidate{"s" if n > 1 else ""} each'
+        objective = f'{what[f.stage]}{current} {on} {where} with {n} candidate{"s" if n > 1 else ""} each'
         return Proposal('pipeline_run', objective, inputs, {'candidates': n, 'mode': 'run'}, source)
     if f.type == 'qa_check':
         objective = f'Check QA of the latest {f.stage or ""} run on {where}'.replace('  ', ' ')

@@ -83,10 +83,11 @@ class _Plan:
     sources: dict[str, Path] = field(default_factory=dict)
 
 
-def encode_png(image: Image.Image) -> bytes:
-    """Page images are encoded the same way at export and at reproduce, so equal pixels give equal hashes."""
+def encode_png(image: Image.Image, *, dpi: int) -> bytes:
+    """Page images are encoded the same way at export and at reproduce, so equal pixels give equal hashes; each
+    carries its DPI (pHYs), so print and layout tools size the page right."""
     buf = io.BytesIO()
-    image.save(buf, 'PNG', compress_level=PNG_LEVEL)
+    image.save(buf, 'PNG', compress_level=PNG_LEVEL, dpi=(dpi, dpi))
     return buf.getvalue()
 
 
@@ -112,7 +113,7 @@ class Exporter:
                 image = render_page(spec, dpi=req.dpi)
                 entry['width'], entry['height'] = image.size
                 path = Path(tmp) / arcname.replace('/', '_')
-                path.write_bytes(encode_png(image))
+                path.write_bytes(encode_png(image, dpi=req.dpi))
                 rendered.append(packages.PackageFile(arcname, path=path))
             manifest = _manifest(plan, req)  # after rendering: page entries now carry their pixel sizes
             report(0.65, f'Writing {out.name}')

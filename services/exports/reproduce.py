@@ -151,6 +151,7 @@ def _pages(zf: zipfile.ZipFile, members: set[str], manifest: dict) -> list[Repro
                     local.write_bytes(zf.read(p['image']))
                 panels.append(PanelSpec(p['slot'], local, p.get('crop') or {}, tuple(p.get('balloons') or ())))
             spec = PageSpec(page['number'], page['template'], page['size_preset'], tuple(panels), page.get('grid'))
-            data = encode_png(render_page(spec, dpi=page.get('dpi') or manifest['dpi']))
+            dpi = page.get('dpi') or manifest['dpi']
+            data = encode_png(render_page(spec, dpi=dpi), dpi=dpi)
             lines.append(_line(name, sums.get(name, ''), data))
     return lines

@@ -15,6 +15,7 @@ from PIL import Image, ImageDraw, ImageFont
 from models.layout import BALLOON_KINDS, BalloonData
 from services.errors import Invalid, parse
 from services.files import ASSETS_DIR
+from services.layout.fonts import font_for
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +44,11 @@ class Balloon:
 
     @classmethod
     def from_dict(cls, d: Any, *, where: str = 'Balloon') -> Balloon:
-        """Build from stored/posted JSON; a bad, missing or unknown field is refused by name."""
-        return cls(**parse(BalloonData, d, where=where, code='balloon_invalid').model_dump())
+        """Build from stored/posted JSON; a bad, missing or unknown field is refused by name, and text that no
+        installed font can draw is refused with the characters named (never drawn as empty boxes)."""
+        balloon = cls(**parse(BalloonData, d, where=where, code='balloon_invalid').model_dump())
+        font_for(balloon.text, default_font_path())
+        return balloon
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -137,6 +141,7 @@ def layout_balloon(
     panel_rect: Rect, balloon: Balloon, font_path: Path | None = None, *, scale: float = 1.0
 ) -> BalloonLayout:
     """Fit the text (shrinking the font as needed) and place the body and tail inside the panel."""
+    font_path = font_path or font_for(balloon.text, default_font_path())
     px, py, pw, ph = panel_rect
     border = max(1, round(3 * scale))
     direction = None if balloon.kind == 'caption' else TAIL_DIRECTIONS[balloon.tail]
@@ -238,6 +243,7 @@ def draw_balloon(
     canvas: Image.Image, panel_rect: Rect, balloon: Balloon, font_path: Path | None = None, *, scale: float = 1.0
 ) -> None:
     """Draw one balloon onto the canvas, clipped to its panel; the text never leaves the balloon body."""
+    font_path = font_path or font_for(balloon.text, default_font_path())
     layout = layout_balloon(panel_rect, balloon, font_path, scale=scale)
     px, py, pw, ph = panel_rect
     pts, pad = [layout.body[:2], layout.body[2:], *([layout.tail_tip] if layout.tail_tip else [])], layout.border + 2

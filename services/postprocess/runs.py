@@ -7,7 +7,7 @@ import io
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
@@ -16,17 +16,25 @@ from sqlmodel import Session, col, select
 from models.assets import Asset, AssetRead, QualityReport
 from models.base import AssetKind, LinkRelation, ProviderKind, ReviewState
 from models.db import SessionFactory
-from models.project import ProjectRead, ProjectUpdate
-from models.references import Scene
-from services.errors import Conflict, Invalid, KromaError, ProviderError
+from models.project import ProjectRead
+from services.errors import Invalid, KromaError, ProviderError
 from services.postprocess.background import rembg_available
 from services.postprocess.chain import ChainStep, parse_steps, run_chain, to_png_bytes
-from services.postprocess.colour import ColourProfile, builtin_profiles, profile_from_dict
+from services.postprocess.colour import ColourProfile
 from services.postprocess.remote_background import remove_background_remote
+from services.postprocess.settings import BG_BACKENDS as BG_BACKENDS
+from services.postprocess.settings import CUTOUT_SCOPES as CUTOUT_SCOPES
+from services.postprocess.settings import PostprocessRequest as PostprocessRequest
+from services.postprocess.settings import PostprocessSettings as PostprocessSettings
+from services.postprocess.settings import colour_profiles as colour_profiles
+from services.postprocess.settings import save_colour_profile as save_colour_profile
+from services.postprocess.settings import save_defaults as save_defaults
+from services.postprocess.settings import settings_for as settings_for
 from services.projects import projects
 from services.projects.assets import AssetStore, get_asset, link_assets, read
 from services.providers import accounts as provider_accounts
 from services.providers.base import ProviderConfig
+from services.qa.cutout import evaluate_cutout, has_transparency
 from services.qa.report import evaluate
 from services.qa.style import StyleProfile, build_style_profile
 from services.qa.thresholds import QAThresholds
@@ -35,54 +43,8 @@ from services.security import audit
 
 log = logging.getLogger(__name__)
 
-BG_BACKENDS = ('auto', 'offline', 'rembg', 'remote')
 REMOTE_KINDS = (ProviderKind.removebg, ProviderKind.photoroom)
 Progress = Callable[[float, str], None]
-
-
-@dataclass(frozen=True)
-class PostprocessSettings:
-    """A project's chain defaults (settings['postprocess']); a run overrides any of them."""
-
-    steps: tuple[str, ...] = ('bg', 'upscale', 'color')
-    profile: str = 'neutral'
-    scale: int = 2
-    feather: int = 3
-    bg_backend: str = 'auto'  # auto: remote service when a key exists, else offline; or offline, rembg, remote
-    upscale_method: str = 'auto'
-
-    def __post_init__(self) -> None:
-        raw = [self.steps] if isinstance(self.steps, str) else list(self.steps)
-        steps = tuple(s.op for s in parse_steps(raw, profile=self.profile, scale=self.scale))
-        object.__setattr__(self, 'steps', steps)
-        if self.bg_backend not in BG_BACKENDS:
-            raise Invalid(f'Background backend must be one of {", ".join(BG_BACKENDS)}.', code='invalid_backend')
-        if not isinstance(self.feather, int) or not 0 <= self.feather <= 64:
-            raise Invalid('Feather must be a whole number of pixels from 0 to 64.', code='invalid_feather')
-
-    @classmethod
-    def from_dict(cls, d: dict | None) -> PostprocessSettings:
-        """Unknown keys are ignored, so older or newer settings still load."""
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in (d or {}).items() if k in names})
-
-    def override(self, **changes: object) -> PostprocessSettings:
-        """This run's choices on top of the defaults; None means 'use the default'."""
-        return replace(self, **{k: v for k, v in changes.items() if v is not None})  # type: ignore[arg-type]
-
-
-@dataclass(frozen=True)
-class PostprocessRequest:
-    """Which approved assets (ids, or every approved asset of a stage) and any per-run overrides."""
-
-    asset_ids: Sequence[str] | None = None
-    stage: str | None = None
-    steps: str | Sequence[str] | None = None
-    profile: str | None = None
-    scale: int | None = None
-    feather: int | None = None
-    bg_backend: str | None = None
-    upscale_method: str | None = None
 
 
 @dataclass(frozen=True)
@@ -116,46 +78,14 @@ class PostprocessResult:
         return {o.source_id: o for o in self.outputs}
 
 
-def settings_for(project: ProjectRead) -> PostprocessSettings:
-    return PostprocessSettings.from_dict(project.settings.get('postprocess'))
-
-
-def colour_profiles(project: ProjectRead) -> dict[str, ColourProfile]:
-    """Built-ins plus the project's own; a stored profile that no longer validates is skipped, not fatal."""
-    out = builtin_profiles()
-    for name, values in (project.settings.get('colour_profiles') or {}).items():
-        try:
-            out[name] = profile_from_dict({**values, 'name': name})
-        except KromaError as e:
-            log.warning('colour profile %s of %s skipped: %s', name, project.slug, e.user_message)
-    return out
-
-
-def save_colour_profile(session: Session, slug: str, data: dict) -> ColourProfile:
-    """Validate and store (or replace) a user profile; built-in names stay reserved so lineage stays unambiguous."""
-    profile = profile_from_dict(data)
-    if profile.name in builtin_profiles():
-        raise Conflict(f'"{profile.name}" is a built-in profile; choose another name.', code='profile_builtin')
-    project = projects.get_project(session, slug)
-    stored = dict(project.settings.get('colour_profiles') or {})
-    stored[profile.name] = {k: v for k, v in profile.to_dict().items() if k != 'name'}
-    projects.update_project(session, slug, ProjectUpdate(settings={'colour_profiles': stored}))
-    return profile
-
-
-def save_defaults(session: Session, slug: str, defaults: PostprocessSettings) -> PostprocessSettings:
-    data = {**asdict(defaults), 'steps': list(defaults.steps)}
-    projects.update_project(session, slug, ProjectUpdate(settings={'postprocess': data}))
-    return defaults
-
-
 def select_sources(
     session: Session, project_id: str, *, asset_ids: Sequence[str] | None = None, stage: str | None = None
 ) -> list[AssetRead]:
-    """Only approved assets are post-processed: named ones, or every approved non-derived asset of a stage."""
+    """Approved assets (named ones, or every approved non-derived asset of a stage) and named character sheets."""
     if asset_ids:
         chosen = [read(get_asset(session, project_id, i)) for i in dict.fromkeys(asset_ids)]
-        if pending := [a.original_name or a.id[:8] for a in chosen if a.status != ReviewState.approved]:
+        allowed = [a for a in chosen if a.status == ReviewState.approved or a.kind == AssetKind.character]
+        if pending := [a.original_name or a.id[:8] for a in chosen if a not in allowed]:
             raise Invalid(f'Only approved images can be post-processed; {pending[0]} is not.', code='not_approved')
         return chosen
     if not stage:
@@ -181,8 +111,13 @@ class _Context:
     profiles: dict[str, ColourProfile]
     remote: ProviderConfig | None
     style: StyleProfile | None
-    scenes: dict[str, Path]
     thresholds: QAThresholds
+    cutout: str = 'sheets'
+
+    def steps_for(self, source: AssetRead) -> list[ChainStep]:
+        """A scene panel keeps its background unless the artist asked to cut every image out."""
+        cut = self.cutout == 'all' or source.kind == AssetKind.character
+        return [s for s in self.steps if s.op != 'bg' or cut]
 
 
 class PostprocessRunner:
@@ -196,9 +131,10 @@ class PostprocessRunner:
         report = on_progress or (lambda _f, _m: None)
         with self.sessions() as s:
             ctx = self._prepare(s, slug, req)
-        result, total = PostprocessResult(), len(ctx.sources) * len(ctx.steps)
-        report(0.0, f'{len(ctx.sources)} image(s) × {len(ctx.steps)} step(s)')
-        for n, source in enumerate(ctx.sources):
+        result, total = PostprocessResult(), max(1, sum(len(ctx.steps_for(src)) for src in ctx.sources))
+        report(0.0, f'{len(ctx.sources)} image(s) × up to {len(ctx.steps)} step(s)')
+        done = 0
+        for source in ctx.sources:
             name = source.original_name or source.id[:8]
             try:
                 with Image.open(self.store.path_of(ctx.project, source)) as im:
@@ -206,17 +142,17 @@ class PostprocessRunner:
             except (OSError, UnidentifiedImageError) as e:
                 result.failures.append(SourceFailure(source.id, name, f'{name}: the file cannot be read ({e}).'))
                 continue
-            parent, ops = source.id, ()
-            for k, step in enumerate(ctx.steps):
+            parent, ops, original = source.id, (), image
+            for step in ctx.steps_for(source):
                 try:
-                    image, out = self._step(ctx, source, parent, (*ops, step.op), step, image)
+                    image, out = self._step(ctx, source, parent, (*ops, step.op), step, image, original)
                 except KromaError as e:
                     result.failures.append(SourceFailure(source.id, name, f'{name}: {step.op}: {e.user_message}'))
                     log.warning('post-process of %s stopped at %s: %s', source.id, step.op, e.user_message)
                     break
                 result.outputs.append(out)
-                parent, ops = out.asset_id, out.ops
-                report((n * len(ctx.steps) + k + 1) / total, f'{name}: {step.op} ({out.method}) → {out.verdict}')
+                parent, ops, done = out.asset_id, out.ops, done + 1
+                report(done / total, f'{name}: {step.op} ({out.method}) → {out.verdict}')
         archived = sum(o.archived for o in result.outputs)
         with self.sessions() as s:
             payload = {
@@ -233,6 +169,12 @@ class PostprocessRunner:
     def _prepare(self, session: Session, slug: str, req: PostprocessRequest) -> _Context:
         project = projects.get_project(session, slug)
         overrides = {k: v for k, v in asdict(req).items() if k not in ('asset_ids', 'stage')}
+        if (
+            overrides['cutout'] is None
+            and req.steps is not None
+            and 'bg' in {s.op for s in parse_steps(req.steps, profile=None)}
+        ):
+            overrides['cutout'] = 'all'  # the artist named the step: they want these images cut out
         conf, profiles = settings_for(project).override(**overrides), colour_profiles(project)
         if 'color' in conf.steps and conf.profile not in profiles:
             raise Invalid(f'Unknown colour profile {conf.profile!r}; available: {", ".join(sorted(profiles))}.')
@@ -245,11 +187,8 @@ class PostprocessRunner:
         sources = select_sources(session, project.id, asset_ids=req.asset_ids, stage=req.stage)
         styles = session.exec(select(Asset).where(Asset.project_id == project.id, Asset.kind == AssetKind.style))
         style_paths = [self.store.path_of(project, a) for a in styles]
-        found = {a.scene_id: session.get(Scene, a.scene_id) for a in sources if a.scene_id}
-        refs = {k: session.get(Asset, sc.reference_asset_id) for k, sc in found.items() if sc and sc.reference_asset_id}
-        scenes = {k: self.store.path_of(project, ref) for k, ref in refs.items() if ref is not None}
         style = build_style_profile(style_paths) if style_paths else None
-        return _Context(project, sources, steps, profiles, remote, style, scenes, thresholds_for(project))
+        return _Context(project, sources, steps, profiles, remote, style, thresholds_for(project), conf.cutout)
 
     def _bg_backend(self, session: Session, project: ProjectRead, backend: str) -> tuple[str, ProviderConfig | None]:
         """Remote only with a stored key, rembg only when installed with its model; otherwise the offline cut-out."""
@@ -267,7 +206,14 @@ class PostprocessRunner:
         return 'grabcut', None
 
     def _step(
-        self, ctx: _Context, source: AssetRead, parent: str, chain: tuple[str, ...], step: ChainStep, image: Image.Image
+        self,
+        ctx: _Context,
+        source: AssetRead,
+        parent: str,
+        chain: tuple[str, ...],
+        step: ChainStep,
+        image: Image.Image,
+        original: Image.Image,
     ) -> tuple[Image.Image, DerivedOutput]:
         """One operation → a new derived asset (file, derived_from link with how it was made, QA report)."""
         started = time.perf_counter()
@@ -277,8 +223,11 @@ class PostprocessRunner:
             res = run_chain(image, [step], profiles=ctx.profiles)[0]
             out, method, params = res.image, res.method, res.params
         ms = round((time.perf_counter() - started) * 1000, 1)
-        scene = ctx.scenes.get(source.scene_id or '')
-        qa = evaluate(out, style_profile=ctx.style, scene=scene, thresholds=ctx.thresholds)
+        scene = original  # a post-process step must keep the approved image's layout: drift is measured against it
+        if has_transparency(out):  # a cut-out is judged on what it keeps, laid over its source
+            qa = evaluate_cutout(out, original, scene=scene, style_profile=ctx.style, thresholds=ctx.thresholds)
+        else:
+            qa = evaluate(out, style_profile=ctx.style, scene=scene, thresholds=ctx.thresholds)
         archived = qa.verdict == 'fail'
         with self.sessions() as s:
             asset, _ = self.store.ingest(

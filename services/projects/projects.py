@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from pathlib import Path
 
 from sqlalchemy import func
@@ -67,6 +68,16 @@ def validate_slug(slug: str) -> str:
         raise Invalid(f'Slug may only use lowercase a–z, 0–9, "-" and "_" (not {shown}).', code='invalid_project_slug')
     if slug in RESERVED_SLUGS:
         raise Invalid(f'"{slug}" is a reserved word; choose another slug.', code='invalid_project_slug')
+    return slug
+
+
+def suggest_slug(name: str) -> str:
+    """A slug from a project's name as the artist types it ('Harbour Tales!' → 'harbour-tales'); still editable."""
+    folded = unicodedata.normalize('NFKD', name.casefold())
+    plain = ''.join(c for c in folded if not unicodedata.combining(c))
+    slug = re.sub(r'[^a-z0-9]+', '-', plain).strip('-')[:64].strip('-')
+    if slug in RESERVED_SLUGS:
+        slug = f'{slug}-project'
     return slug
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import or_
@@ -211,3 +212,17 @@ def record_health(session: Session, account_id: str, health: dict[str, Any]) -> 
     row = get_row(session, account_id)
     row.health = {**health, 'checked_at': utcnow().isoformat()}
     session.add(row)
+
+
+DEFAULT_ACCOUNT_SETTING = 'default_account_id'
+
+
+def default_account_id(settings: dict[str, Any], accounts: Sequence[ProviderAccountRead]) -> str | None:
+    """The project's chosen default account, else the built-in offline renderer: never whichever sorts first,
+    which could be a paid account."""
+    ids = {a.id for a in accounts}
+    chosen = settings.get(DEFAULT_ACCOUNT_SETTING)
+    if chosen in ids:
+        return chosen
+    local = [a for a in accounts if a.kind == ProviderKind.local]
+    return next((a.id for a in local if a.project_id is None), local[0].id if local else None)

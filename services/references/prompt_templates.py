@@ -90,13 +90,21 @@ def preview(session: Session, project_id: str, *, stage: Stage, text: str, scene
         select(StyleGuide).where(StyleGuide.project_id == project_id).order_by(col(StyleGuide.created_at))
     ).first()
     guide = StyleGuideRead.model_validate(guide_row.model_dump()) if guide_row else None
-    present = {n.lower() for n in (scene.continuity.get('characters', []) if scene else [])}
-    chars = [
-        CharacterRead.model_validate(c.model_dump())
-        for c in session.exec(select(Character).where(Character.project_id == project_id).order_by(col(Character.name)))
-        if c.name.lower() in present
-    ]
+    rows = prompt_characters(session, project_id, scene.continuity if scene else {})
+    chars = [CharacterRead.model_validate(c.model_dump()) for c in rows]
     return compose(text, stage=stage, scene=scene, guide=guide, characters=chars)
+
+
+def prompt_characters(
+    session: Session, project_id: str, continuity: Mapping[str, Any], ids: Sequence[str] | None = None
+) -> list[Character]:
+    """The characters a prompt describes: the chosen ones, else those present in the scene, in name order; one
+    function for the preview and the run, so both compose the same text."""
+    rows = session.exec(select(Character).where(Character.project_id == project_id).order_by(col(Character.name)))
+    if ids is not None:
+        return [c for c in rows if c.id in set(ids)]
+    present = {n.lower() for n in continuity.get('characters', [])}
+    return [c for c in rows if c.name.lower() in present]
 
 
 def list_templates(session: Session, project_id: str, *, all_versions: bool = False) -> list[PromptTemplateRead]:
@@ -173,8 +181,16 @@ def compose(
         'weather': params.get('weather') or (scene.continuity.get('weather') if scene else '') or 'clear',
         'stage': stage.value,
     }
-    text = check_template(template).format(**values)
+    text = _drop_empty_labels(check_template(template), values).format(**values)
     return re.sub(r'\s+', ' ', text).replace(' .', '.').strip()
+
+
+_LABELLED = re.compile(r"(?:(?<=^)|(?<=[.!?;]\s)|(?<=\n))[A-Z][\w' ]{0,30}:\s*\{(\w+)\}[.;]?")
+
+
+def _drop_empty_labels(template: str, values: Mapping[str, str]) -> str:
+    """'Characters: {characters}.' with no characters goes away whole, so no prompt carries an empty label."""
+    return _LABELLED.sub(lambda m: '' if not values.get(m.group(1), '').strip() else m.group(0), template)
 
 
 def delete_template(session: Session, project_id: str, name: str) -> int:

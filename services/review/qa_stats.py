@@ -13,13 +13,19 @@ from models.runs import Candidate, Job, Run
 
 
 def pass_rate_per_run(session: Session, project_id: str, limit: int = 30) -> list[dict[str, Any]]:
-    runs = session.exec(
-        select(Run).where(Run.project_id == project_id, Run.mode == 'run').order_by(col(Run.created_at)).limit(limit)
+    """The newest `limit` generation runs, oldest first, each with its measured, passed and failed candidates;
+    a run with nothing measured yet is listed with a rate of None rather than left out."""
+    newest = session.exec(
+        select(Run)
+        .where(Run.project_id == project_id, Run.mode == 'run')
+        .order_by(col(Run.created_at).desc(), col(Run.id))
+        .limit(limit)
     ).all()
+    runs = list(reversed(newest))
     rows = session.exec(
         select(Candidate.run_id, QualityReport.verdict)
         .join(QualityReport, QualityReport.candidate_id == Candidate.id)
-        .where(Candidate.project_id == project_id)
+        .where(Candidate.project_id == project_id, col(Candidate.run_id).in_([r.id for r in runs]))
     ).all()
     counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for run_id, verdict in rows:
@@ -27,7 +33,10 @@ def pass_rate_per_run(session: Session, project_id: str, limit: int = 30) -> lis
         counts[run_id][0] += verdict == 'pass'
     return [
         {
-            'run': f'{r.stage.value} {r.created_at:%m-%d %H:%M}',
+            'run': f'{r.stage.value} {r.id[:4]} · {r.created_at:%m-%d %H:%M}',
+            'run_id': r.id,
+            'measured': counts[r.id][1],
+            'passed': counts[r.id][0],
             'pass_rate': round(counts[r.id][0] / counts[r.id][1], 3) if counts[r.id][1] else None,
         }
         for r in runs

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 from models.assets import Asset
 from models.base import STAGE_ORDER, AssetKind, ReviewState, Stage
 from models.project import ProjectRead
-from models.references import Character, CharacterReference, Scene, SceneRead, StyleGuide, StyleGuideRead
+from models.references import CharacterReference, Scene, SceneRead, StyleGuide, StyleGuideRead
 from services.errors import Invalid, NotFound, PolicyRefused
 from services.references import characters as characters_svc
 from services.references import prompt_templates as prompts
@@ -30,8 +30,9 @@ class RunRequest:
     account_id: str | None = None
     style_asset_ids: Sequence[str] | None = None  # None = every style reference of the project
     character_ids: Sequence[str] | None = None  # None = the scene's characters present (character stage)
-    time: str | None = None
-    weather: str | None = None
+    time: str | None = None  # None = each scene's own time (the time stage); a value overrides every scene
+    weather: str | None = None  # None = each scene's own weather (the weather stage); a value overrides every scene
+    scene_targets: Mapping[str, Mapping[str, str]] | None = None  # {scene_id: {'time': 'dusk'}}: one scene's override
     mode: str = 'dry'
     confirm_spend: bool = False
     size: tuple[int, int] | None = None  # None = follow each scene's orientation
@@ -57,6 +58,9 @@ class PlannedJob:
     blocked: str = ''
     character_names: list[str] = field(default_factory=list)
     size: tuple[int, int] = (1024, 1536)
+    time: str | None = None
+    weather: str | None = None
+    target: str = ''  # what this job aims for and why, e.g. 'time day (the scene's own)'
 
 
 @dataclass
@@ -127,10 +131,33 @@ def validate_request(req: RunRequest) -> None:
         raise Invalid(f'Time must be one of {", ".join(TIMES)}.', code='invalid_time')
     if req.weather and req.weather not in WEATHERS:
         raise Invalid(f'Weather must be one of {", ".join(WEATHERS)}.', code='invalid_weather')
-    if req.stage == Stage.time and not req.time:
-        raise Invalid('The time stage needs a time of day (day, dusk or night).', code='invalid_time')
-    if req.stage == Stage.weather and not req.weather:
-        raise Invalid('The weather stage needs a weather (clear, rain, fog or snow).', code='invalid_weather')
+    for scene_id, target in (req.scene_targets or {}).items():
+        if not isinstance(target, Mapping) or set(target) - {'time', 'weather'}:
+            raise Invalid(f'Scene {scene_id}: a target holds only time and weather.', code='invalid_target')
+        if target.get('time') and target['time'] not in TIMES:
+            raise Invalid(f'Time must be one of {", ".join(TIMES)}.', code='invalid_time')
+        if target.get('weather') and target['weather'] not in WEATHERS:
+            raise Invalid(f'Weather must be one of {", ".join(WEATHERS)}.', code='invalid_weather')
+
+
+def scene_target(scene: Scene, req: RunRequest) -> tuple[str | None, str | None, str]:
+    """The time and weather a scene's job aims for: this scene's override, else the run's, else the scene's own
+    continuity, so a day scene never turns night because a selector had a default. Returns (time, weather, why)."""
+    own = (req.scene_targets or {}).get(scene.id) or {}
+    cont = scene.continuity or {}
+    values: dict[str, str | None] = {'time': req.time, 'weather': req.weather}
+    why = ''
+    for key in ('time', 'weather'):
+        if req.stage.value != key:
+            continue
+        if own.get(key):
+            values[key], source = own[key], 'set for this scene'
+        elif values[key]:
+            source = 'set for every scene'
+        else:
+            values[key], source = cont.get(key), "the scene's own"
+        why = f'{key} {values[key]} ({source})' if values[key] else ''
+    return values['time'], values['weather'], why
 
 
 def _scenes(session: Session, project_id: str, ids: Sequence[str] | None) -> list[Scene]:
@@ -156,14 +183,6 @@ def _style_assets(session: Session, project_id: str, ids: Sequence[str] | None) 
     return rows
 
 
-def _characters_for(session: Session, project_id: str, scene: Scene, ids: Sequence[str] | None) -> list[Character]:
-    rows = session.exec(select(Character).where(Character.project_id == project_id)).all()
-    if ids is not None:
-        return [c for c in rows if c.id in set(ids)]
-    present = {n.lower() for n in scene.continuity.get('characters', [])}
-    return [c for c in rows if c.name.lower() in present]
-
-
 def plan_run(
     session: Session,
     project: ProjectRead,
@@ -186,6 +205,7 @@ def plan_run(
     jobs: list[PlannedJob] = []
     for scene in _scenes(session, project.id, req.scene_ids):
         job = PlannedJob(scene_id=scene.id, scene_name=scene.name)
+        job.time, job.weather, job.target = scene_target(scene, req)
         if req.stage == Stage.style:
             base = session.get(Asset, scene.reference_asset_id) if scene.reference_asset_id else None
             if base is None:
@@ -194,11 +214,15 @@ def plan_run(
             base = approved_output(session, project.id, scene.id, req.stage)
             if base is None:
                 job.blocked = f'No approved output of an earlier stage; approve a {STAGE_ORDER[STAGE_ORDER.index(req.stage) - 1].value} candidate first.'
-        chars: list[Character] = []
-        if req.stage == Stage.character:
-            chars = _characters_for(session, project.id, scene, req.character_ids)
-            if not chars and not job.blocked:
-                job.blocked = 'No characters chosen or present in this scene.'
+        if req.stage in (Stage.time, Stage.weather) and not job.target and not job.blocked:
+            word = (
+                'time of day (day, dusk or night)' if req.stage == Stage.time else 'weather (clear, rain, fog or snow)'
+            )
+            job.blocked = f'The scene has no {req.stage.value} in its continuity; choose a {word} for it.'
+        described = prompts.prompt_characters(session, project.id, scene.continuity, req.character_ids)
+        chars = described if req.stage == Stage.character else []  # only this stage sends their reference images
+        if req.stage == Stage.character and not chars and not job.blocked:
+            job.blocked = 'No characters chosen or present in this scene.'
         if base is not None:
             job.inputs.append(_inp('scene', base))
             job.size = req.size or size_for(base.width, base.height)
@@ -210,8 +234,8 @@ def plan_run(
             ref_assets = [session.get(Asset, r.asset_id) for r in refs]
             job.inputs += [_inp('character', a, c.name) for a in ref_assets if a is not None]
             job.character_names.append(c.name)
-        char_reads = [characters_svc.get_character(session, project.id, c.id) for c in chars]
-        params = {'time': req.time, 'weather': req.weather}
+        char_reads = [characters_svc.get_character(session, project.id, c.id) for c in described]
+        params = {'time': job.time, 'weather': job.weather}
         job.prompt = prompts.compose(
             template,
             stage=req.stage,

@@ -69,8 +69,8 @@ def create_run(session: Session, project_id: str, plan: RunPlan, *, account: dic
             inputs=[asdict(x) for x in pj.inputs],
             cost_estimate_usd=pj.cost_usd,
             params={
-                'time': req.time,
-                'weather': req.weather,
+                'time': pj.time,
+                'weather': pj.weather,
                 'size': list(pj.size),
                 'characters': pj.character_names,
                 'scene': pj.scene_name,

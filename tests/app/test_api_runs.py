@@ -46,11 +46,15 @@ async def test_the_spend_guard_and_validation_are_the_pages_own(api: Api) -> Non
     refused = await api.post(P + '/runs/trigger', json=body)
     assert refused.status_code == 400 and refused.json()['error_kind'] == 'policy'
     assert refused.json()['error_code'] == 'spend_confirmation_required'
-    r = await api.post(P + '/runs/trigger', json={'stage': 'time', 'candidates': 1})
-    assert r.status_code == 422 and r.json()['error_code'] == 'invalid_time'
+    r = await api.post(
+        P + '/runs/trigger', json={'stage': 'time', 'candidates': 1, 'scene_targets': {'x': {'time': 'noon'}}}
+    )
+    assert r.status_code == 422 and "time: must be one of 'day'" in r.json()['error']
+    r = await api.post(P + '/runs/trigger', json={'stage': 'time', 'candidates': 1})  # each scene's own time: a plan
+    assert r.status_code == 201 and len(r.json()['plan']['blocked']) == 3  # nothing approved yet to vary
     r = await api.post(P + '/runs/trigger', json={'stage': 'style', 'candidates': 99})
     assert r.status_code == 422
-    assert (await api.get(P + '/runs')).json()['count'] == 0
+    assert (await api.get(P + '/runs')).json()['count'] == 1
 
 
 async def test_generate_then_review_a_candidate(api: Api) -> None:  # noqa: F811
@@ -71,3 +75,16 @@ async def test_generate_then_review_a_candidate(api: Api) -> None:  # noqa: F811
     assert file.status_code == 200 and file.content[:4] == b'\x89PNG'
     approved = (await api.get(P + '/assets', params={'status': 'approved'})).json()
     assert [a['id'] for a in approved['assets']] == [asset_id]
+
+
+async def test_a_plan_starts_in_one_call_exactly_as_planned(api: Api) -> None:  # noqa: F811
+    ensure_demo(api.deps.sessions, api.deps.store)
+    dry = (await api.post(P + '/runs', json={'stage': 'style', 'candidates': 1})).json()
+    run_id = dry['run_id']
+    started = await api.post(f'{P}/runs/{run_id}/start', json={})
+    assert started.status_code == 200, started.text
+    assert started.json()['run']['status'] == 'queued' and started.json()['run']['total'] == 3
+    again = await api.post(f'{P}/runs/{run_id}/start', json={})
+    assert again.status_code == 409 and again.json()['error_code'] == 'not_a_plan'
+    events = (await api.get(P + '/audit-events', params={'action': 'run.start_plan'})).json()['audit_events']
+    assert [e['payload']['run_id'] for e in events] == [run_id]

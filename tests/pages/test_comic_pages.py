@@ -94,3 +94,29 @@ async def test_lay_out_a_page_with_a_balloon_and_export_it(user: User, deps) -> 
     with deps.sessions() as s:
         (row,) = s.exec(select(Export)).all()
     assert row.format == 'cbz' and (deps.store.root(project) / row.path).is_file()
+
+
+async def test_an_untitled_chapter_is_named_and_new_pages_land_in_the_chosen_chapter(user: User, deps) -> None:
+    from models.layout import Page
+
+    with deps.sessions() as s:
+        projects.create_project(s, ProjectCreate(slug='harbour', name='Harbour Tales'), data_dir=deps.data_dir)
+    for module in (media, dashboard, comic_pages):
+        module.register(deps)
+    await user.open('/projects/harbour')
+    await user.open('/pages')
+    user.find('chapter-title').elements.pop().value = 'The quay'
+    user.find('chapter-create').click()
+    await user.should_see('Chapter 1 · The quay created')
+    user.find('chapter-create').click()  # no title: allowed, and named so it is never a blank entry
+    await user.should_see('Chapter 2 · untitled created')
+    picker = user.find('chapter-select').elements.pop()
+    assert sorted(picker.options.values()) == ['Chapter 1 · The quay', 'Chapter 2 · untitled']
+    first = next(k for k, v in picker.options.items() if v.startswith('Chapter 1'))
+    picker.value = first
+    await user.should_see(marker='page-add')
+    user.find('page-add').click()
+    await user.should_see(marker='page-item')
+    with deps.sessions() as s:
+        (page,) = s.exec(select(Page)).all()
+    assert page.chapter_id == first

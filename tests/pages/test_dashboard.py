@@ -62,8 +62,23 @@ async def test_an_over_long_name_is_a_notification_naming_the_limit(user: User, 
     await user.open('/')
     user.find('new-project').click()
     user.find('project-name').type('x' * 300)
+    user.find('project-slug').clear()
     user.find('project-slug').type('long')
     user.find('create-project').click()
     await user.should_see('Name: at most 200 characters (got 300).')
     with deps.sessions() as s:
         assert projects.list_projects(s, include_archived=True) == []
+
+
+async def test_unknown_project_run_and_review_urls_get_a_friendly_page(user, deps, caplog) -> None:  # noqa: ANN001
+    from pages import register_all
+
+    register_all(deps)
+    await user.open('/projects/no-such-thing')
+    await user.should_see('There is no project "no-such-thing".')
+    await user.should_see(marker='not-found-home')
+    await user.open('/runs/0123456789abcdef')
+    await user.should_see('There is no run "0123456789abcdef".')
+    await user.open('/review/0123456789abcdef')
+    await user.should_see('There is no run "0123456789abcdef".')
+    assert not [r for r in caplog.records if r.levelname == 'ERROR']

@@ -102,3 +102,29 @@ def test_a_configured_chat_account_is_used_and_its_failure_falls_back(sessions, 
     assert by_llm.instruction.payload['source'] == 'llm' and by_llm.instruction.estimate['candidates'] == 1
     assert fallback.instruction.type == 'backup' and fallback.instruction.payload['source'] == 'grammar'
     assert 'offline interpreter' in fallback.reply.content
+
+
+def test_more_candidates_for_a_scene_follow_its_current_stage(sessions, store, demo, chat_id) -> None:
+    import asyncio
+
+    from models.base import Stage
+    from services.review import decisions as review
+    from services.runs import control as runs
+    from services.runs.candidate_qa import CandidateQA
+    from services.runs.executor import RunExecutor
+    from services.runs.plan import RunRequest
+
+    card = post(sessions, demo, chat_id, 'make 3 more candidates for scene 1').instruction
+    assert card is not None and card.payload['inputs']['stage'] == 'style'  # nothing generated yet: style
+    with sessions() as s:
+        first = copilot.vocabulary(s, demo).scenes[0]
+        run_id = runs.start(s, demo, RunRequest(Stage.style, scene_ids=[first.id], candidates=1, mode='run')).run_id
+    asyncio.run(RunExecutor(sessions=sessions, store=store, qa=CandidateQA(store)).drain(run_id=run_id))
+    with sessions() as s:
+        (job,) = review.run_review(s, demo.id, run_id)
+        review.decide(s, demo.id, job.candidates[0].id, 'approve')
+        run_id = runs.start(s, demo, RunRequest(Stage.time, scene_ids=[first.id], candidates=1, mode='run')).run_id
+    asyncio.run(RunExecutor(sessions=sessions, store=store, qa=CandidateQA(store)).drain(run_id=run_id))
+    card = post(sessions, demo, chat_id, 'make 3 more candidates for scene 1').instruction
+    assert card is not None and card.payload['inputs']['stage'] == 'time' and card.payload['inputs']['time'] is None
+    assert card.payload['constraints']['candidates'] == 3

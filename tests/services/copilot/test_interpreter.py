@@ -136,3 +136,18 @@ def test_llm_timeout_falls_back() -> None:
     with FakeChatServer(latency_s=1.0) as slow:
         result, note = interpret_with_fallback('back up', VOCAB, llm(slow, timeout_s=0.2, max_retries=0))
     assert isinstance(result, Proposal) and 'did not answer within' in note
+
+
+def test_more_candidates_take_the_scenes_current_stage() -> None:
+    vocab = Vocabulary(scenes=(Named('s1', 'Launch pad', 'time'), Named('s2', 'Café table'), Named('s3', 'Night')))
+    p = interpret('make 3 more candidates for scene 1', vocab)
+    assert isinstance(p, Proposal) and p.inputs['stage'] == 'time' and p.inputs['scene_ids'] == ['s1']
+    assert p.constraints['candidates'] == 3 and p.inputs['time'] is None  # each scene's own time
+    assert (
+        p.objective
+        == "Time of day → each scene's own (its current stage) on scene 1 (Launch pad) with 3 candidates each"
+    )
+    p = interpret('two more takes on scenes 2-3', vocab)
+    assert isinstance(p, Proposal) and p.inputs['stage'] == 'style' and p.constraints['candidates'] == 2
+    mixed = interpret('make 3 more candidates', vocab)
+    assert isinstance(mixed, NotUnderstood) and 'different stages (style, time)' in mixed.message

@@ -103,6 +103,7 @@ def test_cbz_opens_with_comic_info_and_balloons_drawn_over_unchanged_sources(com
     assert (fields['Title'], fields['Series']) == ('Liftoff', comic.demo.name)
     assert (fields['Number'], fields['Writer'], fields['PageCount']) == ('1', 'Ann Artist', '2')
     assert len(info.find('Pages')) == 2 and first_page.size == page_pixels('us_comic', DPI)
+    assert tuple(round(v) for v in first_page.info['dpi']) == (DPI, DPI)  # the page image carries its DPI
 
     body, text = balloon_region(first_page, 'two', 0, SPEECH)
     white = sum(body.histogram()[236:]) / (body.width * body.height)

@@ -17,6 +17,8 @@ from models.provider import ProviderAccountCreate
 from models.runs import Candidate, Job, Run
 from services.errors import Conflict, Invalid
 from services.files import sha256_file
+from services.layout import chapters
+from services.postprocess import archive
 from services.postprocess.runs import (
     PostprocessRequest,
     PostprocessRunner,
@@ -94,19 +96,20 @@ def test_full_chain_on_three_approved_demo_images(sessions, store) -> None:
     result = PostprocessRunner(sessions, store).run(
         'demo', PostprocessRequest(stage='style'), on_progress=lambda f, m: seen.append((f, m))
     )
-    assert not result.failures and len(result.outputs) == 9
+    assert not result.failures and len(result.outputs) == 6  # scene panels keep their background by default
     assert [f for f, _ in seen] == sorted(f for f, _ in seen) and seen[-1][0] == 1.0
-    assert {o.ops for o in result.outputs} == {('bg',), ('bg', 'upscale'), ('bg', 'upscale', 'color')}
+    assert {o.ops for o in result.outputs} == {('upscale',), ('upscale', 'color')}
+    assert not any(o.archived for o in result.outputs)  # the defaults keep the work
     with sessions() as s:
         for source_id, final in result.finals().items():
-            assert final.ops == ('bg', 'upscale', 'color') and source_id in sources
+            assert final.ops == ('upscale', 'color') and source_id in sources
             # walk the derived_from links back from the last output to the approved candidate
             chain, current = [], final.asset_id
             while ups := [p for p in lineage(s, demo.id, current)['parents'] if p['relation'] == 'derived_from']:
                 chain.append(ups[0]['params']['op'])
                 assert {'op', 'method', 'params', 'ms'} <= set(ups[0]['params'])
                 current = ups[0]['asset_id']
-            assert current == source_id and chain == ['color', 'upscale', 'bg']
+            assert current == source_id and chain == ['color', 'upscale']
             root = s.get(Asset, current)
             cand = s.get(Candidate, root.meta['candidate_id'])
             job = s.get(Job, root.meta['job_id'])
@@ -117,14 +120,10 @@ def test_full_chain_on_three_approved_demo_images(sessions, store) -> None:
             assert (out.width, out.height) == (root.width * 2, root.height * 2)
             assert out.status == (ReviewState.archived if final.verdict == 'fail' else ReviewState.generated)
             with Image.open(store.path_of(demo, out)) as im:
-                alpha = np.asarray(im.getchannel('A'))
-                assert im.mode == 'RGBA' and alpha.min() == 0 and alpha.max() == 255  # the cut-out survived colour
+                assert im.mode == 'RGB'  # the whole panel, background and all
             # sources untouched: same bytes, still approved and immutable
             assert sha256_file(store.path_of(demo, root)) == before[root.id] == root.sha256
             assert root.status == ReviewState.approved and root.immutable
-        for o in result.outputs:  # every step after the cut-out keeps its transparency
-            with Image.open(store.path_of(demo, s.get(Asset, o.asset_id))) as im:
-                assert im.mode == 'RGBA' and im.getchannel('A').getextrema() == (0, 255), o.ops
         reports = s.exec(select(QualityReport).where(QualityReport.candidate_id.is_(None))).all()  # type: ignore[union-attr]
         assert {r.asset_id for r in reports} == {o.asset_id for o in result.outputs}
         colour_link = lineage(s, demo.id, next(iter(result.finals().values())).asset_id)['parents'][0]['params']
@@ -193,3 +192,49 @@ def test_remote_cutout_only_with_a_stored_key(sessions, store, project) -> None:
         assert 'unavailable' in params['remote_error'] and 'rb-key' not in str(params)
         with Image.open(store.path_of(project, s.get(Asset, remote.asset_id))) as im:
             assert im.mode == 'RGBA' and im.getpixel((0, 0))[3] == 0
+
+
+def test_a_cutout_asked_for_is_judged_on_what_it_keeps(sessions, store, project) -> None:
+    source = approved(sessions, store, project, drawing())
+    result = PostprocessRunner(sessions, store).run('pp', PostprocessRequest(asset_ids=[source], steps='bg,upscale'))
+    assert [o.ops for o in result.outputs] == [('bg',), ('bg', 'upscale')]  # named by the artist: cut out
+    with sessions() as s:
+        for o in result.outputs:
+            report = s.exec(select(QualityReport).where(QualityReport.asset_id == o.asset_id)).one()
+            kept = report.metrics['cutout']
+            assert kept['verdict'] == 'pass' and 0.1 < kept['value'] < 0.9, kept
+            assert report.verdict != 'fail' and not o.archived, report.metrics
+            with Image.open(store.path_of(project, s.get(Asset, o.asset_id))) as im:
+                alpha = np.asarray(im.getchannel('A'))
+                assert im.mode == 'RGBA' and alpha.min() == 0 and alpha.max() == 255  # transparency survived
+
+
+def test_character_sheets_are_cut_out_by_default_and_panels_are_not(sessions, store, project) -> None:
+    panel = approved(sessions, store, project, drawing())
+    with sessions() as s:
+        sheet, _ = store.ingest(s, project, drawing(500), name='mara-front.png', kind=AssetKind.character)
+    result = PostprocessRunner(sessions, store).run('pp', PostprocessRequest(asset_ids=[panel, sheet.id]))
+    ops = {o.source_id: o.ops for o in result.finals().values()}
+    assert ops == {panel: ('upscale', 'color'), sheet.id: ('bg', 'upscale', 'color')}
+    every = PostprocessRunner(sessions, store).run('pp', PostprocessRequest(asset_ids=[panel], cutout='all'))
+    assert every.finals()[panel].ops == ('bg', 'upscale', 'color')
+    with pytest.raises(Invalid, match='Cut-out scope'):
+        PostprocessRunner(sessions, store).run('pp', PostprocessRequest(asset_ids=[panel], cutout='some'))
+
+
+def test_an_archived_output_shows_why_and_is_restored_in_one_call(sessions, store, project) -> None:
+    source = approved(sessions, store, project, drawing())
+    with sessions() as s:
+        projects.update_project(s, 'pp', ProjectUpdate(settings={'qa': {'min_width': 4096, 'min_height': 4096}}))
+    (out,) = PostprocessRunner(sessions, store).run('pp', PostprocessRequest(asset_ids=[source], steps='color')).outputs
+    with sessions() as s:
+        (item,) = archive.archived_outputs(s, project.id)
+        assert item.asset.id == out.asset_id and item.source_id == source
+        assert item.reason == 'technical: 600×600 is under the 4096×4096 minimum'
+        assert chapters.placeable_assets(s, project.id)[0].id == source  # archived: not offered on Pages
+        restored = archive.restore_output(s, project.id, out.asset_id)
+        assert restored.status == ReviewState.generated
+        assert out.asset_id in {a.id for a in chapters.placeable_assets(s, project.id)}
+        assert archive.archived_outputs(s, project.id) == []
+        with pytest.raises(Conflict, match='Only an archived'):
+            archive.restore_output(s, project.id, out.asset_id)
