@@ -16,6 +16,7 @@ from app import (
     cli_providers,
     cli_qa,
     cli_references,
+    cli_review,
     cli_runs,
     cli_tokens,
 )
@@ -33,6 +34,7 @@ cli = typer.Typer(
 project_cli = typer.Typer(help='Create and list projects.', no_args_is_help=True)
 cli.add_typer(project_cli, name='project')
 cli_runs.register(cli)
+cli_review.register(cli)
 cli_qa.register(cli)
 cli_postprocess.register(cli)
 cli_backups.register(cli)
