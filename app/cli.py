@@ -12,6 +12,7 @@ from app import (
     cli_backups,
     cli_copilot,
     cli_export,
+    cli_pages,
     cli_postprocess,
     cli_providers,
     cli_qa,
@@ -42,6 +43,7 @@ cli_providers.register(cli)
 cli_references.register(cli)
 cli_copilot.register(cli)
 cli_export.register(cli)
+cli_pages.register(cli)
 cli_tokens.register(cli)
 
 

@@ -241,6 +241,7 @@ def auto_layout(
 ) -> LayoutPlan:
     """Plan, then (unless dry) create the chapter if needed and append the pages with their panels placed."""
     plan = plan_layout(session, project_id, chapter, template=template, grid=grid, stage=stage)
+    plan.dry_run = dry_run
     if dry_run or not plan.pages:
         return plan
     if plan.chapter_id is None:
