@@ -136,3 +136,13 @@ def test_llm_timeout_falls_back() -> None:
     with FakeChatServer(latency_s=1.0) as slow:
         result, note = interpret_with_fallback('back up', VOCAB, llm(slow, timeout_s=0.2, max_retries=0))
     assert isinstance(result, Proposal) and 'did not answer within' in note
+
+
+def test_grammar_reads_a_layout_request() -> None:
+    p = proposal('lay out chapter 1')
+    assert (p.type, p.inputs) == ('layout', {'chapter': 1, 'template': None, 'stage': None})
+    assert p.objective == 'Lay out the approved panels of chapter 1 on new pages'
+    p = proposal('Auto-layout chapter 2 with the four template using the time images')
+    assert p.inputs == {'chapter': 2, 'template': 'four', 'stage': 'time'}
+    assert proposal('make the pages').inputs['chapter'] == 1
+    assert proposal('lay out chapter 3 with night panels').type == 'layout'  # not a night run
