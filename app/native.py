@@ -18,7 +18,7 @@ PIP_COMMAND = "pip install 'kroma-studio[native]'"
 APT_PACKAGES = (
     'libegl1 libgl1 libglib2.0-0 libfontconfig1 libdbus-1-3 libxkbcommon0 libxkbcommon-x11-0 libxcb-cursor0 '
     'libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 '
-    'libxcb-xkb1 libnss3 libxcomposite1 libxdamage1 libxrandr2 libxtst6 libxkbfile1 libasound2t64'
+    'libxcb-xkb1 libnss3 libxcomposite1 libxdamage1 libxrandr2 libxtst6 libxkbfile1 libudev1 libasound2t64'
 )
 APT_COMMAND = f'sudo apt-get install -y {APT_PACKAGES}'
 MODULES = ('webview', 'qtpy', 'PyQt6', 'PyQt6.QtWebEngineWidgets')

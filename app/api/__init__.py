@@ -79,9 +79,13 @@ def register_api(app: FastAPI, deps: Deps) -> list[BaseRoute]:
     ctx = ApiContext(deps)
     routes: list[BaseRoute] = []
     routers = [routes_system.build(ctx, route_count=lambda: len(routes)), *(g.build(ctx) for g in GROUPS)]
+    lifespan = app.router.lifespan_context
     for router in routers:
         routes.extend(router.routes)
         app.include_router(router)
+    # include_router wraps the app's lifespan once per router even when the router has none (as ours); undone, or
+    # every registration (each API test on NiceGUI's one app) nests it deeper until the recursion limit
+    app.router.lifespan_context = lifespan
     install_error_handlers(app)
     cache: dict[str, Any] = {}
 

@@ -209,7 +209,7 @@ def plan_layout(
     placed = _placed_scenes(session, chapter_id)
     picks: list[PanelPick] = []
     for scene in scenes_svc.list_scenes(session, project_id):
-        if (scene.chapter or 1) != chapter:
+        if (1 if scene.chapter is None else scene.chapter) != chapter:  # no chapter yet: the first
             continue
         if scene.id in placed:
             plan.skipped.append((scene.name, f'already on page {placed[scene.id]}'))
