@@ -113,7 +113,9 @@ def approve_best(
         proj = projects.get_project(s, project)
         result = best.approve_best(s, proj.id, stage, run_id=run)
     for p in result.approved:
-        typer.echo(f'approved {p.scene}: candidate {p.candidate_id} (#{p.rank}, {p.verdict}, {p.score:.3f})')
+        typer.echo(
+            f'approved {p.scene}: candidate {p.candidate_id} (#{p.rank}, {p.verdict}, {p.score:.3f}) asset {p.asset_id}'
+        )
     for p in result.kept:
         typer.echo(f'kept     {p.scene}: already approved (asset {p.asset_id})')
     for u in result.unresolved:

@@ -65,14 +65,11 @@ def test_empty_home_to_a_verified_cbz_with_the_cli(tmp_path: Path) -> None:
     kroma('run', 'saga', '--stage', 'time', '--time', 'day', '--candidates', '1', '--mode', 'run', '--wait')
     best = kroma('review', 'approve-best', 'saga', '--stage', 'time')
     assert 'time: 2 approved, 0 kept, 0 without' in best
-    approved = re.findall(r'^approved (.+?): candidate', best, re.M)
-    assert approved == [s['name'] for s in scenes]
-    listing = kroma('review', 'saga', '--stage', 'time')
-    day = re.findall(r'approved\s+asset ([0-9a-f]{32})', listing)
-    assert 'would add 1 page(s) with 2 panel(s) (dry run)' in kroma(
-        'pages', 'layout', 'saga', '--chapter', '1', '--dry-run'
-    )
-    assert kroma('pages', 'saga').startswith('saga has no chapters yet')
+    approved = re.findall(r'^approved (.+?): candidate .+ asset ([0-9a-f]{32})$', best, re.M)
+    assert [name for name, _ in approved] == [s['name'] for s in scenes]
+    day = [asset for _, asset in approved]
+    dry = kroma('pages', 'layout', 'saga', '--chapter', '1', '--dry-run')
+    assert 'would add 1 page(s) with 2 panel(s) (dry run)' in dry and re.findall(r'asset (\w+)$', dry, re.M) == day
     assert 'added 1 page(s) with 2 panel(s)' in kroma('pages', 'layout', 'saga', '--chapter', '1')
     kroma('pages', 'balloon', 'add', 'saga', '--text', 'Morning.', '--kind', 'caption')
     assert 'caption 1: "Morning."' in kroma('pages', 'saga')
