@@ -12,10 +12,12 @@ from app import (
     cli_backups,
     cli_copilot,
     cli_export,
+    cli_pages,
     cli_postprocess,
     cli_providers,
     cli_qa,
     cli_references,
+    cli_review,
     cli_runs,
     cli_tokens,
 )
@@ -33,6 +35,7 @@ cli = typer.Typer(
 project_cli = typer.Typer(help='Create and list projects.', no_args_is_help=True)
 cli.add_typer(project_cli, name='project')
 cli_runs.register(cli)
+cli_review.register(cli)
 cli_qa.register(cli)
 cli_postprocess.register(cli)
 cli_backups.register(cli)
@@ -40,6 +43,7 @@ cli_providers.register(cli)
 cli_references.register(cli)
 cli_copilot.register(cli)
 cli_export.register(cli)
+cli_pages.register(cli)
 cli_tokens.register(cli)
 
 

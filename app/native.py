@@ -18,11 +18,12 @@ PIP_COMMAND = "pip install 'kroma-studio[native]'"
 APT_PACKAGES = (
     'libegl1 libgl1 libglib2.0-0 libfontconfig1 libdbus-1-3 libxkbcommon0 libxkbcommon-x11-0 libxcb-cursor0 '
     'libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 '
-    'libxcb-xkb1 libnss3 libxcomposite1 libxdamage1 libxrandr2 libxtst6 libxkbfile1 libasound2t64'
+    'libxcb-xkb1 libnss3 libxcomposite1 libxdamage1 libxrandr2 libxtst6 libxkbfile1 libudev1 libasound2t64'
 )
 APT_COMMAND = f'sudo apt-get install -y {APT_PACKAGES}'
 MODULES = ('webview', 'qtpy', 'PyQt6', 'PyQt6.QtWebEngineWidgets')
 WINDOW_SIZE = (1440, 900)
+CHROMIUM_FLAGS, NO_SANDBOX = 'QTWEBENGINE_CHROMIUM_FLAGS', '--no-sandbox'
 
 
 class NativeUnavailable(KromaError):
@@ -67,9 +68,21 @@ def check_native(
         )
 
 
+def sandbox_flags(environ: Mapping[str, str], euid: int) -> str | None:
+    """Chromium inside Qt WebEngine refuses to start as root with its sandbox on; the new flags, or None if fine."""
+    flags = environ.get(CHROMIUM_FLAGS, '')
+    if euid != 0 or NO_SANDBOX in flags.split():
+        return None
+    return f'{flags} {NO_SANDBOX}'.strip()
+
+
 def prepare_native(app: Any) -> dict[str, Any]:
     """Check, pick pywebview's Qt backend, and return the extra ui.run() arguments for the window."""
     check_native()
     app.native.start_args['gui'] = 'qt'
+    flags = sandbox_flags(os.environ, os.geteuid() if hasattr(os, 'geteuid') else -1)
+    if flags is not None:  # the window process is spawned later and inherits this environment
+        os.environ[CHROMIUM_FLAGS] = flags
+        log.warning("running as root: the window's web engine runs without its sandbox (%s)", NO_SANDBOX)
     log.info('opening the studio in a native window (pywebview, Qt)')
     return {'native': True, 'window_size': WINDOW_SIZE}

@@ -22,6 +22,7 @@ TYPE_LABELS = {
     'pipeline_run': 'Run',
     'qa_check': 'QA check',
     'postprocess': 'Post-process',
+    'layout': 'Layout',
     'export': 'Export',
     'backup': 'Backup',
     'custom': 'Agent task',

@@ -7,13 +7,14 @@ from typing import Any
 from nicegui import run, ui
 
 from components.errors import notify_errors
+from components.layout_plan import layout_dialog
 from components.page_editor import EditorActions, PageActions, PagePreview, chapter_bar, page_bar, panel_editor
 from models.assets import AssetRead
 from models.layout import ChapterCreate, PageCreate, PageUpdate
 from pages.common import project_frame
 from services.deps import Deps
 from services.errors import parse
-from services.layout import chapters
+from services.layout import autolayout, chapters
 
 
 def register(deps: Deps) -> None:
@@ -99,10 +100,28 @@ def register(deps: Deps) -> None:
                 move=mutate(lambda s, d: chapters.move_page(s, project.id, state['page'], d)),
                 delete=mutate(lambda s: chapters.delete_page(s, project.id, state['page']), page=None),
             )
+
+            def lay_out(s: Any, number: int) -> None:
+                plan = autolayout.auto_layout(s, project.id, number)
+                first = plan.pages[0].page_id if plan.pages else state['page']
+                state.update(chapter=plan.chapter_id, page=first, slot=0, balloon=None)
+
+            @notify_errors
+            def auto_layout() -> None:
+                """The dry run in a dialog first; Lay out fills new pages of the current chapter (or chapter 1)."""
+                with deps.sessions() as s:
+                    number = chapters.get_chapter(s, project.id, state['chapter']).number if state['chapter'] else 1
+                    plan = autolayout.auto_layout(s, project.id, number, dry_run=True)
+                layout_dialog(plan, lambda: mutate(lay_out)(number))
+
             ui.label(f'Pages · {project.name}').classes('text-2xl font-semibold')
-            ui.button('Export…', icon='ios_share', on_click=lambda: ui.navigate.to('/export')).props('outline').mark(
-                'go-export'
-            )
+            with ui.row().classes('gap-2'):
+                ui.button('Auto-layout', icon='auto_awesome_mosaic', on_click=auto_layout).props('outline').mark(
+                    'auto-layout'
+                )
+                ui.button('Export…', icon='ios_share', on_click=lambda: ui.navigate.to('/export')).props(
+                    'outline'
+                ).mark('go-export')
 
             @ui.refreshable
             def body() -> None:

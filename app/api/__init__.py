@@ -18,9 +18,11 @@ from app.api import (
     routes_audit,
     routes_copilot,
     routes_exports,
+    routes_layout,
     routes_projects,
     routes_providers,
     routes_references,
+    routes_review,
     routes_runs,
     routes_sets,
     routes_system,
@@ -41,7 +43,9 @@ GROUPS = (
     routes_sets,
     routes_providers,
     routes_runs,
+    routes_review,
     routes_assets,
+    routes_layout,
     routes_exports,
     routes_copilot,
     routes_audit,
@@ -75,9 +79,13 @@ def register_api(app: FastAPI, deps: Deps) -> list[BaseRoute]:
     ctx = ApiContext(deps)
     routes: list[BaseRoute] = []
     routers = [routes_system.build(ctx, route_count=lambda: len(routes)), *(g.build(ctx) for g in GROUPS)]
+    lifespan = app.router.lifespan_context
     for router in routers:
         routes.extend(router.routes)
         app.include_router(router)
+    # include_router wraps the app's lifespan once per router even when the router has none (as ours); undone, or
+    # every registration (each API test on NiceGUI's one app) nests it deeper until the recursion limit
+    app.router.lifespan_context = lifespan
     install_error_handlers(app)
     cache: dict[str, Any] = {}
 

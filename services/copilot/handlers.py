@@ -20,6 +20,7 @@ from services.copilot.llm import post_json, run_sync
 from services.deps import Deps
 from services.errors import Invalid, KromaError, NotFound, ProviderError
 from services.exports.exporter import Exporter, ExportRequest
+from services.layout import autolayout
 from services.postprocess.runs import PostprocessRequest, PostprocessRunner
 from services.projects.assets import AssetStore
 from services.runs import candidate_qa
@@ -55,6 +56,7 @@ def handler_table(deps: Deps, *, agent_backoff_s: float = AGENT_BACKOFF_S) -> di
         'pipeline_run': partial(pipeline_run, secrets=deps.secrets, wake_runs=deps.wake.runs, store=deps.store),
         'qa_check': partial(qa_check, store=deps.store),
         'postprocess': partial(postprocess, store=deps.store, secrets=deps.secrets),
+        'layout': layout,
         'export': partial(export, store=deps.store),
         'backup': partial(backup, deps=deps),
         'custom': partial(custom, secrets=deps.secrets, agent_url=deps.options.agent_url, backoff_s=agent_backoff_s),
@@ -164,6 +166,25 @@ def postprocess(
         'archived': archived,
         'failures': [f.reason for f in result.failures],
         'message': f'{len(result.outputs)} output(s), {archived} archived, {len(result.failures)} failed.',
+    }
+
+
+def layout(sessions: SessionFactory, project: ProjectRead, payload: dict[str, Any]) -> dict[str, Any]:
+    """Auto-layout of a chapter, through the same service as the page editor's button and `kroma pages layout`."""
+    inputs = payload.get('inputs', {})
+    chapter = int(inputs.get('chapter') or 1)
+    with sessions() as s:
+        plan = autolayout.auto_layout(
+            s, project.id, chapter, template=inputs.get('template'), stage=inputs.get('stage')
+        )
+    panels = sum(len(p.panels) for p in plan.pages)
+    skipped = f', {len(plan.skipped)} scene(s) skipped' if plan.skipped else ''
+    return {
+        'chapter': chapter,
+        'page_ids': [p.page_id for p in plan.pages],
+        'panels': panels,
+        'skipped': [f'{scene}: {why}' for scene, why in plan.skipped],
+        'message': f'Chapter {chapter}: {len(plan.pages)} new page(s) with {panels} panel(s){skipped}.',
     }
 
 

@@ -9,9 +9,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from services.layout.templates import TEMPLATES
 from services.runs.plan import MAX_CANDIDATES
 
-TYPES = ('pipeline_run', 'qa_check', 'postprocess', 'export', 'backup', 'custom')
+TYPES = ('pipeline_run', 'qa_check', 'postprocess', 'layout', 'export', 'backup', 'custom')
 NUMBER_WORDS = {
     w: i for i, w in enumerate(['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine', 'ten'])
 }
@@ -60,7 +61,7 @@ class InstructionFields(BaseModel):
     """The one schema both interpreters fill: the grammar directly, the LLM as its forced tool call."""
 
     model_config = ConfigDict(extra='ignore')
-    type: Literal['pipeline_run', 'qa_check', 'postprocess', 'export', 'backup', 'custom', 'not_understood']
+    type: Literal['pipeline_run', 'qa_check', 'postprocess', 'layout', 'export', 'backup', 'custom', 'not_understood']
     objective: str = Field('', description='One plain sentence; required for custom.')
     stage: Literal['style', 'time', 'weather', 'character'] | None = None
     scenes: list[int | str] = Field(default_factory=list, description='1-based scene numbers or names; empty = all.')
@@ -72,7 +73,8 @@ class InstructionFields(BaseModel):
     profile: str | None = Field(None, description='Colour profile for the color step.')
     scale: int | None = Field(None, description='Upscale factor, 2 or 4.')
     format: Literal['cbz', 'zip', 'pdf'] | None = None
-    chapter: int | None = None
+    chapter: int | None = Field(None, description='Chapter number for export and layout.')
+    template: str | None = Field(None, description=f'Page template for layout: {", ".join(TEMPLATES)}.')
     run_id: str | None = None
 
 
@@ -93,7 +95,8 @@ def suggestions(vocab: Vocabulary) -> tuple[str, ...]:
     out.append('night on scene 1' if n else 'night on all scenes')
     if vocab.characters:
         out.append(f'place {vocab.characters[0].name} in scene {min(2, n) or 1}')
-    out += ['check the style candidates', 'upscale the approved style images', 'export cbz chapter 1', 'back up']
+    out += ['check the style candidates', 'upscale the approved style images', 'lay out chapter 1']
+    out += ['export cbz chapter 1', 'back up']
     return tuple(out)
 
 
@@ -174,6 +177,11 @@ def parse(text: str, vocab: Vocabulary) -> InstructionFields | NotUnderstood:
             return NotUnderstood('Which format: cbz, zip or pdf?', ('export cbz chapter 1', 'export pdf', 'export zip'))
         chapter, _ = _take(r'\bchapter (\d+)\b', t)
         return InstructionFields(type='export', format=fmt, chapter=int(chapter.group(1)) if chapter else None)
+    if re.search(r'\b(?:lay ?-?out|auto ?-?layout|paginate|make (?:the )?pages)\b', t):
+        chapter, _ = _take(r'\bchapter (\d+)\b', t)
+        named = (n for n in TEMPLATES if re.search(rf'\b{n}(?: panels?)? template\b|\btemplate {n}\b', t))
+        chapter_no = int(chapter.group(1)) if chapter else None
+        return InstructionFields(type='layout', chapter=chapter_no, template=next(named, None), stage=_stage_word(t))
     steps = _postprocess_steps(t)
     if steps:
         profile = next(
@@ -306,6 +314,16 @@ def build(
         part = f' chapter {f.chapter}' if f.chapter else ''
         inputs = {'format': f.format, 'chapter': f.chapter}
         return Proposal('export', f'Export{part} as {f.format.upper()}', inputs, {}, source)
+    if f.type == 'layout':
+        if f.template is not None and f.template not in TEMPLATES:
+            return NotUnderstood(f'Unknown page template; choose {", ".join(TEMPLATES)}.', suggestions(vocab))
+        chapter = 1 if f.chapter is None else f.chapter
+        if not 1 <= chapter <= 9999:
+            return NotUnderstood('Chapters are numbered from 1.', suggestions(vocab))
+        how = f' with the {f.template} template' if f.template else ''
+        images = f'approved {f.stage} images' if f.stage else 'approved panels'
+        objective = f'Lay out the {images} of chapter {chapter} on new pages{how}'
+        return Proposal('layout', objective, {'chapter': chapter, 'template': f.template, 'stage': f.stage}, {}, source)
     if f.type == 'backup':
         return Proposal('backup', 'Back up the project now', {}, {}, source)
     if not f.objective.strip():

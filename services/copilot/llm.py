@@ -109,7 +109,8 @@ def system_prompt(vocab: Vocabulary) -> str:
     return (
         "You turn a comic artist's request into exactly one Kroma Studio instruction by calling "
         f'{TOOL_NAME}. Types: pipeline_run (stages style, time with day/dusk/night, weather with '
-        'clear/rain/fog/snow, character), qa_check, postprocess (steps bg, upscale, color), export (cbz, zip, pdf), '
+        'clear/rain/fog/snow, character), qa_check, postprocess (steps bg, upscale, color), layout (chapter, '
+        'optional template and stage: approved panels onto new pages), export (cbz, zip, pdf), '
         'backup, custom (anything else, for an external agent). Use only these names. '
         f'Scenes, numbered in project order: {scenes}. Characters: {chars}. '
         f'Colour profiles: {", ".join(vocab.profiles)}. If the request is unclear or names something not listed, '

@@ -108,3 +108,12 @@ async def test_api_docs_work_offline(api: Api) -> None:
         assert f'/api-docs-assets/{asset}' in html and 'cdn.jsdelivr' not in html and 'fonts.googleapis' not in html
         script = await api.get(f'/api-docs-assets/{asset}', token=None)
         assert script.status_code == 200 and len(script.content) > 500_000
+
+
+def test_registering_the_api_leaves_the_apps_lifespan_as_it_was() -> None:
+    """FastAPI wraps the lifespan once per included router; on NiceGUI's one app that nested past the recursion limit."""
+    app = FastAPI()
+    before = app.router.lifespan_context
+    for _ in range(3):
+        register_api(app, Deps(data_dir=Path('.'), sessions=None, store=None))  # type: ignore[arg-type]
+    assert app.router.lifespan_context is before

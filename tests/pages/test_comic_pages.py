@@ -14,7 +14,9 @@ from models.base import AssetKind, ReviewState
 from models.layout import Export, Panel
 from models.project import ProjectCreate
 from pages import comic_pages, dashboard, export, media
+from services.layout import chapters
 from services.projects import projects
+from tests.services.layout.test_chapters import approved_demo
 
 
 def art(sky: tuple[int, int, int] = (70, 110, 150)) -> bytes:
@@ -120,3 +122,26 @@ async def test_an_untitled_chapter_is_named_and_new_pages_land_in_the_chosen_cha
     with deps.sessions() as s:
         (page,) = s.exec(select(Page)).all()
     assert page.chapter_id == first
+
+
+async def test_auto_layout_shows_the_dry_run_then_fills_a_page(user: User, deps) -> None:
+    demo, _ = await asyncio.to_thread(approved_demo, deps.sessions, deps.store)
+    for module in (media, dashboard, comic_pages, export):
+        module.register(deps)
+    await user.open('/projects/demo')
+    await user.open('/pages')
+    await user.should_see('Start with a chapter')
+    user.find('auto-layout').click()
+    await user.should_see('Auto-layout chapter 1')
+    await user.should_see('Page 1 · 3 × 1 grid: Launch pad, Café table, Night street')
+    with deps.sessions() as s:
+        assert chapters.list_chapters(s, demo.id) == []  # the dry run wrote nothing
+    user.find('layout-confirm').click()
+    await user.should_see(marker='slot-3')
+    with deps.sessions() as s:
+        (chapter,) = chapters.list_chapters(s, demo.id)
+        (page,) = chapters.list_pages(s, demo.id, chapter.id)
+    assert (page.template, page.grid, len(page.panels)) == ('grid', {'rows': 3, 'cols': 1}, 3)
+    user.find('auto-layout').click()
+    await user.should_see('Nothing to lay out')
+    await user.should_see('Skipped Launch pad: already on page 1')

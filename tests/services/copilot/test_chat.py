@@ -11,9 +11,16 @@ from models.base import ProviderKind
 from models.ops import ChatMessage, Instruction
 from models.provider import ProviderAccountCreate
 from services.copilot import chat as copilot
+from services.copilot import instructions
+from services.copilot.handlers import handler_table
+from services.deps import Deps
 from services.errors import Invalid, NotFound
+from services.layout import chapters
 from services.providers import accounts as provider_accounts
+from services.references import scenes as scenes_svc
+from services.review import best
 from tests.fakes.chat_server import FakeChatServer
+from tests.services.review.test_best import run_stage
 
 
 @pytest.fixture
@@ -128,3 +135,23 @@ def test_more_candidates_for_a_scene_follow_its_current_stage(sessions, store, d
     card = post(sessions, demo, chat_id, 'make 3 more candidates for scene 1').instruction
     assert card is not None and card.payload['inputs']['stage'] == 'time' and card.payload['inputs']['time'] is None
     assert card.payload['constraints']['candidates'] == 3
+
+
+def test_lay_out_chapter_1_is_proposed_confirmed_and_done(sessions, store, demo, chat_id) -> None:
+    with sessions() as s:
+        scene_ids = [sc.id for sc in scenes_svc.list_scenes(s, demo.id)]
+    run_stage(sessions, store, demo, scene_ids, candidates=1)
+    with sessions() as s:
+        approved = best.approve_best(s, demo.id, 'style').approved
+    card = post(sessions, demo, chat_id, 'lay out chapter 1').instruction
+    assert card is not None and (card.type, card.inputs['chapter']) == ('layout', 1)
+    with sessions() as s:
+        instructions.confirm(s, demo.id, card.id)
+    deps = Deps(data_dir=store.data_dir, sessions=sessions, store=store)
+    assert instructions.work_once(sessions, handler_table(deps)) == card.id
+    with sessions() as s:
+        done = instructions.get_instruction(s, demo.id, card.id)
+        (chapter,) = chapters.list_chapters(s, demo.id)
+        placed = [p.asset_id for page in chapters.list_pages(s, demo.id, chapter.id) for p in page.panels]
+    assert done.state == 'done' and done.result['panels'] == len(approved)
+    assert placed == [p.asset_id for p in approved]

@@ -17,6 +17,7 @@ from services.projects import projects
 from services.projects.assets import AssetStore
 from services.projects.demo import ensure_demo
 from tests.fakes.s3_server import S3Server
+from tests.services.layout.test_chapters import approved_demo
 
 
 @pytest.fixture
@@ -58,3 +59,18 @@ def test_backup_instruction_needs_a_bucket_then_backs_up(deps, monkeypatch) -> N
         server.create_bucket('kroma-instr')
         result = handler_table(replace(deps, backup=defaults))['backup'](deps.sessions, demo, {})
     assert result['status'] == 'complete' and result['files'] > 0
+
+
+def test_layout_instruction_fills_new_pages_like_the_page_editor(deps) -> None:
+    demo, _ = approved_demo(deps.sessions, deps.store, scenes=2)
+    layout = handler_table(deps)['layout']
+    result = layout(deps.sessions, demo, {'inputs': {'chapter': 1, 'template': 'two', 'stage': 'style'}})
+    assert (
+        result['panels'] == 2 and result['message'] == 'Chapter 1: 1 new page(s) with 2 panel(s), 1 scene(s) skipped.'
+    )
+    with deps.sessions() as s:
+        (chapter,) = chapters.list_chapters(s, demo.id)
+        (page,) = chapters.list_pages(s, demo.id, chapter.id)
+    assert page.id == result['page_ids'][0] and page.template == 'two' and len(page.panels) == 2
+    with pytest.raises(Invalid, match='Unknown page template'):
+        layout(deps.sessions, demo, {'inputs': {'chapter': 1, 'template': 'nine'}})

@@ -151,3 +151,13 @@ def test_more_candidates_take_the_scenes_current_stage() -> None:
     assert isinstance(p, Proposal) and p.inputs['stage'] == 'style' and p.constraints['candidates'] == 2
     mixed = interpret('make 3 more candidates', vocab)
     assert isinstance(mixed, NotUnderstood) and 'different stages (style, time)' in mixed.message
+
+
+def test_grammar_reads_a_layout_request() -> None:
+    p = proposal('lay out chapter 1')
+    assert (p.type, p.inputs) == ('layout', {'chapter': 1, 'template': None, 'stage': None})
+    assert p.objective == 'Lay out the approved panels of chapter 1 on new pages'
+    p = proposal('Auto-layout chapter 2 with the four template using the time images')
+    assert p.inputs == {'chapter': 2, 'template': 'four', 'stage': 'time'}
+    assert proposal('make the pages').inputs['chapter'] == 1
+    assert proposal('lay out chapter 3 with night panels').type == 'layout'  # not a night run
