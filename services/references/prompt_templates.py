@@ -28,6 +28,7 @@ from models.references import (
 from services.crud import get_owned
 from services.errors import Invalid
 from services.files import ASSETS_DIR
+from services.references import ledger_state
 from services.security import audit
 
 ASSETS = ASSETS_DIR
@@ -96,7 +97,21 @@ def preview(session: Session, project_id: str, *, stage: Stage, text: str, scene
         for c in session.exec(select(Character).where(Character.project_id == project_id).order_by(col(Character.name)))
         if c.name.lower() in present
     ]
-    return compose(text, stage=stage, scene=scene, guide=guide, characters=chars)
+    values = None
+    if scene is not None:
+        state = ledger_state.scene_state(session, project_id, scene.id)
+        values = ledger_state.prompt_values(state) | {'characters': ledger_characters(chars, state)}
+    return compose(text, stage=stage, scene=scene, guide=guide, characters=chars, values=values)
+
+
+def ledger_characters(chars: Sequence[CharacterRead], state: ledger_state.DerivedState) -> str:
+    """{characters} with each one's current outfit, marks and held objects from the ledger after the bible."""
+    out = []
+    for c in chars:
+        notes = ledger_state.character_notes(state, c.name)
+        bible = c.bible.strip().rstrip('.') or 'see reference images'
+        out.append(f'{c.name} ({bible}; {notes})' if notes else f'{c.name} ({bible})')
+    return '; '.join(out)
 
 
 def list_templates(session: Session, project_id: str, *, all_versions: bool = False) -> list[PromptTemplateRead]:
@@ -161,10 +176,15 @@ def compose(
     guide: StyleGuideRead | None,
     characters: Sequence[CharacterRead] = (),
     params: Mapping[str, Any] | None = None,
+    values: Mapping[str, str] | None = None,
 ) -> str:
-    """Fill a stage template with the style guide, scene, continuity and character bibles."""
+    """Fill a stage template with the style guide, scene, continuity and character bibles.
+
+    `values` (the continuity ledger's, services/references/ledger_state.prompt_values) replace the ones taken from
+    the scene's own continuity."""
     params = params or {}
-    values = {
+    cont = scene.continuity if scene else {}
+    filled = {
         'style_guide': describe_style(guide),
         'scene': f'{scene.name}: {scene.description.rstrip(".")}'.strip(': ') if scene else '',
         'continuity': describe_continuity(scene.continuity if scene else {}, params),
@@ -172,8 +192,14 @@ def compose(
         'time': params.get('time') or (scene.continuity.get('time') if scene else '') or 'day',
         'weather': params.get('weather') or (scene.continuity.get('weather') if scene else '') or 'clear',
         'stage': stage.value,
+        'location': '',
+        'props': ', '.join(cont.get('props', [])),
+        'outfits': '',
+        'marks': '',
+        'held': '',
     }
-    text = check_template(template).format(**values)
+    filled |= {k: v for k, v in (values or {}).items() if k in filled}
+    text = check_template(template).format(**filled)
     return re.sub(r'\s+', ' ', text).replace(' .', '.').strip()
 
 

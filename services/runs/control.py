@@ -16,6 +16,7 @@ from models.runs import CostEvent
 from services.errors import NotFound
 from services.providers import accounts as provider_accounts
 from services.providers.base import GenerationRequest, InputImage, Provider, ProviderConfig
+from services.providers.input_caps import input_cap
 from services.providers.registry import build_provider
 from services.runs import queue as run_queue
 from services.runs.log import write_run_log
@@ -90,6 +91,7 @@ def plan(
         estimate=_estimator(provider),
         offline=provider.is_offline,
         spent_usd=spent(session, project.id),
+        input_cap=input_cap(account.kind.value, account.model, dict(account.options)),
     )
     return result, account
 

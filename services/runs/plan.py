@@ -11,11 +11,15 @@ from sqlmodel import Session, col, select
 from models.assets import Asset
 from models.base import STAGE_ORDER, AssetKind, ReviewState, Stage
 from models.project import ProjectRead
-from models.references import Character, CharacterReference, Scene, SceneRead, StyleGuide, StyleGuideRead
+from models.references import Character, Scene, SceneRead, StyleGuide, StyleGuideRead
 from services.errors import Invalid, NotFound, PolicyRefused
+from services.providers.input_caps import InputCap
 from services.references import characters as characters_svc
+from services.references import ledger_state
 from services.references import prompt_templates as prompts
+from services.references.reference_picker import Pick
 from services.references.scenes import TIMES, WEATHERS
+from services.runs import continuity_plan
 
 MAX_CANDIDATES = 8
 
@@ -57,6 +61,8 @@ class PlannedJob:
     blocked: str = ''
     character_names: list[str] = field(default_factory=list)
     size: tuple[int, int] = (1024, 1536)
+    references: list[Pick] = field(default_factory=list)  # every character reference with why it was (not) chosen
+    extras: dict[str, Any] = field(default_factory=dict)  # ledger state, bible versions, picks: into the job's params
 
 
 @dataclass
@@ -153,10 +159,19 @@ def _characters_for(session: Session, project_id: str, scene: Scene, ids: Sequen
 
 
 def plan_run(
-    session: Session, project: ProjectRead, req: RunRequest, *, estimate: Any, offline: bool, spent_usd: float
+    session: Session,
+    project: ProjectRead,
+    req: RunRequest,
+    *,
+    estimate: Any,
+    offline: bool,
+    spent_usd: float,
+    input_cap: InputCap | None = None,
 ) -> RunPlan:
     """Build the whole plan without calling any provider; estimate(job) gives the cost of one candidate."""
     validate_request(req)
+    cap = input_cap or InputCap(None, 'no input cap given')
+    states = ledger_state.all_states(session, project.id)
     guide_row = session.exec(
         select(StyleGuide).where(StyleGuide.project_id == project.id).order_by(col(StyleGuide.created_at))
     ).first()
@@ -185,11 +200,11 @@ def plan_run(
         elif req.size:
             job.size = req.size
         job.inputs += [_inp('style', a) for a in styles]
-        for c in chars:
-            refs = session.exec(select(CharacterReference).where(CharacterReference.character_id == c.id)).all()
-            ref_assets = [session.get(Asset, r.asset_id) for r in refs]
-            job.inputs += [_inp('character', a, c.name) for a in ref_assets if a is not None]
-            job.character_names.append(c.name)
+        state = states.get(scene.id)  # the continuity ledger: outfits pick references, the state fills the prompt
+        budget = cap.character_budget(len(job.inputs))
+        job.references, chosen = continuity_plan.pick_character_references(session, chars, state, budget)
+        job.inputs += [_inp('character', a, name) for a, name in chosen]
+        job.character_names = [c.name for c in chars]
         char_reads = [characters_svc.get_character(session, project.id, c.id) for c in chars]
         params = {'time': req.time, 'weather': req.weather}
         job.prompt = prompts.compose(
@@ -199,7 +214,9 @@ def plan_run(
             guide=guide,
             characters=char_reads,
             params=params,
+            values=continuity_plan.prompt_values(state, params, char_reads),
         )
+        job.extras = continuity_plan.job_extras(session, state, chars, job.references, cap.why)
         if not job.blocked:
             job.cost_usd = round(estimate(job) * req.candidates, 4)
         jobs.append(job)
