@@ -7,15 +7,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 DEFAULT_PER_CHARACTER = 4  # providers without an input cap still get a focused set, best first
-ANGLE_FIT = {  # how well an angle serves a framing; below zero does not fit at all
+ANGLE_FIT = {  # how well an angle serves a framing; below 1 it does not fit the shot
     'close-up': {'front': 3.0, 'three-quarter': 2.5, 'profile': 0.5, 'back': -5.0},
     'medium': {'front': 3.0, 'three-quarter': 3.0, 'profile': 1.5, 'back': -1.0},
     'wide': {'front': 2.0, 'three-quarter': 2.0, 'profile': 2.0, 'back': 1.0},
 }
-SHOT_FIT = {
+SHOT_FIT = {  # below 0 it does not fit the shot
     'close-up': {'head': 2.0, 'full-body': -1.0, '': 0.5},
     'medium': {'head': 1.0, 'full-body': 1.0, '': 0.5},
-    'wide': {'head': -0.5, 'full-body': 2.0, '': 0.5},
+    'wide': {'head': 0.0, 'full-body': 2.0, '': 0.5},
 }
 WANTS = {
     'close-up': 'front and three-quarter head shots',
@@ -69,15 +69,16 @@ def score(ref: RefTags, framing: str, outfit: str | None, have_outfit: bool) -> 
     angle = ANGLE_FIT[framing].get(ref.angle, 0.0)
     shot = SHOT_FIT[framing].get(ref.shot, 0.0)
     outfit_score, outfit_words, outfit_ok = _outfit_fit(ref, outfit, have_outfit)
-    angle_ok = angle >= 0
     words = [f'{ref.angle}', ref.shot or 'shot not tagged']
     if outfit_words:
         words.append(outfit_words)
-    fits = angle_ok and outfit_ok
     why = ', '.join(words)
-    if not angle_ok:
+    if angle < 1:
         why += f' — a {ref.angle} view does not fit a {framing}'
-    return angle + shot + outfit_score, why, fits
+    elif shot < 0:
+        why += f' — a {ref.shot} reference does not fit a {framing}'
+    neutral = 0.25 if ref.expression.lower() in ('', 'neutral') else 0.0  # a neutral face serves any panel best
+    return angle + shot + outfit_score + neutral, why, angle >= 1 and shot >= 0 and outfit_ok
 
 
 def pick_references(
@@ -90,6 +91,7 @@ def pick_references(
     framing = framing or 'medium'
     wants = WANTS[framing]
     rated: dict[str, list[tuple[float, RefTags, str, bool]]] = {}
+    order = {r.asset_id: i for i, r in enumerate(refs)}  # ties keep the given order (oldest reference first)
     for ref in refs:
         outfit = outfits.get(ref.character)
         have_outfit = bool(outfit) and any(
@@ -99,7 +101,8 @@ def pick_references(
         value, why, fits = score(ref, framing, outfit, have_outfit)
         rated.setdefault(ref.character, []).append((value, ref, why, fits))
     per_char = {
-        c: sorted(items, key=lambda t: (t[1].choice != 'pin', -t[0], t[1].asset_id)) for c, items in rated.items()
+        c: sorted(items, key=lambda t: (t[1].choice != 'pin', -t[0], order[t[1].asset_id]))
+        for c, items in rated.items()
     }
     limit = budget if budget is not None else DEFAULT_PER_CHARACTER * len(per_char)
     cap_each = DEFAULT_PER_CHARACTER if budget is None else None
