@@ -37,7 +37,10 @@ def _read(session: Session, row: Character) -> CharacterRead:
     return CharacterRead.model_validate({**row.model_dump(), 'reference_asset_ids': list(refs), 'version': version})
 
 
-def create_character(session: Session, project_id: str, data: CharacterCreate) -> CharacterRead:
+def create_character(
+    session: Session, project_id: str, data: CharacterCreate, *, version: bool = True
+) -> CharacterRead:
+    """A new character at bible version 1 (version=False: the caller records it once its references are in)."""
     name = data.name
     ensure_unique_name(session, Character, project_id, name)
     row = Character(
@@ -50,7 +53,8 @@ def create_character(session: Session, project_id: str, data: CharacterCreate) -
     )
     session.add(row)
     session.flush()
-    versions.record(session, project_id, row.id, reason='created')
+    if version:
+        versions.record(session, project_id, row.id, reason='created')
     audit.record(session, project_id=project_id, action='character.create', payload={'name': name})
     return _read(session, row)
 

@@ -21,7 +21,7 @@ from services.crud import get_owned
 from services.errors import Invalid, NotFound
 from services.security import audit
 
-PLACE = re.compile(r'^\s*(?:chapter\s*)?(\d+)\s*(?:[.,/:]|\s+scene)\s*(\d+)\s*$', re.I)
+PLACE = re.compile(r'^\s*(?:chapter\s*)?(\d+)\s*(?:[.,/:]\s*(?:scene\s*)?|scene\s*)(\d+)\s*$', re.I)
 ALLOWED = {'time': TIMES, 'weather': WEATHERS}
 
 
