@@ -116,6 +116,8 @@ def run(
             f'  {job.scene_name}: '
             + (f'blocked: {job.blocked}' if job.blocked else f'{len(job.inputs)} inputs, ${job.cost_usd:.2f}')
         )
+        for pick in job.references:  # which character references go with the job, and why (#22)
+            typer.echo(f'    {"+" if pick.chosen else "-"} {pick.character} {pick.asset_id[:8]}: {pick.reason}')
     typer.echo(f'  total ${plan.total_cost_usd:.2f}, budget left ${plan.remaining_budget_usd:.2f}')
     if mode == 'run':
         status = _execute(deps, proj.id, started.run_id, wait)

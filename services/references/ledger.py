@@ -6,7 +6,7 @@ import re
 from collections.abc import Sequence
 
 from sqlalchemy import func
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from models.continuity import (
     CHARACTER_FIELDS,
@@ -17,7 +17,6 @@ from models.continuity import (
     ContinuityEventRead,
 )
 from models.references import TIMES, WEATHERS, Character, Scene
-from services.crud import get_owned
 from services.errors import Invalid, NotFound
 from services.security import audit
 
@@ -119,11 +118,18 @@ def add_event(session: Session, project_id: str, data: ContinuityEventCreate) ->
     return read
 
 
+def _owned(session: Session, project_id: str, event_id: str) -> ContinuityEvent:
+    row = session.get(ContinuityEvent, event_id)
+    if row is None or row.project_id != project_id:
+        raise NotFound(f'No continuity event {event_id[:40]} in this project (kroma continuity list shows the ids).')
+    return row
+
+
 def update_event(
     session: Session, project_id: str, event_id: str, *, op: str, values: list[str], note: str
 ) -> ContinuityEventRead:
     """Change what an event says (the bootstrap import merges this way); where and whose stay."""
-    row = get_owned(session, ContinuityEvent, project_id, event_id)
+    row = _owned(session, project_id, event_id)
     char = session.get(Character, row.character_id) if row.character_id else None
     data = ContinuityEventCreate(
         scene=row.scene_id, panel=row.panel, character=char.name if char else None, field=row.field, op=op, value=values
@@ -139,14 +145,14 @@ def update_event(
 
 
 def remove_event(session: Session, project_id: str, event_id: str) -> None:
-    row = get_owned(session, ContinuityEvent, project_id, event_id)
+    row = _owned(session, project_id, event_id)
     label = _reads(session, project_id, [row])[0].label
     session.delete(row)
     audit.record(session, project_id=project_id, action='continuity.remove', payload={'id': event_id, 'event': label})
 
 
 def get_event(session: Session, project_id: str, event_id: str) -> ContinuityEventRead:
-    return _reads(session, project_id, [get_owned(session, ContinuityEvent, project_id, event_id)])[0]
+    return _reads(session, project_id, [_owned(session, project_id, event_id)])[0]
 
 
 def list_events(session: Session, project_id: str, *, scene_id: str | None = None) -> list[ContinuityEventRead]:
@@ -183,16 +189,3 @@ def _reads(session: Session, project_id: str, rows: Sequence[ContinuityEvent]) -
         for e in ordered
         if e.scene_id in by_id
     ]
-
-
-def scene_ids_in_order(session: Session, project_id: str) -> list[str]:
-    return [sc.id for sc in story_order(session, project_id)]
-
-
-def events_for_character(session: Session, project_id: str, character_id: str) -> list[ContinuityEventRead]:
-    rows = session.exec(
-        select(ContinuityEvent).where(
-            ContinuityEvent.project_id == project_id, col(ContinuityEvent.character_id) == character_id
-        )
-    ).all()
-    return _reads(session, project_id, list(rows))
