@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from nicegui import ui
 
+from components.continuity_views import picks_view
 from components.gallery import thumb_url
 from services.runs.plan import RunPlan
 from services.runs.status import RunProgress
@@ -52,6 +53,7 @@ def plan_view(slug: str, plan: RunPlan) -> None:
                         ui.label(inp.role).classes('text-xs text-gray-500')
             with ui.expansion('Composed prompt').classes('w-full text-sm'):
                 ui.label(job.prompt).classes('text-sm whitespace-pre-wrap').mark('plan-prompt')
+            picks_view(job.references)
 
 
 def progress_view(slug: str, progress: RunProgress) -> None:
