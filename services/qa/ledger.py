@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 import cv2
 import numpy as np
 
+from services.qa.identity import IdentityUnavailable, find_faces
 from services.qa.thresholds import PASS, UNVERIFIED, WARN, ImageInput, MetricResult, as_rgb, resize_long_side
 
 WORK_SIDE = 512
@@ -240,8 +241,6 @@ def _haar() -> cv2.CascadeClassifier:
 
 def face_boxes(rgb: np.ndarray) -> list[tuple[int, int, int, int]]:
     """Faces by the identity check's dlib detector; OpenCV's Haar cascade when dlib or its models are missing."""
-    from services.qa.identity import IdentityUnavailable, find_faces
-
     try:
         return [f.box for f in find_faces(rgb)]
     except IdentityUnavailable:

@@ -119,3 +119,18 @@ def test_outfit_colours_measured_on_a_reference() -> None:
     colours = dominant_colours(outfit_region(ref, (115, 116, 270, 270)))
     assert colours and all(int(c[1:3], 16) < 80 for c in colours)  # a dark uniform
     assert outfit_region(ref, (100, 440, 200, 479)) is None  # a face at the bottom edge has no outfit in view
+
+
+def test_without_dlib_models_faces_come_from_opencv(monkeypatch) -> None:
+    from services.qa import ledger
+    from services.qa.identity import IdentityUnavailable
+
+    def unavailable(_image) -> list:
+        raise IdentityUnavailable('Identity check unavailable: dlib is not installed.')
+
+    monkeypatch.setattr(ledger, 'find_faces', unavailable)
+    image = grace_in('day')
+    ((left, top, right, bottom),) = ledger.face_boxes(image)
+    assert right - left > 40 and bottom - top > 40
+    uniform = LedgerExpectation(outfits=(OutfitExpected('Grace', 'uniform', 'u', NAVY, 'bible'),))
+    assert ledger_check(image, uniform).verdict == 'pass'
