@@ -43,7 +43,7 @@ def test_the_message_names_the_field_by_its_label_and_states_the_limit(model, da
 
 def test_an_unknown_field_is_named_with_the_known_ones() -> None:
     err = refusal(CharacterCreate, {'name': 'Mara', 'age': 31})
-    assert err.user_message == 'Unknown field "age"; known fields: bible, name, outfits, palette.'
+    assert err.user_message == 'Unknown field "age"; known fields: bible, name, outfit_palettes, outfits, palette.'
     assert err.details['field'] == 'age'
 
 
