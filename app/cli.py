@@ -10,6 +10,7 @@ import typer
 
 from app import (
     cli_backups,
+    cli_continuity,
     cli_copilot,
     cli_export,
     cli_pages,
@@ -41,6 +42,7 @@ cli_postprocess.register(cli)
 cli_backups.register(cli)
 cli_providers.register(cli)
 cli_references.register(cli)
+cli_continuity.register(cli)
 cli_copilot.register(cli)
 cli_export.register(cli)
 cli_pages.register(cli)

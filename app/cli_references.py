@@ -88,12 +88,14 @@ def upload(
     files: Annotated[list[Path], typer.Argument(help='Image files (PNG, JPEG, WebP).')],
     kind: Annotated[str, typer.Option(help='reference, scene, style or character.')] = 'reference',
     character: Annotated[str | None, typer.Option(help='Attach the images to this character (kind character).')] = None,
-    angle: Annotated[str, typer.Option(help='With --character: front, three-quarter, side or back.')] = 'front',
+    angle: Annotated[str, typer.Option(help='With --character: front, three-quarter, profile or back.')] = 'front',
+    outfit: Annotated[str, typer.Option(help='With --character: the outfit the images show.')] = '',
+    shot: Annotated[str, typer.Option(help='With --character: head or full-body.')] = '',
 ) -> None:
     """Upload images: one line per file (accepted, duplicate, or refused with the reason); exit 1 if any was refused."""
     if kind not in UPLOAD_KINDS:
         fail(f'--kind must be one of {", ".join(UPLOAD_KINDS)}, not "{kind}".')
-    tags = parse(CharacterReferenceTags, angle=angle)
+    tags = parse(CharacterReferenceTags, angle=angle, outfit=outfit, shot=shot)
     readable, unreadable = _read_files(files)
     deps = deps_for_cli()
     with deps.sessions() as s:

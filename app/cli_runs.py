@@ -137,6 +137,8 @@ def run(
             f'  {job.scene_name}: '
             + (f'blocked: {job.blocked}' if job.blocked else f'{len(job.inputs)} inputs, ${job.cost_usd:.2f}')
         )
+        for pick in job.references:  # which character references go with the job, and why (#22)
+            typer.echo(f'    {"+" if pick.chosen else "-"} {pick.character} {pick.asset_id[:8]}: {pick.reason}')
     held = f' (${plan.reserved_usd:.2f} reserved by other runs)' if plan.reserving_runs else ''
     typer.echo(f'  total ${plan.total_cost_usd:.2f}, budget left ${plan.remaining_budget_usd:.2f}{held}')
     if mode == 'run':

@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 
 from nicegui import ui
 
+from components.continuity_views import picks_view
 from components.gallery import thumb_url
 from models.references import SceneRead
 from services.runs.plan import RunPlan
@@ -60,6 +61,7 @@ def plan_view(slug: str, plan: RunPlan) -> None:
                         ui.label(inp.role).classes('text-xs text-gray-500')
             with ui.expansion('Composed prompt').classes('w-full text-sm'):
                 ui.label(job.prompt).classes('text-sm whitespace-pre-wrap').mark('plan-prompt')
+            picks_view(job.references)
 
 
 def progress_view(slug: str, progress: RunProgress) -> None:
@@ -124,9 +126,10 @@ def plan_banner(summary: PlanSummary, *, on_start: Callable[[bool], None]) -> No
         ui.label('This is a plan: nothing has been generated or paid yet.').classes('text-lg font-semibold')
         facts = f'{summary.jobs} job(s), {summary.candidates} candidate(s) on {summary.provider}'
         ui.label(f'{facts} · estimated cost: {summary.cost_text}').mark('plan-banner-cost')
-        for scene, aim, prompt in summary.lines:
+        for (scene, aim, prompt), picks in zip(summary.lines, summary.picks, strict=True):
             with ui.expansion(f'{scene}' + (f' → {aim}' if aim else '')).classes('w-full text-sm').mark('plan-line'):
                 ui.label(prompt).classes('text-sm whitespace-pre-wrap')
+            picks_view(picks)
         for b in summary.blocked:
             ui.label(f'{b.get("scene")}: not in this plan: {b.get("reason")}').classes('text-sm text-negative')
         with ui.row().classes('items-center gap-4'):

@@ -1,6 +1,7 @@
 """SQLModel tables and read/create/update models; importing this registers every table."""
 
 from models.assets import Asset, AssetLink, QualityReport, Review
+from models.continuity import CharacterVersion, ContinuityEvent
 from models.layout import Chapter, Export, Page, Panel
 from models.ops import ApiToken, AuditEvent, Backup, ChatMessage, ChatSession, Instruction, InstructionEvent
 from models.project import Project
@@ -26,8 +27,10 @@ __all__ = [
     'Chapter',
     'Character',
     'CharacterReference',
+    'CharacterVersion',
     'ChatMessage',
     'ChatSession',
+    'ContinuityEvent',
     'CostEvent',
     'Export',
     'Instruction',

@@ -7,7 +7,7 @@ import string
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel
+from pydantic import AfterValidator, BaseModel, BeforeValidator
 from sqlalchemy import Index, UniqueConstraint, func, literal_column
 from sqlmodel import Field, SQLModel
 
@@ -26,10 +26,28 @@ from models.base import (
     project_fk,
 )
 
-ANGLES = ('front', 'three-quarter', 'side', 'back')
+ANGLES = ('front', 'three-quarter', 'profile', 'back')
+ANGLE_ALIASES = {'side': 'profile', '3/4': 'three-quarter', 'three quarter': 'three-quarter'}
+SHOTS = ('head', 'full-body')  # how much of the character a reference shows
+SHOT_TAGS = ('', *SHOTS)  # '' when not tagged
+REFERENCE_CHOICES = ('auto', 'pin', 'exclude')  # the artist's say over the planner's pick
+FRAMINGS = ('close-up', 'medium', 'wide')
 TIMES = ('day', 'dusk', 'night')
 WEATHERS = ('clear', 'rain', 'fog', 'snow')
-PLACEHOLDERS = ('style_guide', 'scene', 'continuity', 'characters', 'time', 'weather', 'stage')
+PLACEHOLDERS = (
+    'style_guide',
+    'scene',
+    'continuity',
+    'characters',
+    'time',
+    'weather',
+    'stage',
+    'location',
+    'props',
+    'outfits',
+    'marks',
+    'held',
+)
 TAG_MAX = 100
 
 
@@ -63,9 +81,16 @@ def placeholders_only(text: str) -> str:
     return text
 
 
+def angle_alias(value: object) -> object:
+    """Older tags and other tools say 'side' for a profile view; both mean the same reference."""
+    return ANGLE_ALIASES.get(value.strip().lower(), value.strip().lower()) if isinstance(value, str) else value
+
+
 Colour = Annotated[str, AfterValidator(hex_colour)]
 Palette = Annotated[list[Colour], Field(max_length=LIST_MAX)]
 Names = Annotated[list[Name], Field(max_length=LIST_MAX)]
+OutfitPalettes = Annotated[dict[Name, Palette], Field(max_length=LIST_MAX)]
+Angle = Annotated[Literal[ANGLES], BeforeValidator(angle_alias)]  # type: ignore[valid-type]
 Text = Annotated[str, Field(max_length=TEXT_MAX)]
 TemplateText = Annotated[str, Field(min_length=1, max_length=TEXT_MAX), AfterValidator(placeholders_only)]
 
@@ -115,6 +140,7 @@ class CharacterBase(SQLModel):
     bible: str = ''
     palette: list[str] = json_field(list)
     outfits: list[str] = json_field(list)
+    outfit_palettes: dict[str, list[str]] = json_field(dict)  # outfit name → its colours, for prompts and QA
 
 
 class Character(CharacterBase, table=True):
@@ -136,6 +162,8 @@ class CharacterReference(SQLModel, table=True):
     angle: str = Field(default='front', max_length=20)
     expression: str = ''
     outfit: str = ''
+    shot: str = Field(default='', max_length=20)
+    choice: str = Field(default='auto', max_length=10)
     face_encoding: list[float] | None = json_field(lambda: None)
     created_at: datetime = created_field()
 
@@ -144,6 +172,7 @@ class CharacterRead(CharacterBase):
     id: str
     project_id: str
     reference_asset_ids: list[str] = []
+    version: int = 0  # the bible's current version (services/references/character_versions)
 
 
 class CharacterCreate(Input):
@@ -151,6 +180,7 @@ class CharacterCreate(Input):
     bible: Text = Field('', title='Bible')
     palette: Palette = Field(default_factory=list, title='Palette')
     outfits: Names = Field(default_factory=list, title='Outfits')
+    outfit_palettes: OutfitPalettes = Field(default_factory=dict, title='Outfit colours')
 
 
 class CharacterUpdate(Input):
@@ -160,14 +190,17 @@ class CharacterUpdate(Input):
     bible: Text | None = Field(None, title='Bible')
     palette: Palette | None = Field(None, title='Palette')
     outfits: Names | None = Field(None, title='Outfits')
+    outfit_palettes: OutfitPalettes | None = Field(None, title='Outfit colours')
 
 
 class CharacterReferenceTags(Input):
-    """How a reference image shows its character, so prompts and QA pick the right one."""
+    """How a reference image shows its character, so the planner picks the ones that fit each shot."""
 
-    angle: Literal[ANGLES] = Field('front', title='Angle')  # type: ignore[valid-type]
+    angle: Angle = Field('front', title='Angle')
     expression: str = Field('', max_length=TAG_MAX, title='Expression')
     outfit: str = Field('', max_length=TAG_MAX, title='Outfit')
+    shot: Literal[SHOT_TAGS] = Field('', title='Shot')  # type: ignore[valid-type]
+    choice: Literal[REFERENCE_CHOICES] = Field('auto', title='Pick')  # type: ignore[valid-type]
 
 
 class CharacterReferenceCreate(CharacterReferenceTags):
@@ -200,12 +233,13 @@ class SceneRead(SceneBase):
 
 
 class Continuity(Input):
-    """A scene's state that every stage keeps: time of day, weather, props and the characters present."""
+    """A scene's own state (the ledger's base for it): time, weather, props, who is present and how it is framed."""
 
     time: Literal[TIMES] | None = Field(None, title='Time')  # type: ignore[valid-type]
     weather: Literal[WEATHERS] | None = Field(None, title='Weather')  # type: ignore[valid-type]
     props: Names = Field(default_factory=list, title='Props')
     characters: Names = Field(default_factory=list, title='Characters present')
+    framing: Literal[FRAMINGS] | None = Field(None, title='Framing')  # type: ignore[valid-type]
 
     def stored(self) -> dict[str, Any]:
         """Only what is set, so {} and {"props": []} are the same state."""

@@ -13,6 +13,7 @@ def register_all(deps: Deps) -> None:
         character_detail,
         characters,
         comic_pages,
+        continuity,
         copilot,
         dashboard,
         export,
@@ -43,8 +44,9 @@ def register_all(deps: Deps) -> None:
     backups.register(deps)
     setup.register(deps)
     references.register(deps)
-    for module in (characters, character_detail, style_guides, scenes, reference_sets, prompt_templates, gallery):
+    for module in (characters, character_detail, style_guides, scenes, continuity, reference_sets, prompt_templates):
         module.register(deps)
+    gallery.register(deps)
     bootstrap.register(deps)
     copilot.register(deps)
     instructions.register(deps)

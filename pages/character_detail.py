@@ -1,8 +1,9 @@
-"""One character (J02): edit the bible, palette and outfits; upload reference images tagged by angle and outfit."""
+"""One character (J02): edit the bible, palette, outfits and their colours; references tagged by angle, outfit and
+shot, each pinned or excluded for the planner; the bible's versions with a one-click diff."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from nicegui import ui
 
@@ -10,7 +11,8 @@ from components.errors import notify_errors
 from components.gallery import Lightbox, palette_swatches, thumb_url
 from components.upload import UploadBox
 from models.project import ProjectRead
-from models.references import CharacterReferenceTags, CharacterUpdate
+from models.references import SHOT_TAGS, CharacterReferenceTags, CharacterUpdate
+from pages.character_bible import outfit_colours_text, parse_outfit_colours, versions_section
 from pages.common import character_fields, reference_frame, split_list
 from services.deps import Deps
 from services.errors import NotFound, parse
@@ -40,6 +42,9 @@ def register(deps: Deps) -> None:
                 palette.mark('edit-palette')
                 swatches = ui.row()
                 outfits = ui.input('Outfits', value=', '.join(char.outfits)).classes('w-full').mark('edit-outfits')
+                colours = ui.textarea('Outfit colours (one outfit a line: raincoat: #f2c200, #333333)')
+                colours.classes('w-full').props('autogrow').mark('edit-outfit-colours')
+                colours.value = outfit_colours_text(char.outfit_palettes)
 
                 def show_swatches() -> None:
                     swatches.clear()
@@ -51,10 +56,12 @@ def register(deps: Deps) -> None:
 
                 @notify_errors
                 def save() -> None:
-                    data = parse(CharacterUpdate, character_fields(name, bible, palette, outfits))
+                    fields = character_fields(name, bible, palette, outfits)
+                    data = parse(CharacterUpdate, fields, outfit_palettes=parse_outfit_colours(colours.value))
                     with deps.sessions() as s:
-                        characters.update_character(s, project.id, character_id, data)
-                    ui.notify('Character saved', type='positive')
+                        saved = characters.update_character(s, project.id, character_id, data)
+                    ui.notify(f'Character saved (bible v{saved.version})', type='positive')
+                    shown['versions'].refresh()
 
                 @notify_errors
                 def delete() -> None:
@@ -67,10 +74,16 @@ def register(deps: Deps) -> None:
                     ui.button('Delete', icon='delete', on_click=delete).props('outline color=negative').mark(
                         'delete-character'
                     )
-            references_section(deps, project, character_id, split_list(outfits.value))
+            shown: dict = {}  # the versions list, refreshed after every change that makes a version
+            references_section(
+                deps, project, character_id, split_list(outfits.value), lambda: shown['versions'].refresh()
+            )
+            shown['versions'] = versions_section(deps, project, character_id)
 
 
-def references_section(deps: Deps, project: ProjectRead, character_id: str, outfits: list[str]) -> None:
+def references_section(
+    deps: Deps, project: ProjectRead, character_id: str, outfits: list[str], changed: Callable[[], None]
+) -> None:
     """Reference images by angle, each removable; new uploads get the chosen angle, expression and outfit."""
     ui.label('Reference images').classes('text-lg font-semibold')
     with ui.row().classes('items-end gap-2'):
@@ -78,15 +91,21 @@ def references_section(deps: Deps, project: ProjectRead, character_id: str, outf
         expression = ui.input('Expression', placeholder='smiling').classes('w-40').mark('upload-expression')
         outfit = ui.select(outfits, label='Outfit', new_value_mode='add-unique', clearable=True).classes('w-40')
         outfit.mark('upload-outfit')
+        shot = ui.select({t: t or 'not tagged' for t in SHOT_TAGS}, value='', label='Shot').classes('w-32')
+        shot.mark('upload-shot')
 
     def ingest(files: list[tuple[str, bytes]]) -> Sequence[UploadResult]:
         tags = parse(
-            CharacterReferenceTags, angle=angle.value, expression=expression.value or '', outfit=outfit.value or ''
+            CharacterReferenceTags,
+            angle=angle.value,
+            expression=expression.value or '',
+            outfit=outfit.value or '',
+            shot=shot.value or '',
         )
         with deps.sessions() as s:
             return characters.upload_references(s, deps.store, project, character_id, files, tags)
 
-    UploadBox(ingest, on_done=lambda _: refs.refresh(), mark='character-upload')
+    UploadBox(ingest, on_done=lambda _: (refs.refresh(), changed()), mark='character-upload')
     box = Lightbox(project.slug)
 
     @ui.refreshable
@@ -108,18 +127,33 @@ def references_section(deps: Deps, project: ProjectRead, character_id: str, outf
                     ui.image(thumb_url(project.slug, ref.asset_id)).props('loading=lazy ratio=1 fit=cover').classes(
                         'w-full cursor-pointer'
                     ).on('click', lambda _, i=i: box.open(ordered, i))
-                    tags = ' · '.join(t for t in (ref.angle, ref.expression, ref.outfit) if t)
+                    tags = ' · '.join(t for t in (ref.angle, ref.shot, ref.expression, ref.outfit) if t)
                     with ui.row().classes('items-center w-full px-1'):
                         ui.label(tags).classes('text-xs').mark('ref-tags')
                         ui.space()
+                        for choice, icon in (('pin', 'push_pin'), ('exclude', 'block')):
+                            on = ref.choice == choice
+                            ui.button(
+                                icon=icon, on_click=lambda _, a=ref.asset_id, c=('auto' if on else choice): pick(a, c)
+                            ).props(f'flat dense round size=sm {"color=accent" if on else ""}').mark(
+                                f'{choice}-ref'
+                            ).tooltip(f'{"Undo " if on else ""}{choice} for the planner')
                         ui.button(icon='link_off', on_click=lambda _, a=ref.asset_id: unlink(a)).props(
                             'flat dense round size=sm'
                         ).mark('unlink-ref').tooltip('Remove from this character')
+
+    @notify_errors
+    def pick(asset_id: str, choice: str) -> None:
+        with deps.sessions() as s:
+            characters.pick_reference(s, project.id, character_id, asset_id, choice)
+        refs.refresh()
+        changed()
 
     @notify_errors
     def unlink(asset_id: str) -> None:
         with deps.sessions() as s:
             characters.remove_reference(s, project.id, character_id, asset_id)
         refs.refresh()
+        changed()
 
     refs()

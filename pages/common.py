@@ -64,6 +64,7 @@ SECTIONS = (
     ('Characters', '/references/characters', 'characters'),
     ('Style guides', '/references/style-guides', 'style-guides'),
     ('Scenes', '/references/scenes', 'scenes'),
+    ('Continuity', '/references/continuity', 'continuity'),
     ('Reference sets', '/references/sets', 'sets'),
     ('Prompt templates', '/references/prompts', 'prompts'),
     ('Gallery', '/gallery', 'gallery'),

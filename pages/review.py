@@ -5,6 +5,7 @@ from __future__ import annotations
 from nicegui import events, ui
 
 from components.candidate_compare import candidate_row, compare_pair, inputs_strip, metric_legend
+from components.continuity_views import continuity_notes
 from components.errors import notify_errors
 from components.gallery import Lightbox
 from components.theme import frame
@@ -12,6 +13,7 @@ from pages.common import not_found_page, project_frame, project_slugs
 from services.deps import Deps
 from services.errors import NotFound
 from services.projects import projects
+from services.review import continuity as review_continuity
 from services.review import decisions as review
 from services.runs import queue as run_queue
 from services.runs import status as run_status
@@ -45,9 +47,13 @@ def register(deps: Deps) -> None:
         slug = project.slug
         state: dict = {'job': 0, 'cand': {}, 'compare': []}
 
+        notes: dict[str, review_continuity.JobContinuity] = {}
+
         def load() -> list[review.JobView]:
             with deps.sessions() as s:
-                return review.run_review(s, project.id, run_id)
+                views = review.run_review(s, project.id, run_id)
+                notes.update(review_continuity.job_continuity(s, views))  # bible versions, ledger flags (#22)
+                return views
 
         jobs = load()
         for i, j in enumerate(jobs):  # the best candidate is pre-selected
@@ -120,6 +126,8 @@ def register(deps: Deps) -> None:
                             on_compare=toggle_compare,
                             comparing=state['compare'],
                         )
+                        chosen = job.candidates[state['cand'].get(ji, 0)].id if job.candidates else None
+                        continuity_notes(notes.get(job.id), chosen)
                         with ui.row().classes('items-center'):
                             note = ui.input('Retry note').classes('w-96').mark('retry-note')
                             ui.button(

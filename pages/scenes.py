@@ -7,22 +7,24 @@ from typing import Any
 
 from nicegui import ui
 
+from components.continuity_views import state_view
 from components.errors import notify_errors
 from components.gallery import thumb_url
 from components.upload import UploadBox
 from models.base import AssetKind
-from models.references import SceneCreate, SceneRead, SceneUpdate
+from models.references import FRAMINGS, SceneCreate, SceneRead, SceneUpdate
 from pages.common import reference_frame, split_list
 from services.deps import Deps
 from services.errors import parse
 from services.projects import assets
 from services.projects.assets import AssetFilter, UploadResult
-from services.references import characters, scenes
+from services.references import characters, ledger_state, scenes
 from services.references.scenes import TIMES, WEATHERS
 
 
 def continuity_text(c: dict[str, Any]) -> str:
     bits = [c.get('time'), c.get('weather'), ', '.join(c.get('props', [])), ', '.join(c.get('characters', []))]
+    bits.append(c.get('framing'))
     return ' · '.join(b for b in bits if b) or 'no continuity yet'
 
 
@@ -38,12 +40,16 @@ def register(deps: Deps) -> None:
             with ui.row().classes('items-center w-full'):
                 ui.label(f'Scenes · {project.name}').classes('text-2xl font-semibold')
                 ui.space()
+                ui.button(
+                    'Ledger', icon='history_edu', on_click=lambda: ui.navigate.to('/references/continuity')
+                ).props('flat').mark('open-ledger')
                 ui.button('New scene', icon='add', on_click=lambda: edit(None)).mark('new-scene')
 
             @ui.refreshable
             def listing() -> None:
                 with deps.sessions() as s:
                     rows = scenes.list_scenes(s, project.id)
+                    states = ledger_state.all_states(s, project.id)  # what holds in each scene, with sources
                 if not rows:
                     ui.label('No scenes yet.').classes('text-gray-500').mark('no-scenes')
                 for sc in rows:
@@ -59,6 +65,8 @@ def register(deps: Deps) -> None:
                                 ui.label(f'{sc.name} · chapter {sc.chapter or "—"}').classes('text-lg font-semibold')
                                 ui.label(sc.description).classes('text-sm text-gray-700')
                                 ui.label(continuity_text(sc.continuity)).classes('text-xs').mark('scene-continuity')
+                                with ui.expansion(f'Ledger · {states[sc.id].where}').classes('text-xs w-full'):
+                                    state_view(states[sc.id])
                             ui.button(icon='edit', on_click=lambda _, sc=sc: edit(sc)).props('flat round').mark(
                                 'edit-scene'
                             )
@@ -72,6 +80,8 @@ def register(deps: Deps) -> None:
                     time_sel = ui.select(list(TIMES), label='Time', clearable=True).classes('w-28').mark('scene-time')
                     weather = ui.select(list(WEATHERS), label='Weather', clearable=True).classes('w-28')
                     weather.mark('scene-weather')
+                    framing = ui.select(list(FRAMINGS), label='Framing', clearable=True).classes('w-28')
+                    framing.mark('scene-framing')
                 props_in = ui.input('Props', placeholder='lantern, rope').classes('w-full').mark('scene-props')
                 present = ui.select(names, label='Characters present', multiple=True).classes('w-full')
                 present.props('use-chips').mark('scene-characters')
@@ -103,6 +113,7 @@ def register(deps: Deps) -> None:
                                 'weather': weather.value,
                                 'props': split_list(props_in.value),
                                 'characters': list(present.value or []),
+                                'framing': framing.value,
                             }.items()
                             if v
                         },
@@ -132,7 +143,7 @@ def register(deps: Deps) -> None:
                 c = sc.continuity if sc else {}
                 name.value, desc.value = (sc.name, sc.description) if sc else ('', '')
                 chapter.value = sc.chapter if sc else None
-                time_sel.value, weather.value = c.get('time'), c.get('weather')
+                time_sel.value, weather.value, framing.value = c.get('time'), c.get('weather'), c.get('framing')
                 props_in.value = ', '.join(c.get('props', []))
                 present.set_options(sorted(set(names) | set(c.get('characters', []))))
                 present.value = list(c.get('characters', []))

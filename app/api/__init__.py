@@ -16,6 +16,7 @@ from starlette.staticfiles import StaticFiles
 from app.api import (
     routes_assets,
     routes_audit,
+    routes_continuity,
     routes_copilot,
     routes_exports,
     routes_layout,
@@ -40,6 +41,7 @@ log = logging.getLogger(__name__)
 GROUPS = (
     routes_projects,
     routes_references,
+    routes_continuity,
     routes_sets,
     routes_providers,
     routes_runs,

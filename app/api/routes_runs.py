@@ -73,7 +73,8 @@ def plan_json(plan: RunPlan) -> dict[str, Any]:
     return {
         'jobs': [
             {'scene_id': j.scene_id, 'scene': j.scene_name, 'prompt': j.prompt, 'cost_usd': j.cost_usd,
-             'inputs': [asdict(i) for i in j.inputs], 'size': list(j.size)}
+             'inputs': [asdict(i) for i in j.inputs], 'size': list(j.size),
+             'references': [asdict(r) for r in j.references]}
             for j in plan.runnable
         ],
         'blocked': [{'scene_id': j.scene_id, 'scene': j.scene_name, 'reason': j.blocked} for j in plan.jobs if j.blocked],

@@ -28,7 +28,7 @@ from services.references import characters, reference_sets, scenes, style_guides
 from services.references import prompt_templates as prompts
 
 Fields = dict[str, Any]
-CONTINUITY_KEYS = ('time', 'weather', 'props', 'characters')
+CONTINUITY_KEYS = ('time', 'weather', 'props', 'characters', 'framing')
 SHOWN = {'reference_asset_id': 'reference_image'}
 
 
@@ -72,6 +72,7 @@ class Section:
     update: Callable[[Session, str, str, Any], object]
     delete: Callable[[Session, str, str], object]
     key: Callable[[Any], str] = lambda item: item.name
+    renames: bool = True  # a name written in other case renames the entity (not for keys that are not names)
 
 
 def norm_continuity(cont: dict[str, Any]) -> Fields:
@@ -85,7 +86,7 @@ def _set_given(item: BaseModel, names: tuple[str, ...]) -> set[str]:
 
 
 GUIDE_FIELDS = ('rules', 'do_text', 'dont_text', 'palette')
-CHAR_FIELDS = ('bible', 'palette', 'outfits')
+CHAR_FIELDS = ('bible', 'palette', 'outfits', 'outfit_palettes')
 SCENE_FIELDS = ('description', 'chapter', 'continuity', 'reference_asset_id')
 SET_FIELDS = ('description', 'items')
 TEMPLATE_FIELDS = ('stage', 'text')
@@ -249,7 +250,7 @@ def plan_section(
         row_id, old_name, old = current[name.lower()]
         compared = set(fields) if mode == 'replace' else section.given(item)
         patch = {k: fields[k] for k in sorted(compared) if fields[k] != old.get(k)}
-        if name != old_name and section.name != 'prompt_templates':
+        if name != old_name and section.renames and section.name != 'prompt_templates':
             patch = {'name': name, **patch}
         if patch:
             report.changes.append(Change(old_name, 'update', tuple(SHOWN.get(k, k) for k in patch)))

@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select
 from models.assets import Asset
 from models.project import ProjectRead, ProjectUpdate
 from models.provider import ProviderAccount, Secret
+from services.bootstrap import continuity
 from services.bootstrap.diff import SECTIONS, Change, SectionReport, plan_section
 from services.bootstrap.prompt import build_prompt, current_settings
 from services.bootstrap.schema import READ_ONLY, BootstrapPayload, parse_payload
@@ -269,9 +270,11 @@ def import_answer(
     top_mode = mode if isinstance(mode, str) else (payload.mode or 'merge')
     report = ImportReport(mode=top_mode, dry_run=dry_run)
     steps: list[Callable[[], object]] = []
+    sections = {**SECTIONS, 'continuity': continuity.SECTION}
+    resolve.errors += continuity.missing_references(session, project.id, payload)
     for name in payload.provided():
         section_report, section_steps = plan_section(
-            session, project.id, SECTIONS[name], getattr(payload, name), _mode_for(name, mode, payload), resolve
+            session, project.id, sections[name], getattr(payload, name), _mode_for(name, mode, payload), resolve
         )
         report.sections.append(section_report)
         steps += section_steps

@@ -10,11 +10,13 @@ from sqlmodel import Session, col, select
 
 from models.assets import Asset
 from models.base import AssetKind, Stage
+from models.continuity import CHARACTER_FIELDS, SCENE_FIELDS
 from models.project import ProjectRead
 from models.provider import ProviderAccount, Secret
+from models.references import FRAMINGS
 from services.bootstrap.schema import SCHEMA_VERSION
 from services.projects import projects
-from services.references import characters, reference_sets, scenes, style_guides
+from services.references import characters, ledger, reference_sets, scenes, style_guides
 from services.references import prompt_templates as prompts
 from services.references.prompt_templates import PLACEHOLDERS
 from services.references.scenes import TIMES, WEATHERS
@@ -37,7 +39,8 @@ EXAMPLE: dict[str, Any] = {
             'name': 'Grace',
             'bible': 'Who she is and how she looks, in a few sentences.',
             'palette': ['#1c2233'],
-            'outfits': ['uniform'],
+            'outfits': ['uniform', 'raincoat'],
+            'outfit_palettes': {'uniform': ['#1c2233', '#c9a94a'], 'raincoat': ['#f2c200']},
         }
     ],
     'scenes': [
@@ -45,7 +48,13 @@ EXAMPLE: dict[str, Any] = {
             'name': 'Harbour',
             'description': 'What the place looks like.',
             'chapter': 1,
-            'continuity': {'time': 'night', 'weather': 'rain', 'props': ['lantern'], 'characters': ['Grace']},
+            'continuity': {
+                'time': 'night',
+                'weather': 'rain',
+                'props': ['lantern'],
+                'characters': ['Grace'],
+                'framing': 'wide',
+            },
             'reference_image': 'sha256 or file name of an image listed below, or null',
         }
     ],
@@ -62,6 +71,11 @@ EXAMPLE: dict[str, Any] = {
     'prompt_templates': [
         {'name': 'style default', 'stage': 'style', 'text': 'Redraw {scene} in this style: {style_guide}'}
     ],
+    'continuity': [
+        {'scene': 'Harbour', 'field': 'weather', 'value': 'fog', 'note': 'the fog rolls in'},
+        {'scene': 'Harbour', 'panel': 3, 'character': 'Grace', 'field': 'outfit', 'value': 'raincoat'},
+        {'scene': 'Harbour', 'character': 'Grace', 'field': 'marks', 'op': 'add', 'value': ['scar on the left cheek']},
+    ],
 }
 
 
@@ -76,7 +90,13 @@ def _rules() -> list[str]:
         'what you wrote (entities you leave out of it are deleted).',
         'Colours are hex strings like "#1a2b3c".',
         f'scenes[].continuity.time is one of {", ".join(TIMES)}; weather is one of {", ".join(WEATHERS)}; props and '
-        'characters are lists of names.',
+        f'characters are lists of names; framing is one of {", ".join(FRAMINGS)}.',
+        'continuity is the ledger of changes in story order: each event names a scene by name (and optionally a '
+        'panel number), a field, and a value; a change holds from there on until another event changes it. Fields '
+        f'{", ".join(SCENE_FIELDS)} belong to the scene; {", ".join(CHARACTER_FIELDS)} (marks = injuries and marks, '
+        'held = held objects) belong to the character the event names. op is set (default), add or remove (props, '
+        'marks, held only) or clear. One event per scene, panel, character and field.',
+        'characters[].outfit_palettes gives each outfit its colours, so QA can check what a character wears.',
         f'prompt_templates[].stage is one of {", ".join(s.value for s in Stage)}; its text may use only these '
         f'placeholders: {placeholders}.',
         'Images are referenced by the sha256 or the file name of an image under "Images you can reference"; you '
@@ -139,7 +159,7 @@ def current_settings(session: Session, project: ProjectRead) -> dict[str, Any]:
             g.model_dump(include=guide_fields) for g in style_guides.list_style_guides(session, project.id)
         ],
         'characters': [
-            c.model_dump(include={'name', 'bible', 'palette', 'outfits'})
+            c.model_dump(include={'name', 'bible', 'palette', 'outfits', 'outfit_palettes'})
             for c in characters.list_characters(session, project.id)
         ],
         'scenes': [
@@ -148,7 +168,7 @@ def current_settings(session: Session, project: ProjectRead) -> dict[str, Any]:
                 'description': sc.description,
                 'chapter': sc.chapter,
                 'continuity': {
-                    k: v for k, v in sc.continuity.items() if k in ('time', 'weather', 'props', 'characters')
+                    k: v for k, v in sc.continuity.items() if k in ('time', 'weather', 'props', 'characters', 'framing')
                 },
                 'reference_image': shas.get(sc.reference_asset_id or ''),
             }
@@ -165,6 +185,22 @@ def current_settings(session: Session, project: ProjectRead) -> dict[str, Any]:
         'prompt_templates': [
             {'name': t.name, 'stage': t.stage.value, 'text': t.text}
             for t in prompts.list_templates(session, project.id)
+        ],
+        'continuity': [
+            {
+                k: v
+                for k, v in {
+                    'scene': e.scene,
+                    'panel': e.panel,
+                    'character': e.character,
+                    'field': e.field,
+                    'op': e.op,
+                    'value': e.values,
+                    'note': e.note,
+                }.items()
+                if v not in (None, '') and not (k == 'op' and v == 'set')
+            }
+            for e in ledger.list_events(session, project.id)
         ],
         'provider_accounts': [{'name': a.name, 'kind': a.kind.value, 'model': a.model} for a in accounts],
         'secrets': [{'provider': s.provider, 'name': s.name, 'has_value': bool(s.ciphertext)} for s in secrets],

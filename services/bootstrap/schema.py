@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, ValidationError, model_validator
 
 from models.base import NAME_MAX, Input, Name
+from models.continuity import ContinuityEventCreate
 from models.project import Description
 from models.references import (
     CharacterCreate,
@@ -19,7 +20,7 @@ from models.references import (
 from services.errors import Invalid, rule_of
 
 SCHEMA_VERSION = 'kroma.bootstrap.v2'
-SECTIONS = ('style_guides', 'characters', 'scenes', 'reference_sets', 'prompt_templates')
+SECTIONS = ('style_guides', 'characters', 'scenes', 'reference_sets', 'prompt_templates', 'continuity')
 READ_ONLY = ('provider_accounts', 'secrets')
 SECRET_FIELDS = {'value', 'secret', 'secret_value', 'api_key', 'apikey', 'key', 'token', 'password', 'ciphertext'}
 Mode = Literal['merge', 'replace']
@@ -81,6 +82,8 @@ class SecretRef(NoSecrets):
 class BootstrapPayload(Input):
     """A section left out is untouched; a section given is merged or replaced as a whole.
 
+    `continuity` holds the ledger's change events; one per scene, panel, character and field.
+
     Style guides, characters and prompt templates are the studio's own create models, so an answer meets the same
     limits as the forms; scenes and reference sets name their images by sha256 or file name instead of by id.
     """
@@ -93,11 +96,21 @@ class BootstrapPayload(Input):
     scenes: list[SceneIn] | None = None
     reference_sets: list[ReferenceSetIn] | None = None
     prompt_templates: list[PromptTemplateCreate] | None = None
+    continuity: list[ContinuityEventCreate] | None = Field(None, max_length=10_000)
     provider_accounts: list[ProviderAccountRef] | None = None
     secrets: list[SecretRef] | None = None
 
     def provided(self) -> list[str]:
         return [s for s in SECTIONS if getattr(self, s) is not None]
+
+
+def item_key(item: Any) -> str:
+    """What makes an item unique in its section: a name, a template's key, or an event's place and field."""
+    if isinstance(item, PromptTemplateCreate):
+        return item.key
+    if isinstance(item, ContinuityEventCreate):
+        return f'{item.scene}/{item.panel or ""}/{item.character or ""}/{item.field}'
+    return item.name
 
 
 def field_path(loc: tuple[int | str, ...]) -> str:
@@ -132,7 +145,7 @@ def parse_payload(data: Any) -> BootstrapPayload:
     for section in SECTIONS:
         seen: set[str] = set()
         for i, item in enumerate(getattr(payload, section) or []):
-            key = (item.key if isinstance(item, PromptTemplateCreate) else item.name).lower()
+            key = item_key(item).lower()
             if key in seen:
                 duplicates.append(f'{section}[{i}].name: "{key}" appears twice (names ignore case)')
             seen.add(key)

@@ -13,7 +13,7 @@ from models.provider import ProviderAccount
 from models.references import CharacterCreate, CharacterReferenceCreate, SceneCreate, StyleGuideCreate
 from services.projects.assets import AssetStore
 from services.projects.projects import create_project
-from services.references import characters, scenes, style_guides
+from services.references import character_versions, characters, scenes, style_guides
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,10 @@ def ensure_demo(sessions: SessionFactory, store: AssetStore) -> bool:
         for name, refs in demo_art.character_refs().items():
             bible, palette = bibles[name]
             char = characters.create_character(
-                s, project.id, CharacterCreate(name=name, bible=bible, palette=palette, outfits=[refs[0][2]])
+                s,
+                project.id,
+                CharacterCreate(name=name, bible=bible, palette=palette, outfits=[refs[0][2]]),
+                version=False,
             )
             for angle, image, outfit in refs:
                 asset, _ = store.ingest(
@@ -95,7 +98,8 @@ def ensure_demo(sessions: SessionFactory, store: AssetStore) -> bool:
                     kind=AssetKind.character,
                     tags=['character'],
                 )
-                tags = CharacterReferenceCreate(asset_id=asset.id, angle=angle, outfit=outfit)
-                characters.add_reference(s, project.id, char.id, tags)
+                tags = CharacterReferenceCreate(asset_id=asset.id, angle=angle, outfit=outfit, shot='head')
+                characters.add_reference(s, project.id, char.id, tags, version=False)
+            character_versions.record(s, project.id, char.id, reason='created')
     log.info('Demo project created')
     return True

@@ -23,6 +23,7 @@ from models.references import (
 )
 from services.crud import apply_patch, changes, ensure_unique_name, get_owned
 from services.errors import NotFound
+from services.references import character_versions as versions
 from services.security import audit
 
 if TYPE_CHECKING:
@@ -32,15 +33,28 @@ if TYPE_CHECKING:
 
 def _read(session: Session, row: Character) -> CharacterRead:
     refs = session.exec(select(CharacterReference.asset_id).where(CharacterReference.character_id == row.id)).all()
-    return CharacterRead.model_validate({**row.model_dump(), 'reference_asset_ids': list(refs)})
+    version = versions.current_versions(session, [row.id])[row.id]
+    return CharacterRead.model_validate({**row.model_dump(), 'reference_asset_ids': list(refs), 'version': version})
 
 
-def create_character(session: Session, project_id: str, data: CharacterCreate) -> CharacterRead:
+def create_character(
+    session: Session, project_id: str, data: CharacterCreate, *, version: bool = True
+) -> CharacterRead:
+    """A new character at bible version 1 (version=False: the caller records it once its references are in)."""
     name = data.name
     ensure_unique_name(session, Character, project_id, name)
-    row = Character(project_id=project_id, name=name, bible=data.bible, palette=data.palette, outfits=data.outfits)
+    row = Character(
+        project_id=project_id,
+        name=name,
+        bible=data.bible,
+        palette=data.palette,
+        outfits=data.outfits,
+        outfit_palettes=data.outfit_palettes,
+    )
     session.add(row)
     session.flush()
+    if version:
+        versions.record(session, project_id, row.id, reason='created')
     audit.record(session, project_id=project_id, action='character.create', payload={'name': name})
     return _read(session, row)
 
@@ -52,6 +66,8 @@ def update_character(session: Session, project_id: str, character_id: str, data:
         ensure_unique_name(session, Character, project_id, patch['name'], exclude_id=row.id)
     apply_patch(row, patch)
     session.add(row)
+    if patch:
+        versions.record(session, project_id, row.id, reason='edited ' + ', '.join(sorted(patch)))
     audit.record(session, project_id=project_id, action='character.update', payload={'id': row.id, **patch})
     return _read(session, row)
 
@@ -72,8 +88,9 @@ def get_character(session: Session, project_id: str, character_id: str) -> Chara
 
 
 def add_reference(
-    session: Session, project_id: str, character_id: str, data: CharacterReferenceCreate
+    session: Session, project_id: str, character_id: str, data: CharacterReferenceCreate, *, version: bool = True
 ) -> CharacterReference:
+    """Attach an image (or retag one already attached); a change of the character's images is a new bible version."""
     get_owned(session, Character, project_id, character_id)
     asset = get_owned(session, Asset, project_id, data.asset_id)
     existing = session.exec(
@@ -83,10 +100,32 @@ def add_reference(
     ).first()
     ref = existing or CharacterReference(project_id=project_id, character_id=character_id, asset_id=asset.id)
     ref.angle, ref.expression, ref.outfit = data.angle, data.expression, data.outfit
+    ref.shot, ref.choice = data.shot, data.choice
     asset.character_id = character_id
     session.add_all([ref, asset])
     session.flush()
+    if version:
+        versions.record(
+            session, project_id, character_id, reason='reference retagged' if existing else 'reference added'
+        )
     return ref
+
+
+def pick_reference(session: Session, project_id: str, character_id: str, asset_id: str, choice: str) -> None:
+    """Pin a reference (always sent, first), exclude it (never sent) or hand it back to the planner (auto)."""
+    for ref in references(session, project_id, character_id):
+        if ref.asset_id == asset_id:
+            ref.choice = choice
+            session.add(ref)
+            versions.record(session, project_id, character_id, reason=f'reference {choice}')
+            audit.record(
+                session,
+                project_id=project_id,
+                action='character.pick_reference',
+                payload={'character_id': character_id, 'asset_id': asset_id, 'choice': choice},
+            )
+            return
+    raise NotFound('That image is not a reference of this character.')
 
 
 def references(session: Session, project_id: str, character_id: str) -> list[CharacterReference]:
@@ -102,6 +141,8 @@ class CharacterRef:
     angle: str
     expression: str
     outfit: str
+    shot: str = ''
+    choice: str = 'auto'
 
 
 def find_character(session: Session, project_id: str, name: str) -> CharacterRead:
@@ -116,7 +157,7 @@ def find_character(session: Session, project_id: str, name: str) -> CharacterRea
 
 def list_references(session: Session, project_id: str, character_id: str) -> list[CharacterRef]:
     return [
-        CharacterRef(r.asset_id, r.angle, r.expression, r.outfit)
+        CharacterRef(r.asset_id, r.angle, r.expression, r.outfit, r.shot, r.choice)
         for r in sorted(references(session, project_id, character_id), key=lambda r: (ANGLES.index(r.angle), r.id))
         if r.angle in ANGLES
     ]
@@ -127,6 +168,7 @@ def remove_reference(session: Session, project_id: str, character_id: str, asset
     for ref in references(session, project_id, character_id):
         if ref.asset_id == asset_id:
             session.delete(ref)
+            versions.record(session, project_id, character_id, reason='reference removed')
             audit.record(
                 session,
                 project_id=project_id,
@@ -154,5 +196,6 @@ def upload_references(
     for r in results:
         if r.asset is not None:
             ref = CharacterReferenceCreate(asset_id=r.asset.id, **tags.model_dump())
-            add_reference(session, project.id, character_id, ref)
+            add_reference(session, project.id, character_id, ref, version=False)
+    versions.record(session, project.id, character_id, reason='references uploaded')
     return results

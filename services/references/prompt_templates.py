@@ -28,6 +28,7 @@ from models.references import (
 from services.crud import get_owned
 from services.errors import Invalid
 from services.files import ASSETS_DIR
+from services.references import ledger_state
 from services.security import audit
 
 ASSETS = ASSETS_DIR
@@ -92,7 +93,33 @@ def preview(session: Session, project_id: str, *, stage: Stage, text: str, scene
     guide = StyleGuideRead.model_validate(guide_row.model_dump()) if guide_row else None
     rows = prompt_characters(session, project_id, scene.continuity if scene else {})
     chars = [CharacterRead.model_validate(c.model_dump()) for c in rows]
-    return compose(text, stage=stage, scene=scene, guide=guide, characters=chars)
+    values = None
+    if scene is not None:
+        values = ledger_values(ledger_state.scene_state(session, project_id, scene.id), {}, chars)
+    return compose(text, stage=stage, scene=scene, guide=guide, characters=chars, values=values)
+
+
+def ledger_values(
+    state: ledger_state.DerivedState | None, params: Mapping[str, Any], chars: Sequence[CharacterRead]
+) -> dict[str, str]:
+    """The ledger's placeholder values, {characters} with each one's current outfit, marks and held objects:
+    one function for the preview and the run, so both compose the same text."""
+    if state is None:
+        return {}
+    values = ledger_state.prompt_values(state, params)
+    if chars:
+        values['characters'] = ledger_characters(chars, state)
+    return values
+
+
+def ledger_characters(chars: Sequence[CharacterRead], state: ledger_state.DerivedState) -> str:
+    """{characters} with each one's current outfit, marks and held objects from the ledger after the bible."""
+    out = []
+    for c in chars:
+        notes = ledger_state.character_notes(state, c.name)
+        bible = c.bible.strip().rstrip('.') or 'see reference images'
+        out.append(f'{c.name} ({bible}; {notes})' if notes else f'{c.name} ({bible})')
+    return '; '.join(out)
 
 
 def prompt_characters(
@@ -169,10 +196,15 @@ def compose(
     guide: StyleGuideRead | None,
     characters: Sequence[CharacterRead] = (),
     params: Mapping[str, Any] | None = None,
+    values: Mapping[str, str] | None = None,
 ) -> str:
-    """Fill a stage template with the style guide, scene, continuity and character bibles."""
+    """Fill a stage template with the style guide, scene, continuity and character bibles.
+
+    `values` (the continuity ledger's, services/references/ledger_state.prompt_values) replace the ones taken from
+    the scene's own continuity."""
     params = params or {}
-    values = {
+    cont = scene.continuity if scene else {}
+    filled = {
         'style_guide': describe_style(guide),
         'scene': f'{scene.name}: {scene.description.rstrip(".")}'.strip(': ') if scene else '',
         'continuity': describe_continuity(scene.continuity if scene else {}, params),
@@ -180,8 +212,14 @@ def compose(
         'time': params.get('time') or (scene.continuity.get('time') if scene else '') or 'day',
         'weather': params.get('weather') or (scene.continuity.get('weather') if scene else '') or 'clear',
         'stage': stage.value,
+        'location': '',
+        'props': ', '.join(cont.get('props', [])),
+        'outfits': '',
+        'marks': '',
+        'held': '',
     }
-    text = _drop_empty_labels(check_template(template), values).format(**values)
+    filled |= {k: v for k, v in (values or {}).items() if k in filled}
+    text = _drop_empty_labels(check_template(template), filled).format(**filled)
     return re.sub(r'\s+', ' ', text).replace(' .', '.').strip()
 
 

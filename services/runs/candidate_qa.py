@@ -20,6 +20,7 @@ from services.qa.ranking import rank
 from services.qa.report import QAReport, evaluate
 from services.qa.style import build_style_profile
 from services.qa.thresholds import QAThresholds
+from services.runs import ledger_qa
 
 log = logging.getLogger(__name__)
 
@@ -61,16 +62,18 @@ class CandidateQA:
                     characters[i.get('name') or 'character'] += list(
                         reference_encodings(str(paths[i['asset_id']]), i['sha256'])
                     )
-        return [
+        images = [self.store.path_of(project, session.get(Asset, cand.asset_id)) for cand in candidates]
+        reports = [
             evaluate(
-                self.store.path_of(project, session.get(Asset, cand.asset_id)),
+                image,
                 scene=scene,
                 style_profile=profile,
                 characters=dict(characters) or None,
                 thresholds=thresholds,
             )
-            for cand in candidates
+            for image in images
         ]
+        return ledger_qa.with_ledger(session, self.store, job, images, reports)  # the continuity ledger (#22)
 
     def record(self, session: Session, job: Job, candidates: list[Candidate], reports: list[QAReport]) -> None:
         """Store each report, summarise it on the candidate, archive failures and rank the job's candidates."""

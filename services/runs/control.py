@@ -15,6 +15,7 @@ from models.provider import ProviderAccount
 from services.errors import NotFound
 from services.providers import accounts as provider_accounts
 from services.providers.base import GenerationRequest, InputImage, Provider, ProviderConfig, images_per_call
+from services.providers.input_caps import input_cap
 from services.providers.registry import build_provider
 from services.runs import budget, leases
 from services.runs import queue as run_queue
@@ -94,6 +95,7 @@ def plan(
         spent_usd=view.spent_usd,
         reserved_usd=view.reserved_usd,
         reserving_runs=view.reserving_runs,
+        input_cap=input_cap(account.kind.value, account.model, dict(account.options)),
     )
     return result, account
 

@@ -11,11 +11,15 @@ from sqlmodel import Session, col, select
 from models.assets import Asset
 from models.base import STAGE_ORDER, AssetKind, ReviewState, Stage
 from models.project import ProjectRead
-from models.references import CharacterReference, Scene, SceneRead, StyleGuide, StyleGuideRead
+from models.references import Scene, SceneRead, StyleGuide, StyleGuideRead
 from services.errors import Invalid, NotFound, PolicyRefused
+from services.providers.input_caps import InputCap
 from services.references import characters as characters_svc
+from services.references import ledger_state
 from services.references import prompt_templates as prompts
+from services.references.reference_picker import Pick
 from services.references.scenes import TIMES, WEATHERS
+from services.runs import continuity_plan
 
 MAX_CANDIDATES = 8
 
@@ -61,6 +65,8 @@ class PlannedJob:
     time: str | None = None
     weather: str | None = None
     target: str = ''  # what this job aims for and why, e.g. 'time day (the scene's own)'
+    references: list[Pick] = field(default_factory=list)  # every character reference with why it was (not) chosen
+    extras: dict[str, Any] = field(default_factory=dict)  # ledger state, bible versions, picks: into the job's params
 
 
 @dataclass
@@ -140,11 +146,14 @@ def validate_request(req: RunRequest) -> None:
             raise Invalid(f'Weather must be one of {", ".join(WEATHERS)}.', code='invalid_weather')
 
 
-def scene_target(scene: Scene, req: RunRequest) -> tuple[str | None, str | None, str]:
+def scene_target(
+    scene: Scene, req: RunRequest, state: ledger_state.DerivedState | None = None
+) -> tuple[str | None, str | None, str]:
     """The time and weather a scene's job aims for: this scene's override, else the run's, else the scene's own
-    continuity, so a day scene never turns night because a selector had a default. Returns (time, weather, why)."""
+    state (its continuity as the ledger carries it forward), so a day scene never turns night because a selector
+    had a default. Returns (time, weather, why)."""
     own = (req.scene_targets or {}).get(scene.id) or {}
-    cont = scene.continuity or {}
+    cont = {k: ledger_state.stage_target(state, k) or (scene.continuity or {}).get(k) for k in ('time', 'weather')}
     values: dict[str, str | None] = {'time': req.time, 'weather': req.weather}
     why = ''
     for key in ('time', 'weather'):
@@ -193,9 +202,12 @@ def plan_run(
     spent_usd: float,
     reserved_usd: float = 0.0,
     reserving_runs: int = 0,
+    input_cap: InputCap | None = None,
 ) -> RunPlan:
     """Build the whole plan without calling any provider; estimate(job, n) gives the cost of a job's n candidates."""
     validate_request(req)
+    cap = input_cap or InputCap(None, 'no input cap given')
+    states = ledger_state.all_states(session, project.id)
     guide_row = session.exec(
         select(StyleGuide).where(StyleGuide.project_id == project.id).order_by(col(StyleGuide.created_at))
     ).first()
@@ -205,7 +217,8 @@ def plan_run(
     jobs: list[PlannedJob] = []
     for scene in _scenes(session, project.id, req.scene_ids):
         job = PlannedJob(scene_id=scene.id, scene_name=scene.name)
-        job.time, job.weather, job.target = scene_target(scene, req)
+        state = states.get(scene.id)
+        job.time, job.weather, job.target = scene_target(scene, req, state)
         if req.stage == Stage.style:
             base = session.get(Asset, scene.reference_asset_id) if scene.reference_asset_id else None
             if base is None:
@@ -229,11 +242,11 @@ def plan_run(
         elif req.size:
             job.size = req.size
         job.inputs += [_inp('style', a) for a in styles]
-        for c in chars:
-            refs = session.exec(select(CharacterReference).where(CharacterReference.character_id == c.id)).all()
-            ref_assets = [session.get(Asset, r.asset_id) for r in refs]
-            job.inputs += [_inp('character', a, c.name) for a in ref_assets if a is not None]
-            job.character_names.append(c.name)
+        # the continuity ledger: the outfit picks references, the state fills the prompt
+        budget = cap.character_budget(len(job.inputs))
+        job.references, chosen = continuity_plan.pick_character_references(session, chars, state, budget)
+        job.inputs += [_inp('character', a, name) for a, name in chosen]
+        job.character_names = [c.name for c in chars]
         char_reads = [characters_svc.get_character(session, project.id, c.id) for c in described]
         params = {'time': job.time, 'weather': job.weather}
         job.prompt = prompts.compose(
@@ -243,7 +256,9 @@ def plan_run(
             guide=guide,
             characters=char_reads,
             params=params,
+            values=prompts.ledger_values(state, params, char_reads),
         )
+        job.extras = continuity_plan.job_extras(session, state, chars, job.references, cap.why)
         if not job.blocked:
             job.cost_usd = round(estimate(job, req.candidates), 6)
         jobs.append(job)

@@ -13,6 +13,7 @@ from models.base import RunMode, Stage, WorkState
 from models.project import ProjectRead
 from models.runs import Candidate, Job, Run
 from services.errors import Conflict
+from services.references.reference_picker import Pick
 from services.runs import control
 from services.runs import queue as run_queue
 from services.runs.log import write_run_log
@@ -32,6 +33,7 @@ class PlanSummary:
     provider: str
     blocked: list[dict[str, str]]
     lines: list[tuple[str, str, str]]  # per job: scene, what it aims for ('time day'; '' for other stages), prompt
+    picks: list[list[Pick]]  # per job: the character references the planner chose or left out, and why
 
     @property
     def cost_text(self) -> str:
@@ -66,6 +68,7 @@ def plan_summary(session: Session, project_id: str, run_id: str) -> PlanSummary:
         provider=str(provider.get('name') or 'Offline renderer'),
         blocked=list((run.settings_snapshot or {}).get('blocked') or []),
         lines=[(str(j.params.get('scene', '')), aims.get(j.id, ''), j.prompt) for j in jobs],
+        picks=[[Pick(**p) for p in (j.params.get('references') or {}).get('picks', [])] for j in jobs],
     )
 
 

@@ -75,6 +75,7 @@ def create_run(session: Session, project_id: str, plan: RunPlan, *, account: dic
                 'characters': pj.character_names,
                 'scene': pj.scene_name,
                 'palette': plan.palette,
+                **pj.extras,  # continuity state, character bible versions, reference picks (#22)
             },
         )
         session.add(job)

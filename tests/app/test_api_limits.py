@@ -23,7 +23,7 @@ CASES: list[tuple[str, str, dict[str, Any], dict[str, Any], str]] = [
     ('PATCH', P + '/characters/{character}', {'bible': 'Tall'}, {'name': 'x' * 201},
      'Name: at most 200 characters (got 201).'),
     ('POST', P + '/characters/{character}/references', {'asset_id': '{asset}'}, {'angle': 'top'},
-     "Angle: must be one of 'front', 'three-quarter', 'side' or 'back'."),
+     "Angle: must be one of 'front', 'three-quarter', 'profile' or 'back'."),
     ('POST', P + '/style-guides', {'name': 'Ink'}, {'palette': ['#000000'] * 33}, 'Palette: at most 32 items (got 33).'),
     ('PATCH', P + '/style-guides/{guide}', {'rules': 'Flat'}, {'dont_text': 'x' * 20_001},
      "Don't: at most 20,000 characters (got 20,001)."),

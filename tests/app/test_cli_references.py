@@ -105,7 +105,7 @@ def test_upload_prints_one_line_per_file(kroma: Deps, tmp_path: Path) -> None:
     code, out, _ = invoke('upload', 'moon', str(tmp_path / 'b.png'), '--character', 'hero', '--angle', 'side')
     assert code == 0 and out.startswith('b.png\tduplicate')
     with kroma.sessions() as s:
-        assert [r.angle for r in characters.list_references(s, pid, hero.id)] == ['side']
+        assert [r.angle for r in characters.list_references(s, pid, hero.id)] == ['profile']  # 'side' means profile
 
 
 def test_upload_refuses_a_device_before_reading_it(kroma: Deps, tmp_path: Path) -> None:

@@ -53,7 +53,7 @@ async def test_create_a_character_and_upload_twenty_images_at_once(user: User, d
         hero = characters.find_character(s, project.id, 'Hero')
     await user.open(f'/references/characters/{hero.id}')
     await user.should_see(marker='no-references')
-    user.find('upload-angle').elements.pop().value = 'side'
+    user.find('upload-angle').elements.pop().value = 'profile'
     files = [SmallFileUpload(f'pose-{i:02}.png', 'image/png', png_bytes((i * 12, 40, 90), (24, 24))) for i in range(18)]
     files.insert(5, SmallFileUpload('notes.png', 'image/png', b'these are my notes, not a picture'))
     files.append(SmallFileUpload('huge.png', 'image/png', huge_png_header(20000, 20000)))
@@ -66,7 +66,7 @@ async def test_create_a_character_and_upload_twenty_images_at_once(user: User, d
     assert len(user.find('character-ref').elements) == 18
     with deps.sessions() as s:
         refs = characters.list_references(s, project.id, hero.id)
-        assert len(refs) == 18 and {r.angle for r in refs} == {'side'}
+        assert len(refs) == 18 and {r.angle for r in refs} == {'profile'}
         assert s.exec(select(func.count()).select_from(Character)).one() == 1
 
 

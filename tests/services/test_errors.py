@@ -34,7 +34,7 @@ def refusal(model: type[BaseModel], data: object, **kw: str) -> Invalid:
         (CharacterCreate, {'name': 'A', 'palette': ['#ffffff', 'red']}, 'Palette item 2: not a hex colour like #1a2b3c (got "red").'),
         (SceneCreate, {'name': 'Quay', 'continuity': {'time': 'noon'}}, "Continuity › Time: must be one of 'day', 'dusk' or 'night'."),
         (SceneCreate, {'name': 'Quay', 'chapter': 10**6}, 'Chapter: must be a whole number from 0 to 100,000 (got 1,000,000).'),
-        (SceneCreate, {'name': 'Quay', 'continuity': {'mood': 'grim'}}, 'Continuity: unknown field "mood"; known fields: characters, props, time, weather.'),
+        (SceneCreate, {'name': 'Quay', 'continuity': {'mood': 'grim'}}, 'Continuity: unknown field "mood"; known fields: characters, framing, props, time, weather.'),
     ],
 )  # fmt: skip
 def test_the_message_names_the_field_by_its_label_and_states_the_limit(model, data, message) -> None:
@@ -43,7 +43,7 @@ def test_the_message_names_the_field_by_its_label_and_states_the_limit(model, da
 
 def test_an_unknown_field_is_named_with_the_known_ones() -> None:
     err = refusal(CharacterCreate, {'name': 'Mara', 'age': 31})
-    assert err.user_message == 'Unknown field "age"; known fields: bible, name, outfits, palette.'
+    assert err.user_message == 'Unknown field "age"; known fields: bible, name, outfit_palettes, outfits, palette.'
     assert err.details['field'] == 'age'
 
 

@@ -39,4 +39,5 @@ def test_a_scene_with_no_characters_prints_no_characters_label(sessions, demo) -
     with sessions() as s:
         empty = scenes.create_scene(s, demo.id, SceneCreate(name='Empty pier', description='Nobody here'))
         preview = prompts.preview(s, demo.id, stage=Stage.style, text=TEMPLATE, scene_id=empty.id)
-    assert 'Characters' not in preview and preview.startswith('Redraw Empty pier: Nobody here. Time: day.')
+    assert 'Characters' not in preview and preview.startswith('Redraw Empty pier: Nobody here. Time: ')
+    assert 'Time: night.' in preview  # the ledger carries the scene before's night forward until changed
