@@ -153,7 +153,9 @@ def style_pair(k: int) -> tuple[np.ndarray, np.ndarray, bool, dict]:
     if same:
         cand_style, cand_content = style, other
     else:
-        confusable = [s for s in STYLES if s != style and (s.technique == style.technique or s.palette == style.palette)]
+        confusable = [
+            s for s in STYLES if s != style and (s.technique == style.technique or s.palette == style.palette)
+        ]
         pool = confusable if confusable and rng.random() < 0.5 else [s for s in STYLES if s != style]
         cand_style = pool[int(rng.integers(len(pool)))]
         if rng.random() < 0.4:
@@ -177,7 +179,12 @@ def composition_pair(k: int) -> tuple[np.ndarray, np.ndarray, bool, dict]:
     base = _fit(src.load(f'skimage:{shown}'), 768)
     base = cover(base, scene.shape[1], scene.shape[0]).copy()
     person = str(rng.choice(list(src.PEOPLE)))
-    paste(base, str(rng.choice(src.PEOPLE[person])), 0.08 * base.shape[1], (rng.uniform(0.2, 0.8) * base.shape[1], 0.4 * base.shape[0]))
+    paste(
+        base,
+        str(rng.choice(src.PEOPLE[person])),
+        0.08 * base.shape[1],
+        (rng.uniform(0.2, 0.8) * base.shape[1], 0.4 * base.shape[0]),
+    )
     style = STYLES[int(rng.integers(len(STYLES)))]
     cand = style.apply(base, rng)
     return scene, cand, same, {'scene': scene_name, 'shown': shown, 'style': style.name}

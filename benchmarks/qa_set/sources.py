@@ -82,7 +82,9 @@ def cutout(source: str) -> tuple[np.ndarray, np.ndarray, float, tuple[float, flo
     mask = np.full(small.shape[:2], cv2.GC_PR_BGD, np.uint8)
     sx, sy, sw = (cx - x0) * f, (cy - y0) * f, w * f
     cv2.ellipse(mask, (int(sx), int(sy - 0.1 * sw)), (int(0.75 * sw), int(1.0 * sw)), 0, 0, 360, cv2.GC_PR_FGD, -1)
-    cv2.rectangle(mask, (int(sx - 1.2 * sw), int(sy + 1.1 * sw)), (int(sx + 1.2 * sw), small.shape[0]), cv2.GC_PR_FGD, -1)
+    cv2.rectangle(
+        mask, (int(sx - 1.2 * sw), int(sy + 1.1 * sw)), (int(sx + 1.2 * sw), small.shape[0]), cv2.GC_PR_FGD, -1
+    )
     cv2.ellipse(mask, (int(sx), int(sy)), (int(0.32 * sw), int(0.42 * sw)), 0, 0, 360, cv2.GC_FGD, -1)
     mask[:3], mask[:, :3], mask[:, -3:] = cv2.GC_BGD, cv2.GC_BGD, cv2.GC_BGD
     cv2.setRNGSeed(0)

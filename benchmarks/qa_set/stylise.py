@@ -52,13 +52,13 @@ def posterise_ink(img: np.ndarray, rng: Rng, palette: str | None = None) -> np.n
     return _ink(out, ink)
 
 
-def gradient_map(img: np.ndarray, palette: list[tuple[int, int, int]]) -> np.ndarray:
-    """Posterise by lightness onto a palette ordered dark to light."""
+def gradient_map(img: np.ndarray, palette: list[tuple[int, int, int]], stretch: bool = True) -> np.ndarray:
+    """Posterise by lightness onto a palette ordered dark to light (contrast stretched first unless told not to)."""
     pal = np.array(palette, np.uint8)
     lum = cv2.cvtColor(pal[None], cv2.COLOR_RGB2LAB)[0, :, 0].astype(np.float32)
     pal = pal[np.argsort(lum)]
     gray = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY).astype(np.float32)
-    lo, hi = np.percentile(gray, (2, 98))
+    lo, hi = np.percentile(gray, (2, 98)) if stretch else (0.0, 255.0)
     t = np.clip((gray - lo) / max(hi - lo, 1.0), 0, 0.999)
     return pal[(t * len(pal)).astype(np.intp)]
 
@@ -115,7 +115,7 @@ def noir_hatch(img: np.ndarray, rng: Rng, palette: str | None = None) -> np.ndar
     out = np.minimum(out, 255 - ink)
     rgb = np.dstack([out] * 3)
     if palette == 'sepia':
-        rgb = gradient_map(rgb, PALETTES['sepia'])
+        rgb = gradient_map(rgb, PALETTES['sepia'], stretch=False)
     return rgb
 
 

@@ -33,7 +33,8 @@ class QAThresholds:
     style_warn: float = 0.45
     composition_pass: float = 0.55
     composition_warn: float = 0.40
-    identity_max_distance: float = 0.6
+    identity_max_distance: float = 0.66  # pass limit for drawn faces (dlib's photo threshold is 0.6)
+    identity_warn_margin: float = 0.08  # distances this far past the pass limit warn; further fail
     min_sharpness: float = 0.015  # std of the Laplacian of [0, 1] luma at 512 px long side; below → warn
     max_clipping: float = 0.35  # share of pixels with luma exactly 0 or 255; above → warn
     min_width: int = 512  # below → fail
@@ -59,6 +60,8 @@ class QAThresholds:
             raise Invalid('QA setting max_clipping is a share between 0 and 1.', code='qa_thresholds')
         if not 0 < self.identity_max_distance <= 2:
             raise Invalid('QA setting identity_max_distance must be above 0 and at most 2.', code='qa_thresholds')
+        if self.identity_warn_margin > 1:
+            raise Invalid('QA setting identity_warn_margin must be at most 1.', code='qa_thresholds')
 
     @classmethod
     def from_dict(cls, d: dict | None) -> QAThresholds:
