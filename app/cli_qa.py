@@ -22,8 +22,8 @@ def contract_row(metric: str, row: dict) -> dict:
         out['reason'] = row.get('reason') if row.get('verdict') == 'unverified' else None
         if 'characters' in row:
             first = next(iter(row['characters'].values()), {})
-            out['warn_above'] = first.get('pass_max')
-            out['fail_above'] = first.get('fail_above')
+            if first.get('pass_max') is not None:
+                out['band'] = {'pass_max': first['pass_max'], 'fail_above': first['fail_above']}
     return out
 
 

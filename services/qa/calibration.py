@@ -44,12 +44,14 @@ class IdentityBand:
 
     def describe(self, name: str) -> str:
         """The sentence the character page shows."""
-        origin = (
-            f'from {self.references} reference{"s" if self.references != 1 else ""}'
-            if self.source == 'references'
-            else f'project default ({self.references} reference{"s" if self.references != 1 else ""} with a face)'
-        )
-        return f'same-face distance ≤ {self.pass_max:.2f} for {name}, {origin}; warn up to {self.fail_above:.2f}'
+        head = f'same-face distance ≤ {self.pass_max:.2f} for {name}'
+        tail = f'warn up to {self.fail_above:.2f}'
+        if not self.references:
+            return f'{head} (the drawn-art default: no reference with a face yet); {tail}'
+        refs = f'from {self.references} reference{"s" if self.references != 1 else ""}'
+        if self.source == 'references':
+            return f'{head}, {refs} (they spread {self.spread:.2f}); {tail}'
+        return f'{head}, {refs} (the drawn-art default; they agree closely); {tail}'
 
     def to_dict(self) -> dict:
         return asdict(self)
