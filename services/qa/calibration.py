@@ -19,7 +19,9 @@ from services.qa.thresholds import FAIL, PASS, WARN, QAThresholds
 
 CALIBRATION_VERSION = 1
 SPREAD_MARGIN = 0.04  # a candidate may sit this much further from the nearest reference than refs sit from each other
-PASS_CAP = 0.66  # never pass further than this, however wide the references spread (half of other people sit below 0.64)
+PASS_CAP = (
+    0.66  # never pass further than this, however wide the references spread (half of other people sit below 0.64)
+)
 REFS_DISAGREE = 0.80  # references further apart than this are probably not all the same person
 
 
