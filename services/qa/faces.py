@@ -26,7 +26,8 @@ log = logging.getLogger(__name__)
 WORK_SIDE = 1024  # HOG cost grows with area; faces ≥ 80 px at this size are found without upsampling
 LARGE_SIDE = 1600  # second look at (nearly) full size for smaller faces
 UPSAMPLE_BELOW = 800  # smaller images are upsampled once so faces down to ~40 px are found
-CNN_SIDE = 640  # the CNN runs on at most this size (seconds per call on one core: the last resort)
+CNN_SIDE = 512  # the CNN runs on at most this size (about a second per call on one core: the last resort)
+CNN_UPSAMPLE_BELOW = 200  # only tiny images are upsampled for it
 MIN_FACE_SCORE = 0.4  # HOG margin accepted outright; real photo faces score ≈ 0.8–1.5
 WEAK_FACE_SCORE = -0.3  # HOG hits down to this margin are remembered while the cascade runs
 WEAK_ACCEPT = 0.0  # … and the best of those ≥ this stand in for faces the cascade could not find outright
@@ -168,7 +169,7 @@ class _Cascade:
         if cnn is None:
             return
         view, scale = _scaled(self.rgb, CNN_SIDE)
-        up = 1 if max(view.shape[:2]) < 500 else 0
+        up = 1 if max(view.shape[:2]) < CNN_UPSAMPLE_BELOW else 0
         with _infer_lock:
             found = cnn(view, up)
         for d in found:
