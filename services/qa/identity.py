@@ -25,6 +25,7 @@ __all__ = [
     'models_dir',
 ]
 MAX_PERMUTATIONS = 50_000  # exact assignment by enumeration up to this many; a greedy pick beyond (crowds)
+LOOKALIKE_MARGIN = 0.03  # a face this much nearer another of the project's characters is that character, not ours
 
 
 def face_distance(a: np.ndarray, b: np.ndarray) -> float:
@@ -83,15 +84,18 @@ def identity_check(
     characters: Mapping[str, Sequence[np.ndarray]],
     thresholds: QAThresholds = QAThresholds(),
     bands: Mapping[str, IdentityBand] | None = None,
+    others: Mapping[str, Sequence[np.ndarray]] | None = None,
 ) -> MetricResult:
     """Match faces to characters one-to-one (least total distance); judge each on its band; never pass blind.
 
     A character's distance to a face is its nearest reference (the closest angle counts). Overall: fail if any
     character fails, else unverified if any could not be matched, else warn if any warns, else pass; the value is
-    the worst matched distance and the threshold that character's pass limit."""
+    the worst matched distance and the threshold that character's pass limit. `others` are the project's characters
+    not in the panel: a face clearly nearer one of them fails even inside the band (it is drawn as someone else)."""
     limit = thresholds.identity_max_distance
     refs = {name: _reference_arrays(name, r) for name, r in characters.items()}
     band = {n: (bands or {}).get(n) or calibrate(list(a), thresholds) for n, a in refs.items()}
+    rivals = {n: _reference_arrays(n, r) for n, r in (others or {}).items() if n not in refs and len(r)}
     with_refs = [n for n, a in refs.items() if len(a)]
     try:
         faces = find_faces(image, expected=max(1, len(with_refs)))
@@ -113,6 +117,7 @@ def identity_check(
             'fail_above': b.fail_above,
             'band': b.source,
         }
+        _check_lookalike(per[name], faces[c].encoding, rivals)
     for name, arr in refs.items():
         if name not in per:
             reason = 'no reference encodings' if not len(arr) else 'no face left for this character'
@@ -131,6 +136,15 @@ def identity_check(
     return _summarise(per, faces, extra_faces, limit)
 
 
+def _check_lookalike(row: dict, encoding: np.ndarray, rivals: Mapping[str, np.ndarray]) -> None:
+    """Fail a match whose face sits clearly nearer another character of the project."""
+    if not rivals or row['verdict'] == FAIL:
+        return
+    near, who = min((float(np.min(np.linalg.norm(a - encoding, axis=1))), n) for n, a in rivals.items())
+    if near + LOOKALIKE_MARGIN < row['distance']:
+        row.update(verdict=FAIL, looks_like=who, looks_like_distance=round(near, 4))
+
+
 def _summarise(per: dict[str, dict], faces: list[Face], extra_faces: list[dict], limit: float) -> MetricResult:
     verdicts = [p['verdict'] for p in per.values()]
     scored = [(p['distance'], p['pass_max']) for p in per.values() if p['distance'] is not None]
@@ -140,7 +154,10 @@ def _summarise(per: dict[str, dict], faces: list[Face], extra_faces: list[dict],
     if FAIL in verdicts:
         verdict = FAIL
         detail = 'face does not match: ' + ', '.join(
-            f'{n} ({per[n]["distance"]:.2f})' for n in per if per[n]['verdict'] == FAIL
+            f'{n} ({per[n]["distance"]:.2f}'
+            + (f'; looks like {per[n]["looks_like"]})' if 'looks_like' in per[n] else ')')
+            for n in per
+            if per[n]['verdict'] == FAIL
         )
     elif unmatched or not verdicts:
         verdict = UNVERIFIED

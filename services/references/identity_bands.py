@@ -90,3 +90,14 @@ def character_band(
         raise NotFound('No such character in this project.', code='character_missing')
     band = band_for(session, store, project, character, save=True)
     return band, len(_refs(session, character))
+
+
+def project_faces(session: Session, store: AssetStore, project: Project | ProjectRead) -> dict[str, list[np.ndarray]]:
+    """Every character's reference encodings (largest face per image), for telling characters apart in a panel."""
+    if not models_available():
+        return {}
+    out: dict[str, list[np.ndarray]] = {}
+    for character in session.exec(select(Character).where(Character.project_id == project.id)).all():
+        encs = [reference_encodings(str(store.path_of(project, a)), a.sha256)[:1] for _, a in _refs(session, character)]
+        out[character.name] = [e for found in encs for e in found]
+    return out

@@ -18,7 +18,7 @@ from services.qa.ranking import rank
 from services.qa.report import QAReport, evaluate
 from services.qa.style import build_style_profile
 from services.qa.thresholds import QAThresholds
-from services.references.identity_bands import bands_by_name, reference_encodings
+from services.references.identity_bands import bands_by_name, project_faces, reference_encodings
 
 __all__ = ['CandidateQA', 'job_reports', 'reference_encodings', 'thresholds_for']
 
@@ -57,6 +57,9 @@ class CandidateQA:
                         reference_encodings(str(paths[i['asset_id']]), i['sha256'])[:1]
                     )
         bands = bands_by_name(session, self.store, project, list(characters)) if characters else {}
+        others = {}
+        if characters:
+            others = {n: e for n, e in project_faces(session, self.store, project).items() if n not in characters}
         return [
             evaluate(
                 self.store.path_of(project, session.get(Asset, cand.asset_id)),
@@ -65,6 +68,7 @@ class CandidateQA:
                 characters=dict(characters) or None,
                 thresholds=thresholds,
                 identity_bands=bands,
+                other_characters=others,
             )
             for cand in candidates
         ]

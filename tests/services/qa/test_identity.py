@@ -134,3 +134,17 @@ def test_missing_models_make_identity_unverified(monkeypatch: pytest.MonkeyPatch
 def test_malformed_references_are_invalid(bad: list) -> None:
     with pytest.raises(Invalid):
         identity_check(hopper(), {'grace': bad})
+
+
+def test_a_face_nearer_another_character_fails_even_inside_the_band(
+    hopper_ref: np.ndarray, collins_ref: np.ndarray
+) -> None:
+    loose = {'eileen': IdentityBand(0.95, 1.0)}  # wide enough that Grace's face would pass as Eileen
+    alone = identity_check(hopper(), {'eileen': [collins_ref]}, bands=loose)
+    assert alone.verdict == 'pass'
+    told = identity_check(hopper(), {'eileen': [collins_ref]}, bands=loose, others={'grace': [hopper_ref]})
+    row = told.extra['characters']['eileen']
+    assert told.verdict == 'fail' and row['looks_like'] == 'grace' and row['looks_like_distance'] < 0.2
+    assert 'looks like grace' in told.detail
+    both = identity_check(hopper(), {'grace': [hopper_ref]}, others={'eileen': [collins_ref]})
+    assert both.verdict == 'pass' and 'looks_like' not in both.extra['characters']['grace']
