@@ -17,6 +17,8 @@ from services.errors import Invalid
 from services.files import MAX_PIXELS
 
 PASS, WARN, FAIL, UNVERIFIED = 'pass', 'warn', 'fail', 'unverified'
+SCALE = 2  # version of the style score and face encoding scales the thresholds below are set on
+OLD_DEFAULTS = {'style_pass': 0.6, 'style_warn': 0.45, 'identity_max_distance': 0.6}  # scale 1's defaults
 VERDICTS = (PASS, WARN, FAIL, UNVERIFIED)
 
 ImageInput = np.ndarray | Image.Image | bytes | bytearray | Path | str
@@ -71,10 +73,13 @@ class QAThresholds:
         if not isinstance(d, dict):
             raise Invalid('QA settings must be an object.', code='qa_thresholds')
         names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
+        kept = {k: v for k, v in d.items() if k in names}
+        if d.get('scale') != SCALE:  # saved before the style score and face encodings changed scale
+            kept = {k: v for k, v in kept.items() if OLD_DEFAULTS.get(k) != v}  # untouched old defaults → new ones
+        return cls(**kept)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {**asdict(self), 'scale': SCALE}
 
 
 @dataclass(frozen=True)
