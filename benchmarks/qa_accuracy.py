@@ -137,9 +137,13 @@ def main() -> None:
     ap.add_argument('--jobs', type=int, default=1)
     ap.add_argument('--metric', choices=['identity', 'style', 'composition', 'all'], default='all')
     ap.add_argument('--no-timing', action='store_true')
+    ap.add_argument('--timing-only', action='store_true', help='only the identity time per face')
     ap.add_argument('--dump', type=Path, help='write every pair with its result to this JSON file')
     a = ap.parse_args()
     pairs = ensure_set(a.set)
+    if a.timing_only:
+        identity_timing(a.set, pairs, 12)
+        return
     if a.metric != 'all':
         pairs = [p for p in pairs if p['metric'] == a.metric]
     started = time.perf_counter()

@@ -204,9 +204,10 @@ def _clahe(view: np.ndarray) -> np.ndarray:
     return cv2.createCLAHE(clipLimit=2.5, tileGridSize=(8, 8)).apply(gray)
 
 
-def detect(rgb: np.ndarray, expected: int = 1) -> list[_Hit]:
-    """Run the cascade until `expected` faces are found (or every pass has been tried)."""
-    c = _Cascade(rgb, expected)
+def detect(rgb: np.ndarray, expected: int = 1, exhaustive: bool = False) -> list[_Hit]:
+    """Run the cascade until `expected` faces are found (or every pass has been tried); `exhaustive` runs every HOG
+    pass whatever was found (a face found first may be someone else's)."""
+    c = _Cascade(rgb, expected if not exhaustive else 10**6)
     work, scale = _scaled(rgb, WORK_SIDE)
     up = 1 if max(work.shape[:2]) < UPSAMPLE_BELOW else 0
     c.hog(work, scale, up, 'hog')
@@ -226,8 +227,9 @@ def detect(rgb: np.ndarray, expected: int = 1) -> list[_Hit]:
         view, rot = _rotated(work, degrees)
         c.hog(view, scale, up, f'tilt{degrees:+.0f}', rot=rot, seen=cv2.GaussianBlur(view, (0, 0), 1.0))
     if not c.strong():  # only when nothing at all was found: a weak hit must not fill a missing character's place
+        c.expected = expected
         c.accept_weak()
-    if not c.enough():
+    if not c.strong() or (not exhaustive and not c.enough()):
         c.cnn()
     return [h for h in c.hits if h.strong]
 
@@ -260,11 +262,11 @@ def _encode(hits: list[_Hit]) -> list[np.ndarray]:
     return list(encs)
 
 
-def find_faces(image: ImageInput, expected: int = 1) -> list[Face]:
+def find_faces(image: ImageInput, expected: int = 1, *, exhaustive: bool = False) -> list[Face]:
     """Every face found (at least `expected` if the cascade can), with boxes in the input's pixels and encodings."""
     rgb = as_rgb(image)
     _models()
-    hits = detect(rgb, expected)
+    hits = detect(rgb, expected, exhaustive)
     encs = _encode(hits)
     h, w = rgb.shape[:2]
     faces = []
