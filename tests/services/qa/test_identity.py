@@ -148,3 +148,16 @@ def test_a_face_nearer_another_character_fails_even_inside_the_band(
     assert 'looks like grace' in told.detail
     both = identity_check(hopper(), {'grace': [hopper_ref]}, others={'eileen': [collins_ref]})
     assert both.verdict == 'pass' and 'looks_like' not in both.extra['characters']['grace']
+
+
+def test_a_drawn_face_beside_a_clear_stranger_is_still_found(hopper_ref: np.ndarray) -> None:
+    # the first pass finds only the stranger's clear face; a non-match makes the cascade look again, all the way
+    from tests.services.qa import hatched
+
+    drawn = cv2.resize(rotate(hatched(hopper()), 12), (437, 512))
+    panel = np.ascontiguousarray(np.hstack([photo('astronaut'), drawn]))
+    res = identity_check(panel, {'grace': [hopper_ref]})
+    grace = res.extra['characters']['grace']
+    assert res.verdict == 'pass' and grace['box'][0] >= 512
+    (stranger,) = res.extra['extra_faces']
+    assert stranger['box'][0] < 512
