@@ -14,6 +14,19 @@ from services.qa.compare import compare_files
 qa_cli = typer.Typer(help='Measure images: identity, style and composition.', no_args_is_help=True)
 
 
+def contract_row(metric: str, row: dict) -> dict:
+    """The stable JSON of one metric: value, verdict, threshold, detail; identity adds why it is unverified."""
+    out = {k: row.get(k) for k in ('value', 'verdict', 'threshold')}
+    out['detail'] = row.get('detail', '')
+    if metric == 'identity':
+        out['reason'] = row.get('reason') if row.get('verdict') == 'unverified' else None
+        if 'characters' in row:
+            first = next(iter(row['characters'].values()), {})
+            if first.get('pass_max') is not None:
+                out['band'] = {'pass_max': first['pass_max'], 'fail_above': first['fail_above']}
+    return out
+
+
 @qa_cli.command('compare')
 @guarded
 def compare(
@@ -27,15 +40,7 @@ def compare(
     if as_json:
         typer.echo(
             json.dumps(
-                {
-                    k: {
-                        'value': v.get('value'),
-                        'verdict': v.get('verdict'),
-                        'threshold': v.get('threshold'),
-                        'detail': v.get('detail', ''),
-                    }
-                    for k, v in result.items()
-                },
+                {k: contract_row(k, v) for k, v in result.items()},
                 sort_keys=True,
             )
         )

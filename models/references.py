@@ -147,6 +147,7 @@ class Character(CharacterBase, table=True):
     __table_args__ = unique_name_per_project('character')
     id: str = id_field()
     project_id: str = project_fk()
+    identity_band: dict[str, Any] = json_field()  # face QA calibrated on the references: band + what it came from
     created_at: datetime = created_field()
     updated_at: datetime = created_field()
 

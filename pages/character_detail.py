@@ -18,7 +18,8 @@ from services.deps import Deps
 from services.errors import NotFound, parse
 from services.projects import assets
 from services.projects.assets import UploadResult
-from services.references import characters
+from services.qa.calibration import IdentityBand
+from services.references import characters, identity_bands
 from services.references.characters import ANGLES
 
 
@@ -111,6 +112,8 @@ def references_section(
     @ui.refreshable
     def refs() -> None:
         with deps.sessions() as s:
+            band, images = identity_bands.character_band(s, deps.store, project, character_id)
+            name = characters.get_character(s, project.id, character_id).name
             tagged = characters.list_references(s, project.id, character_id)
             reads = {
                 a.id: a
@@ -118,6 +121,7 @@ def references_section(
                     s, project.id, assets.AssetFilter(ids=[r.asset_id for r in tagged]), page_size=500
                 ).items
             }
+        identity_note(band, name, images)
         if not tagged:
             ui.label('No reference images yet.').classes('text-gray-500').mark('no-references')
         ordered = [reads[r.asset_id] for r in tagged if r.asset_id in reads]
@@ -157,3 +161,20 @@ def references_section(
         changed()
 
     refs()
+
+
+def identity_note(band: IdentityBand, name: str, images: int) -> None:
+    """What face QA will accept for this character, and from what it was calibrated."""
+    with ui.row().classes('items-center gap-2'):
+        ui.icon('face').classes('text-gray-500')
+        ui.label(band.describe(name)).classes('text-sm').mark('identity-band')
+    if images > band.references:
+        missing = images - band.references
+        ui.label(f'{missing} reference image(s) show no face the identity check can find.').classes(
+            'text-xs text-gray-500'
+        ).mark('identity-band-noface')
+    if band.references_disagree:
+        ui.label(
+            f'These references are far apart ({band.spread:.2f}): check they all show {name}; '
+            'the identity check uses the project default until they agree.'
+        ).classes('text-xs text-warning').mark('identity-band-disagree')

@@ -109,7 +109,7 @@ def render(request: GenerationRequest, seed: int) -> np.ndarray:
         return fx.grade_time(img, params.get('time') or 'day', rng)
     if stage == 'weather':
         return fx.add_weather(img, params.get('weather') or 'clear', rng)
-    return composite_characters(img, request.by_role('character'), rng)
+    return composite_characters(img, request.by_role('character'), rng, request.params.get('palette'))
 
 
 @functools.lru_cache(maxsize=8)
@@ -225,8 +225,11 @@ def cutout(img: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     return crop, alpha, float(fw)
 
 
-def composite_characters(scene: np.ndarray, refs: list[InputImage], rng: np.random.Generator) -> np.ndarray:
-    """Place one cut-out per named character, left to right, sized so the face stays detectable."""
+def composite_characters(
+    scene: np.ndarray, refs: list[InputImage], rng: np.random.Generator, palette: list[str] | None = None
+) -> np.ndarray:
+    """Place one cut-out per named character, left to right, sized so the face stays detectable, and drawn by the
+    same hand as the scene (flat tones from its palette, ink lines), so no reference photo lands in a panel."""
     chosen: dict[str, InputImage] = {}
     for i, ref in enumerate(refs):
         chosen.setdefault(ref.name or f'#{i}', ref)
@@ -234,6 +237,7 @@ def composite_characters(scene: np.ndarray, refs: list[InputImage], rng: np.rand
         return scene
     h, w = scene.shape[:2]
     stats = fx.lab_stats([scene])
+    tones = fx.parse_palette(list(palette)) if palette else fx.median_cut_palette([scene], k=6)
     out = scene.copy()
     slot = w / len(chosen)
     for i, ref in enumerate(chosen.values()):
@@ -242,12 +246,28 @@ def composite_characters(scene: np.ndarray, refs: list[InputImage], rng: np.rand
         f = target / face_w
         rgb = cv2.resize(rgb, None, fx=f, fy=f, interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_LINEAR)
         alpha = cv2.resize(alpha, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_LINEAR)
-        rgb = fx.reinhard(rgb, stats, strength=0.25)
+        rgb = draw_character(rgb, stats, tones, rng)
         edge = cv2.subtract(cv2.dilate(alpha, np.ones((5, 5), np.uint8)), alpha)
         cx = (i + 0.5) * slot + rng.uniform(-0.12, 0.12) * slot
         cy = h * rng.uniform(0.5, 0.62)
         _paste(out, rgb, alpha, edge, (int(cx - rgb.shape[1] / 2), int(cy - rgb.shape[0] * 0.4)))
     return out
+
+
+def draw_character(
+    rgb: np.ndarray, scene_stats: tuple[np.ndarray, np.ndarray], tones: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """The scene's stylisation on a character cut-out: the scene's light, flattened regions, palette tone steps, ink.
+
+    The tone map is a little lighter than the scene's (faces keep a few more in-between tones, as an artist keeps
+    them), so the identity check measures a drawn face rather than a photo or an unreadable blob; and it sets the
+    lightness only, so a costume keeps its own colour under the scene's light, as the ledger's outfit check expects."""
+    img = fx.reinhard(rgb, scene_stats, strength=rng.uniform(0.2, 0.35))
+    ink = fx.ink_lines(img, weight=rng.uniform(1.0, 1.5), threshold=rng.uniform(2.5, 3.5))
+    img = fx.flatten(img, side=max(img.shape[:2]))
+    toned = fx.tone_map(img, fx.jitter_palette(tones, rng, 0.2), strength=rng.uniform(0.55, 0.7))
+    img = cv2.medianBlur(fx.lightness_of(toned, colours=img), 3)
+    return fx.apply_ink(img, cv2.max(ink, fx.region_edges(img, thick=False)))
 
 
 def _paste(dst: np.ndarray, rgb: np.ndarray, alpha: np.ndarray, edge: np.ndarray, at: tuple[int, int]) -> None:

@@ -124,6 +124,13 @@ def tone_map(img: np.ndarray, pal: np.ndarray, strength: float) -> np.ndarray:
     return cv2.addWeighted(img, 1 - strength, mapped, strength, 0)
 
 
+def lightness_of(tones: np.ndarray, *, colours: np.ndarray) -> np.ndarray:
+    """The lightness of one image with the colour (Lab a*, b*) of another: tone steps without a change of hue."""
+    lab = cv2.cvtColor(colours, cv2.COLOR_RGB2Lab)
+    lab[:, :, 0] = cv2.cvtColor(tones, cv2.COLOR_RGB2Lab)[:, :, 0]
+    return cv2.cvtColor(lab, cv2.COLOR_Lab2RGB)
+
+
 def ink_lines(img: np.ndarray, weight: float, threshold: float) -> np.ndarray:
     """Difference-of-Gaussians ink (XDoG-like) from the image's structure, as a 0..255 darkness mask."""
     gray = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)

@@ -25,13 +25,16 @@ def _row(m: MetricResult) -> dict:
 
 
 def _identity(ref, cand, t: QAThresholds) -> MetricResult:
-    """The reference's largest face is the person; the candidate must hold a face within the distance limit."""
+    """The reference's largest face is the person; the candidate must hold a face within the distance band."""
     try:
         encodings = face_encodings(ref)
     except IdentityUnavailable as e:
-        return MetricResult('identity', None, UNVERIFIED, t.identity_max_distance, e.user_message)
+        return MetricResult(
+            'identity', None, UNVERIFIED, t.identity_max_distance, e.user_message, {'reason': e.user_message}
+        )
     if not encodings:
-        return MetricResult('identity', None, UNVERIFIED, t.identity_max_distance, 'no face found in the reference')
+        reason = 'no face in reference'
+        return MetricResult('identity', None, UNVERIFIED, t.identity_max_distance, reason, {'reason': reason})
     return identity_check(cand, {'reference': encodings[:1]}, t)
 
 

@@ -1,140 +1,35 @@
-"""Character identity: dlib HOG face detection + 128-d ResNet embeddings compared with each character's references."""
+"""Character identity: every present character matched to one face in the panel, judged on its own distance band."""
 
 from __future__ import annotations
 
-import importlib.util
-import logging
-import os
-import threading
+import itertools
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from functools import cache
-from pathlib import Path
 
-import cv2
 import numpy as np
 
-from services.errors import Invalid, KromaError
-from services.qa.thresholds import FAIL, PASS, UNVERIFIED, ImageInput, MetricResult, QAThresholds, as_rgb
+from services.errors import Invalid
+from services.qa.calibration import IdentityBand, calibrate
+from services.qa.face_models import IdentityUnavailable, models_available, models_dir
+from services.qa.faces import Face, face_encodings, find_faces
+from services.qa.thresholds import FAIL, PASS, UNVERIFIED, WARN, ImageInput, MetricResult, QAThresholds, as_rgb
 
-log = logging.getLogger(__name__)
-
-MODEL_FILES = {
-    'landmarks': 'shape_predictor_5_face_landmarks.dat',
-    'encoder': 'dlib_face_recognition_resnet_model_v1.dat',
-}
-MAX_SIDE = 1024  # large images are shrunk first: HOG cost grows with area, faces stay well above 80 px
-UPSAMPLE_BELOW = 800  # smaller images are upsampled once so faces down to ~40 px are found
-MIN_FACE_SCORE = 0.4  # HOG detector margin; real faces score ≈ 0.8–1.5, the false hits seen on samples ≤ 0.25
-_load_lock = threading.Lock()
-_infer_lock = threading.Lock()  # dlib's DNN keeps per-call state in the net object: one inference at a time
-
-
-class IdentityUnavailable(KromaError):
-    """dlib or its model files are missing, so identity cannot be measured (results say 'unverified')."""
-
-    status, kind, code = 503, 'infra', 'identity_unavailable'
-
-
-@dataclass(frozen=True, eq=False)
-class Face:
-    """One detected face: box (left, top, right, bottom) in the input's pixels, detector score and embedding."""
-
-    box: tuple[int, int, int, int]
-    score: float
-    encoding: np.ndarray
-
-
-def models_dir() -> Path | None:
-    """Locate face_recognition_models/models without importing the package (its import needs pkg_resources)."""
-    override = os.environ.get('KROMA_FACE_MODELS_DIR')
-    if override:
-        return Path(override)
-    try:
-        spec = importlib.util.find_spec('face_recognition_models')
-    except (ImportError, ValueError):
-        return None
-    if spec is None:
-        return None
-    for location in spec.submodule_search_locations or ():
-        candidate = Path(location) / 'models'
-        if candidate.is_dir():
-            return candidate
-    return None
-
-
-def _missing() -> str | None:
-    if importlib.util.find_spec('dlib') is None:
-        return 'dlib is not installed'
-    folder = models_dir()
-    if folder is None:
-        return 'the face_recognition_models package is not installed'
-    absent = [name for name in MODEL_FILES.values() if not (folder / name).is_file()]
-    return f'model files missing in {folder}: {", ".join(absent)}' if absent else None
-
-
-def models_available() -> bool:
-    """True when dlib and the landmark + encoder model files can be found."""
-    return _missing() is None
-
-
-@cache
-def _models_cached() -> tuple:
-    import dlib
-
-    folder = models_dir()
-    assert folder is not None
-    log.info('loading dlib face models from %s', folder)
-    return (
-        dlib.get_frontal_face_detector(),
-        dlib.shape_predictor(str(folder / MODEL_FILES['landmarks'])),
-        dlib.face_recognition_model_v1(str(folder / MODEL_FILES['encoder'])),
-    )
-
-
-def _models() -> tuple:
-    """Load the dlib models once per process; raise IdentityUnavailable with the reason when they cannot be."""
-    problem = _missing()
-    if problem:
-        raise IdentityUnavailable(f'Identity check unavailable: {problem}.')
-    with _load_lock:
-        try:
-            return _models_cached()
-        except (ImportError, RuntimeError) as e:
-            raise IdentityUnavailable(f'Identity check unavailable: dlib could not load its models ({e}).') from e
-
-
-def find_faces(image: ImageInput) -> list[Face]:
-    """Detect faces (on a ≤1024 px copy, upsampled once when small or when nothing was found) and embed each."""
-    detector, landmarks, encoder = _models()
-    rgb = as_rgb(image)
-    h, w = rgb.shape[:2]
-    scale = min(1.0, MAX_SIDE / max(h, w))
-    work = rgb
-    if scale < 1.0:
-        work = cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
-    upsample = 1 if max(work.shape[:2]) < UPSAMPLE_BELOW else 0
-    with _infer_lock:
-        rects, scores, _ = detector.run(work, upsample, MIN_FACE_SCORE)
-        if not rects and upsample == 0:
-            rects, scores, _ = detector.run(work, 1, MIN_FACE_SCORE)
-        encs = [encoder.compute_face_descriptor(work, landmarks(work, rect)) for rect in rects]
-    faces = []
-    for rect, score, raw in zip(rects, scores, encs, strict=True):
-        enc = np.asarray(raw, dtype=np.float64)
-        box = tuple(int(round(v / scale)) for v in (rect.left(), rect.top(), rect.right(), rect.bottom()))
-        faces.append(Face((max(0, box[0]), max(0, box[1]), min(w, box[2]), min(h, box[3])), float(score), enc))
-    return faces
-
-
-def face_encodings(image: ImageInput) -> list[np.ndarray]:
-    """128-d embeddings of every face found, largest face first (the usual pick for a character reference)."""
-    faces = sorted(find_faces(image), key=lambda f: (f.box[2] - f.box[0]) * (f.box[3] - f.box[1]), reverse=True)
-    return [f.encoding for f in faces]
+__all__ = [
+    'Face',
+    'IdentityUnavailable',
+    'assign',
+    'face_distance',
+    'face_encodings',
+    'find_faces',
+    'identity_check',
+    'models_available',
+    'models_dir',
+]
+MAX_PERMUTATIONS = 50_000  # exact assignment by enumeration up to this many; a greedy pick beyond (crowds)
+LOOKALIKE_MARGIN = 0.03  # a face this much nearer another of the project's characters is that character, not ours
 
 
 def face_distance(a: np.ndarray, b: np.ndarray) -> float:
-    """Euclidean distance between embeddings; dlib's same-person threshold is 0.6."""
+    """Euclidean distance between embeddings; dlib's photo same-person threshold is 0.6."""
     return float(np.linalg.norm(np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)))
 
 
@@ -152,49 +47,148 @@ def _reference_arrays(name: str, refs: Sequence[np.ndarray]) -> np.ndarray:
     return arr
 
 
+def assign(cost: np.ndarray) -> list[tuple[int, int]]:
+    """Rows (characters) to columns (faces), one-to-one, as many pairs as possible at the least total cost."""
+    rows, cols = cost.shape
+    if not rows or not cols:
+        return []
+    k = min(rows, cols)
+    row_sets = [tuple(range(rows))] if rows <= cols else list(itertools.combinations(range(rows), k))
+    count = sum(1 for _ in itertools.islice(itertools.permutations(range(cols), k), MAX_PERMUTATIONS + 1))
+    if count * len(row_sets) > MAX_PERMUTATIONS:
+        pairs, used_r, used_c = [], set(), set()
+        for flat in np.argsort(cost, axis=None):
+            r, c = divmod(int(flat), cols)
+            if r not in used_r and c not in used_c:
+                pairs.append((r, c))
+                used_r.add(r)
+                used_c.add(c)
+        return sorted(pairs)
+    best: tuple[float, list[tuple[int, int]]] = (float('inf'), [])
+    for rs in row_sets:
+        for perm in itertools.permutations(range(cols), k):
+            total = float(sum(cost[r, c] for r, c in zip(rs, perm, strict=True)))
+            if total < best[0]:
+                best = (total, list(zip(rs, perm, strict=True)))
+    return best[1]
+
+
+def _unverified(names: Sequence[str], limit: float, reason: str, faces: int = 0) -> MetricResult:
+    per = {n: {'verdict': UNVERIFIED, 'distance': None, 'reason': reason} for n in names}
+    extra = {'characters': per, 'faces_found': faces, 'extra_faces': [], 'unmatched': list(names), 'reason': reason}
+    return MetricResult('identity', None, UNVERIFIED, limit, reason, extra)
+
+
 def identity_check(
-    image: ImageInput, characters: Mapping[str, Sequence[np.ndarray]], thresholds: QAThresholds = QAThresholds()
+    image: ImageInput,
+    characters: Mapping[str, Sequence[np.ndarray]],
+    thresholds: QAThresholds = QAThresholds(),
+    bands: Mapping[str, IdentityBand] | None = None,
+    others: Mapping[str, Sequence[np.ndarray]] | None = None,
 ) -> MetricResult:
-    """Match faces to characters one-to-one, closest first; a character without a face is unverified, never passed."""
-    # a character's distance to a face is its closest reference (the nearest angle counts); overall: fail if any
-    # character fails, else unverified if any is, else pass; the value is the worst matched distance
+    """Match faces to characters one-to-one (least total distance); judge each on its band; never pass blind.
+
+    A character's distance to a face is its nearest reference (the closest angle counts). Overall: fail if any
+    character fails, else unverified if any could not be matched, else warn if any warns, else pass; the value is
+    the worst matched distance and the threshold that character's pass limit. `others` are the project's characters
+    not in the panel: a face clearly nearer one of them fails even inside the band (it is drawn as someone else)."""
     limit = thresholds.identity_max_distance
     refs = {name: _reference_arrays(name, r) for name, r in characters.items()}
+    band = {n: (bands or {}).get(n) or calibrate(list(a), thresholds) for n, a in refs.items()}
+    rivals = {n: _reference_arrays(n, r) for n, r in (others or {}).items() if n not in refs and len(r)}
+    with_refs = [n for n, a in refs.items() if len(a)]
+    rgb = as_rgb(image)
     try:
-        faces = find_faces(image)
+        faces = find_faces(rgb, expected=max(1, len(with_refs)))
+        per, cost = _match(faces, refs, with_refs, band, rivals)
+        if faces and any(p['verdict'] != PASS for p in per.values()):  # the face found first may be someone else's
+            more = find_faces(rgb, expected=max(1, len(with_refs)), exhaustive=True)
+            if len(more) > len(faces):
+                faces = more
+                per, cost = _match(faces, refs, with_refs, band, rivals)
     except IdentityUnavailable as e:
-        per = {name: {'verdict': UNVERIFIED, 'distance': None} for name in characters}
-        return MetricResult('identity', None, UNVERIFIED, limit, e.user_message, {'characters': per, 'faces_found': 0})
-    pairs = []
-    for name, arr in refs.items():
-        for i, face in enumerate(faces):
-            if len(arr):
-                pairs.append((float(np.min(np.linalg.norm(arr - face.encoding, axis=1))), name, i))
-    pairs.sort()
-    per: dict[str, dict] = {}
-    used: set[int] = set()
-    for dist, name, i in pairs:
-        if name in per or i in used:
-            continue
-        used.add(i)
-        per[name] = {'verdict': PASS if dist <= limit else FAIL, 'distance': round(dist, 4), 'face': i}
-        per[name]['box'] = list(faces[i].box)
+        return _unverified(list(characters), limit, e.user_message)
+    if not faces and with_refs:
+        return _unverified(list(characters), limit, 'no face in candidate')
     for name, arr in refs.items():
         if name not in per:
-            reason = 'no reference encodings' if not len(arr) else 'no face found for this character'
+            reason = 'no reference encodings' if not len(arr) else 'no face left for this character'
             per[name] = {'verdict': UNVERIFIED, 'distance': None, 'reason': reason}
         per[name]['references'] = len(arr)
+    matched = {p['face'] for p in per.values() if 'face' in p}
+    extra_faces = []
+    for i, f in enumerate(faces):
+        if i in matched:
+            continue
+        row = {'face': i, 'box': list(f.box)}
+        if with_refs:
+            j = int(np.argmin(cost[:, i]))
+            row.update(nearest=with_refs[j], distance=round(float(cost[j, i]), 4))
+        extra_faces.append(row)
+    return _summarise(per, faces, extra_faces, limit)
+
+
+def _match(
+    faces: list[Face],
+    refs: Mapping[str, np.ndarray],
+    with_refs: list[str],
+    band: Mapping[str, IdentityBand],
+    rivals: Mapping[str, np.ndarray],
+) -> tuple[dict[str, dict], np.ndarray]:
+    """Assign faces to characters and judge each match on its band; also the cost matrix (characters × faces)."""
+    cost = np.array([[float(np.min(np.linalg.norm(refs[n] - f.encoding, axis=1))) for f in faces] for n in with_refs])
+    cost = cost.reshape(len(with_refs), len(faces))
+    per: dict[str, dict] = {}
+    for r, c in assign(cost):
+        name, dist = with_refs[r], cost[r, c]
+        b = band[name]
+        per[name] = {
+            'verdict': b.verdict(dist),
+            'distance': round(dist, 4),
+            'face': c,
+            'box': list(faces[c].box),
+            'pass_max': b.pass_max,
+            'fail_above': b.fail_above,
+            'band': b.source,
+        }
+        _check_lookalike(per[name], faces[c].encoding, rivals)
+    return per, cost
+
+
+def _check_lookalike(row: dict, encoding: np.ndarray, rivals: Mapping[str, np.ndarray]) -> None:
+    """Fail a match whose face sits clearly nearer another character of the project."""
+    if not rivals or row['verdict'] == FAIL:
+        return
+    near, who = min((float(np.min(np.linalg.norm(a - encoding, axis=1))), n) for n, a in rivals.items())
+    if near + LOOKALIKE_MARGIN < row['distance']:
+        row.update(verdict=FAIL, looks_like=who, looks_like_distance=round(near, 4))
+
+
+def _summarise(per: dict[str, dict], faces: list[Face], extra_faces: list[dict], limit: float) -> MetricResult:
     verdicts = [p['verdict'] for p in per.values()]
-    dists = [p['distance'] for p in per.values() if p['distance'] is not None]
-    value = max(dists) if dists else None
+    scored = [(p['distance'], p['pass_max']) for p in per.values() if p['distance'] is not None]
+    value, threshold = max(scored) if scored else (None, limit)
+    unmatched = [n for n, p in per.items() if p['verdict'] == UNVERIFIED]
+    extra = {'characters': per, 'faces_found': len(faces), 'extra_faces': extra_faces, 'unmatched': unmatched}
     if FAIL in verdicts:
         verdict = FAIL
-        detail = 'face does not match: ' + ', '.join(n for n, p in per.items() if p['verdict'] == FAIL)
-    elif UNVERIFIED in verdicts or not verdicts:
+        detail = 'face does not match: ' + ', '.join(
+            f'{n} ({per[n]["distance"]:.2f}'
+            + (f'; looks like {per[n]["looks_like"]})' if 'looks_like' in per[n] else ')')
+            for n in per
+            if per[n]['verdict'] == FAIL
+        )
+    elif unmatched or not verdicts:
         verdict = UNVERIFIED
-        missing = [n for n, p in per.items() if p['verdict'] == UNVERIFIED]
-        detail = f'{len(faces)} face(s) found; unverified: ' + (', '.join(missing) or 'no characters given')
+        extra['reason'] = per[unmatched[0]]['reason'] if unmatched else 'no characters given'
+        detail = f'{len(faces)} face(s) found; unverified: ' + (', '.join(unmatched) or 'no characters given')
+    elif WARN in verdicts:
+        verdict = WARN
+        detail = 'face drifting: ' + ', '.join(
+            f'{n} ({per[n]["distance"]:.2f})' for n in per if per[n]['verdict'] == WARN
+        )
     else:
         verdict, detail = PASS, f'all {len(per)} character(s) match (worst distance {value:.2f})'
-    extra = {'characters': per, 'faces_found': len(faces)}
-    return MetricResult('identity', value, verdict, limit, detail, extra)
+    if extra_faces:
+        detail += f'; {len(extra_faces)} other face(s)'
+    return MetricResult('identity', value, verdict, threshold, detail, extra)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from services.qa.calibration import IdentityBand
 from services.qa.colour import colour_guard
 from services.qa.composition import composition_drift
 from services.qa.identity import identity_check
@@ -118,6 +119,8 @@ def evaluate(
     characters: Mapping[str, Sequence[np.ndarray]] | None = None,
     thresholds: QAThresholds | None = QAThresholds(),
     style_profile: StyleProfile | None = None,
+    identity_bands: Mapping[str, IdentityBand] | None = None,
+    other_characters: Mapping[str, Sequence[np.ndarray]] | None = None,
 ) -> QAReport:
     """Measure a candidate: colour + technical always, style/composition/identity when their inputs are given."""
     t = thresholds or QAThresholds()
@@ -132,7 +135,7 @@ def evaluate(
     if scene is not None:
         metrics.append(composition_drift(work, scene, t))
     if characters:
-        metrics.append(identity_check(rgb, characters, t))
+        metrics.append(identity_check(rgb, characters, t, identity_bands, other_characters))
     report = QAReport.from_metrics(metrics)
     log.debug('qa %s score %.3f in %.0f ms', report.verdict, report.score, (time.perf_counter() - started) * 1000)
     return report

@@ -17,6 +17,8 @@ from services.errors import Invalid
 from services.files import MAX_PIXELS
 
 PASS, WARN, FAIL, UNVERIFIED = 'pass', 'warn', 'fail', 'unverified'
+SCALE = 2  # version of the style score and face encoding scales the thresholds below are set on
+OLD_DEFAULTS = {'style_pass': 0.6, 'style_warn': 0.45, 'identity_max_distance': 0.6}  # scale 1's defaults
 VERDICTS = (PASS, WARN, FAIL, UNVERIFIED)
 
 ImageInput = np.ndarray | Image.Image | bytes | bytearray | Path | str
@@ -29,11 +31,12 @@ class QAThresholds:
     monochrome: bool = False
     max_chroma_delta: float = 2.0  # monochrome projects: above this the image is not grayscale-like → fail
     min_chroma_delta: float = 1.0  # colour projects: below this the image is effectively gray → warn (0 turns it off)
-    style_pass: float = 0.60
-    style_warn: float = 0.45
+    style_pass: float = 0.50  # fitted on benchmarks/qa_set (calibration half): ~3 % of same-style pairs below warn
+    style_warn: float = 0.40
     composition_pass: float = 0.55
     composition_warn: float = 0.40
-    identity_max_distance: float = 0.6
+    identity_max_distance: float = 0.60  # pass limit for drawn faces, on contrast-normalised chips (benchmarks/qa_set)
+    identity_warn_margin: float = 0.08  # this far past the pass limit warns; further fails (< 5 % of true matches)
     min_sharpness: float = 0.015  # std of the Laplacian of [0, 1] luma at 512 px long side; below → warn
     max_clipping: float = 0.35  # share of pixels with luma exactly 0 or 255; above → warn
     min_width: int = 512  # below → fail
@@ -59,6 +62,8 @@ class QAThresholds:
             raise Invalid('QA setting max_clipping is a share between 0 and 1.', code='qa_thresholds')
         if not 0 < self.identity_max_distance <= 2:
             raise Invalid('QA setting identity_max_distance must be above 0 and at most 2.', code='qa_thresholds')
+        if self.identity_warn_margin > 1:
+            raise Invalid('QA setting identity_warn_margin must be at most 1.', code='qa_thresholds')
 
     @classmethod
     def from_dict(cls, d: dict | None) -> QAThresholds:
@@ -68,10 +73,13 @@ class QAThresholds:
         if not isinstance(d, dict):
             raise Invalid('QA settings must be an object.', code='qa_thresholds')
         names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
+        kept = {k: v for k, v in d.items() if k in names}
+        if d.get('scale') != SCALE:  # saved before the style score and face encodings changed scale
+            kept = {k: v for k, v in kept.items() if OLD_DEFAULTS.get(k) != v}  # untouched old defaults → new ones
+        return cls(**kept)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {**asdict(self), 'scale': SCALE}
 
 
 @dataclass(frozen=True)

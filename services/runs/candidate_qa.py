@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 from sqlmodel import Session, select
@@ -15,20 +13,17 @@ from models.base import ReviewState
 from models.project import Project
 from models.runs import Candidate, Job
 from services.projects.assets import AssetStore
-from services.qa.identity import face_encodings, models_available
+from services.qa.identity import models_available
 from services.qa.ranking import rank
 from services.qa.report import QAReport, evaluate
 from services.qa.style import build_style_profile
 from services.qa.thresholds import QAThresholds
+from services.references.identity_bands import bands_by_name, project_faces, reference_encodings
 from services.runs import ledger_qa
 
+__all__ = ['CandidateQA', 'job_reports', 'reference_encodings', 'thresholds_for']
+
 log = logging.getLogger(__name__)
-
-
-@lru_cache(maxsize=256)
-def reference_encodings(path: str, sha256: str) -> tuple[np.ndarray, ...]:
-    """Face encodings of a reference image, cached by content hash: references are encoded once per process."""
-    return tuple(face_encodings(Path(path)))
 
 
 def thresholds_for(project: Project) -> QAThresholds:
@@ -60,8 +55,12 @@ class CandidateQA:
             for i in job.inputs:
                 if i['role'] == 'character':
                     characters[i.get('name') or 'character'] += list(
-                        reference_encodings(str(paths[i['asset_id']]), i['sha256'])
+                        reference_encodings(str(paths[i['asset_id']]), i['sha256'])[:1]
                     )
+        bands = bands_by_name(session, self.store, project, list(characters)) if characters else {}
+        others = {}
+        if characters:
+            others = {n: e for n, e in project_faces(session, self.store, project).items() if n not in characters}
         images = [self.store.path_of(project, session.get(Asset, cand.asset_id)) for cand in candidates]
         reports = [
             evaluate(
@@ -70,6 +69,8 @@ class CandidateQA:
                 style_profile=profile,
                 characters=dict(characters) or None,
                 thresholds=thresholds,
+                identity_bands=bands,
+                other_characters=others,
             )
             for image in images
         ]

@@ -11,7 +11,7 @@ from sqlmodel import func, select
 
 from models.base import AssetKind, LinkRelation
 from models.project import ProjectCreate, ProjectRead
-from models.references import Character, SceneCreate
+from models.references import Character, CharacterCreate, SceneCreate
 from pages import register_all
 from services.projects import assets, projects
 from services.references import characters, reference_sets, scenes
@@ -170,3 +170,36 @@ async def test_bootstrap_paste_preview_apply_and_again_unchanged(user: User, dep
     user.find('bootstrap-apply').click()
     await user.should_see('Nothing to change: all unchanged')
     await user.should_see('characters (merge): 0 created, 0 updated, 0 deleted, 1 unchanged')
+
+
+async def test_character_page_shows_the_identity_band(user: User, deps) -> None:
+    from tests.services.qa import hopper
+
+    project = await open_project(user, deps)
+    photo = hopper()
+    files = [(f'grace-{i}.png', png_of(img)) for i, img in enumerate([photo, photo[:, ::-1], photo[40:560, 30:480]])]
+    with deps.sessions() as s:
+        grace = characters.create_character(s, project.id, CharacterCreate(name='Grace'))
+        characters.upload_references(s, deps.store, project, grace.id, files)
+        characters.upload_references(
+            s, deps.store, project, grace.id, [('notes.png', png_bytes((200, 200, 200), (64, 64)))]
+        )
+    await user.open(f'/references/characters/{grace.id}')
+    await user.should_see('for Grace, from 3 references', retries=50)
+    band_text = user.find('identity-band').elements.pop().text
+    assert band_text.startswith('same-face distance ≤ ') and 'warn up to' in band_text
+    await user.should_see(marker='identity-band-noface')  # the fourth image shows no face
+    with deps.sessions() as s:
+        stored = s.get(Character, grace.id).identity_band
+    assert stored['band']['references'] == 3 and stored['images'] == 4  # kept for the runs' QA
+    await settle()
+
+
+def png_of(img) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, 'PNG')
+    return buf.getvalue()

@@ -73,7 +73,7 @@ async def test_open_full_size_with_zoom_compare_two_and_read_each_score(user: Us
     await user.should_see('Launch pad')
     tips = [t.text for t in user.find(ui.tooltip).elements]
     style_tip = next(t for t in tips if t.startswith("Similarity to the project's style"))
-    assert '0–1, higher is closer to the style' in style_tip and 'Threshold: 0.6' in style_tip
+    assert '0–1, higher is closer to the style' in style_tip and 'Threshold: 0.5' in style_tip
     assert style_tip.split('. ')[-1].split(':')[0] in ('Pass', 'Warn', 'Fail')
     await user.should_see('What the scores mean')
     opener = sorted(user.find('candidate-open').elements, key=lambda e: e.id)[0]

@@ -85,3 +85,32 @@ def rotate(img: np.ndarray, degrees: float) -> np.ndarray:
 def jitter(img: np.ndarray) -> np.ndarray:
     """Colour jitter: per-channel gain and an offset."""
     return np.clip(img.astype(np.float32) * np.array([1.15, 0.95, 0.8]) + 12, 0, 255).astype(np.uint8)
+
+
+def hatched(img: np.ndarray, pitch: float = 5.0, angle: float = 35.0) -> np.ndarray:
+    """Noir ink: paper, hatching over the mid-tones, cross-hatching over the shadows, inked edges."""
+    gray = cv2.createCLAHE(2.0, (8, 8)).apply(cv2.cvtColor(cv2.bilateralFilter(img, 9, 45, 7), cv2.COLOR_RGB2GRAY))
+    h, w = gray.shape
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+
+    def lines(deg: float) -> np.ndarray:
+        t = np.deg2rad(deg)
+        return ((xx * np.cos(t) + yy * np.sin(t)) % pitch) < 1.2
+
+    out = np.full(gray.shape, 238, np.uint8)
+    out[(gray < 140) & lines(angle)] = 40
+    out[(gray < 70) & (lines(angle) | lines(angle + 90))] = 16
+    out[gray < 35] = 12
+    out[cv2.Canny(cv2.GaussianBlur(gray, (5, 5), 0), 50, 120) > 0] = 10
+    return np.dstack([out] * 3)
+
+
+def halftone(img: np.ndarray, pitch: int = 6) -> np.ndarray:
+    """Comic print: a saturated colour cast with a dot screen over the darker half."""
+    out = np.clip(img.astype(np.float32) * np.array([1.5, 0.55, 0.5]) + np.array([40, 0, 0]), 0, 255).astype(np.uint8)
+    h, w = out.shape[:2]
+    yy, xx = np.mgrid[0:h, 0:w]
+    dots = (((xx % pitch) - pitch / 2) ** 2 + ((yy % pitch) - pitch / 2) ** 2) < 3
+    dark = cv2.cvtColor(out, cv2.COLOR_RGB2GRAY) < 120
+    out[dark & dots] = (out[dark & dots] * 0.4).astype(np.uint8)
+    return out

@@ -74,3 +74,12 @@ def test_resize_long_side() -> None:
     assert resize_long_side(img, 256).shape == (256, 171, 3)
     assert resize_long_side(img, 4096) is img
     assert resize_long_side(img[:100, :50], 200, upscale=True).shape == (200, 100, 3)
+
+
+def test_settings_saved_on_the_old_scale_take_the_new_defaults() -> None:
+    old = {'style_pass': 0.6, 'style_warn': 0.45, 'identity_max_distance': 0.6, 'min_width': 600}
+    t = QAThresholds.from_dict(old)
+    assert (t.style_pass, t.style_warn, t.min_width) == (QAThresholds().style_pass, QAThresholds().style_warn, 600)
+    assert QAThresholds.from_dict({'style_pass': 0.7}).style_pass == 0.7  # a value someone chose is kept
+    saved = QAThresholds(style_pass=0.6, style_warn=0.45).to_dict()
+    assert QAThresholds.from_dict(saved).style_pass == 0.6  # saved on this scale: taken as is

@@ -1,0 +1,171 @@
+"""QA accuracy on the labelled set of stylised pairs (benchmarks/qa_set), through `kroma qa compare`'s own code.
+
+Run: OMP_NUM_THREADS=1 .venv/bin/python benchmarks/qa_accuracy.py [--set DIR] [--jobs 1] [--no-timing]
+The set is built into DIR on first use (about a minute). Per metric it prints, on the held-out split: ROC AUC
+(unverified pairs count as the worst score), the true-match rejection rate (verdict 'fail') and the unverified
+rate at the default thresholds, and the same rates at a threshold calibrated on the other split. Then the identity
+time per face on one core for the set's 1024×1536 panels: the median and the worst case.
+Goals on held-out: identity and style AUC ≥ 0.97, true matches rejected < 5 %, unverified < 3 %.
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ('OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS', 'NUMEXPR_NUM_THREADS'):
+    os.environ.setdefault(_var, '1')
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from services.qa.compare import compare_files  # noqa: E402
+
+LOWER_IS_BETTER = {'identity'}
+DEFAULT_SET = Path(tempfile.gettempdir()) / 'kroma-qa-set'
+
+
+def ensure_set(folder: Path) -> list[dict]:
+    """Build the labelled set once (it is deterministic) and read its labels."""
+    labels = folder / 'labels.json'
+    if not labels.is_file():
+        from benchmarks.qa_set.build import build
+
+        print(f'building the labelled set in {folder} …', flush=True)
+        build(folder, {'identity': 320, 'style': 360, 'composition': 80})
+    return json.loads(labels.read_text())['pairs']
+
+
+def measure(args: tuple[str, str, str, str]) -> dict:
+    """One pair through compare_files, as `kroma qa compare REF CAND --metric M` would."""
+    folder, ref, cand, metric = args
+    cv2.setNumThreads(1)
+    row = compare_files(Path(folder) / ref, Path(folder) / cand, metric)[metric]
+    return {'value': row.get('value'), 'verdict': row.get('verdict'), 'threshold': row.get('threshold')}
+
+
+def auc(pos: list[float], neg: list[float]) -> float:
+    """Mann–Whitney ROC AUC: the chance a same pair scores above a different pair (ties count half)."""
+    if not pos or not neg:
+        return float('nan')
+    p, n = np.asarray(pos)[:, None], np.asarray(neg)[None, :]
+    return float(((p > n).sum() + 0.5 * (p == n).sum()) / (p.size * n.size))
+
+
+def score(metric: str, r: dict) -> float:
+    """Higher means 'more alike'; unverified is the worst possible score."""
+    if r['value'] is None:
+        return -1e9
+    return -r['value'] if metric in LOWER_IS_BETTER else r['value']
+
+
+def calibrate(metric: str, rows: list[tuple[dict, dict]]) -> float:
+    """The cut on `score` that maximises Youden's J (TPR − FPR) on this split."""
+    s = np.array([score(metric, r) for _, r in rows])
+    y = np.array([p['same'] for p, _ in rows])
+    best, cut = -2.0, 0.0
+    for c in np.unique(s[s > -1e9]):
+        j = (s[y] >= c).mean() - (s[~y] >= c).mean()
+        if j > best:
+            best, cut = j, float(c)
+    return cut
+
+
+def report(metric: str, rows: list[tuple[dict, dict]], cut: float) -> None:
+    pos = [r for p, r in rows if p['same']]
+    neg = [r for p, r in rows if not p['same']]
+    a = auc([score(metric, r) for r in pos], [score(metric, r) for r in neg])
+    ver_pos = [score(metric, r) for r in pos if r['value'] is not None]
+    ver_neg = [score(metric, r) for r in neg if r['value'] is not None]
+    a_verified = auc(ver_pos, ver_neg)
+    rejected = sum(r['verdict'] == 'fail' for r in pos) / max(1, len(pos))
+    warned = sum(r['verdict'] == 'warn' for r in pos) / max(1, len(pos))
+    accepted = sum(r['verdict'] == 'pass' for r in neg) / max(1, len(neg))
+    unverified = sum(r['verdict'] == 'unverified' for _, r in rows) / max(1, len(rows))
+    thresholds = sorted({r['threshold'] for _, r in rows if r['threshold'] is not None})
+    cal_rej = sum(score(metric, r) < cut for r in pos) / max(1, len(pos))
+    cal_acc = sum(score(metric, r) >= cut for r in neg) / max(1, len(neg))
+    shown_cut = -cut if metric in LOWER_IS_BETTER else cut
+    print(f'{metric}: held-out {len(rows)} pairs ({len(pos)} same, {len(neg)} different)')
+    print(f'  ROC AUC                      {a:.3f}   (verified pairs only: {a_verified:.3f})')
+    print(f'  default threshold(s)         {", ".join(f"{t:.3f}" for t in thresholds) or "-"}')
+    print(f'  true matches rejected (fail) {rejected:6.1%}   warned {warned:.1%}')
+    print(f'  different pairs passed       {accepted:6.1%}')
+    print(f'  unverified                   {unverified:6.1%}')
+    print(f'  calibrated cut {shown_cut:.3f}: rejected {cal_rej:.1%}, different pairs accepted {cal_acc:.1%}')
+
+
+def identity_timing(folder: Path, pairs: list[dict], limit: int) -> None:
+    """Identity time per face for the set's 1024×1536 panels, one core."""
+    from services.qa.identity import face_encodings, find_faces
+
+    cv2.setNumThreads(1)
+    panels = [p for p in pairs if p['metric'] == 'identity' and p['meta'].get('size') == [1024, 1536]][:limit]
+    face_encodings(folder / panels[0]['ref'])  # load the models
+    per_face, worst = [], (0.0, '')
+    for p in panels:
+        img = cv2.cvtColor(cv2.imread(str(folder / p['cand'])), cv2.COLOR_BGR2RGB)
+        started = time.perf_counter()
+        faces = find_faces(img)
+        ms = (time.perf_counter() - started) * 1000
+        path = getattr(faces[0], 'path', 'hog') if faces else 'none'
+        per_face.append((ms / max(1, len(faces)), path))
+        if ms > worst[0]:
+            worst = (ms, f'{p["id"]} ({len(faces)} face(s), path {path}, tilt {p["meta"].get("tilt", 0)})')
+    hog = [ms for ms, path in per_face if path.startswith('hog')]
+    print(f'identity time per face, 1024x1536 panels, one core ({len(per_face)} panels):')
+    if hog:
+        print(f'  median on the HOG path       {statistics.median(hog):7.1f} ms ({len(hog)} panels)')
+    print(f'  median over all panels       {statistics.median(ms for ms, _ in per_face):7.1f} ms')
+    print(f'  worst case                   {worst[0]:7.1f} ms  {worst[1]}')
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument('--set', type=Path, default=DEFAULT_SET)
+    ap.add_argument('--jobs', type=int, default=1)
+    ap.add_argument('--metric', choices=['identity', 'style', 'composition', 'all'], default='all')
+    ap.add_argument('--no-timing', action='store_true')
+    ap.add_argument('--timing-only', action='store_true', help='only the identity time per face')
+    ap.add_argument('--dump', type=Path, help='write every pair with its result to this JSON file')
+    a = ap.parse_args()
+    pairs = ensure_set(a.set)
+    if a.timing_only:
+        identity_timing(a.set, pairs, 12)
+        return
+    if a.metric != 'all':
+        pairs = [p for p in pairs if p['metric'] == a.metric]
+    started = time.perf_counter()
+    work = [(str(a.set), p['ref'], p['cand'], p['metric']) for p in pairs]
+    if a.jobs > 1:
+        with ProcessPoolExecutor(a.jobs) as pool:
+            results = list(pool.map(measure, work, chunksize=4))
+    else:
+        results = [measure(w) for w in work]
+    print(f'QA accuracy on {len(pairs)} labelled pairs in {time.perf_counter() - started:.0f} s')
+    if a.dump:
+        a.dump.write_text(json.dumps([{**p, 'result': r} for p, r in zip(pairs, results, strict=True)], indent=1))
+    for metric in ('identity', 'style', 'composition'):
+        rows = [(p, r) for p, r in zip(pairs, results, strict=True) if p['metric'] == metric]
+        if not rows:
+            continue
+        cal = [x for x in rows if x[0]['split'] == 'calibrate']
+        held = [x for x in rows if x[0]['split'] == 'held-out']
+        report(metric, held, calibrate(metric, cal))
+    if not a.no_timing and a.metric in ('identity', 'all'):
+        identity_timing(a.set, pairs, 12)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,59 @@
+"""The detector cascade finds faces in drawn, tilted art and only then pays for the slower passes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from services.qa import faces
+from services.qa.faces import face_encodings, find_faces
+from services.qa.identity import face_distance
+from tests.services.qa import halftone, hatched, hopper, photo, rotate
+
+
+@pytest.fixture(scope='module')
+def hopper_ref() -> np.ndarray:
+    (enc,) = face_encodings(hopper())
+    return enc
+
+
+@pytest.mark.parametrize(
+    'drawn',
+    [lambda: rotate(hatched(hopper()), 12), lambda: rotate(halftone(hopper()), 8)],
+    ids=['ink-hatched-tilted-12', 'halftone-tilted-8'],
+)
+def test_tilted_drawn_face_is_found_and_still_close(drawn, hopper_ref: np.ndarray) -> None:
+    # the single HOG pass found no face in either (the issue's "no face in 8 % of pairs, mostly rotated, ink-hatched")
+    (face,) = find_faces(drawn())
+    assert face.path != 'hog'  # a later pass of the cascade found it
+    left, top, right, bottom = face.box
+    assert 100 < (left + right) / 2 < 380 and 120 < (top + bottom) / 2 < 360
+    assert face_distance(face.encoding, hopper_ref) < 0.6
+
+
+def test_clear_face_costs_one_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = []
+    original = faces._Cascade.hog
+
+    def counting(self, *args, **kwargs):
+        calls.append(args[3])
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(faces._Cascade, 'hog', counting)
+    (face,) = find_faces(hopper())
+    assert calls == ['hog'] and face.path == 'hog'
+
+
+def test_no_face_after_every_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    passes = []
+    original_hog, original_cnn = faces._Cascade.hog, faces._Cascade.cnn
+    monkeypatch.setattr(faces._Cascade, 'hog', lambda self, *a, **k: passes.append(a[3]) or original_hog(self, *a, **k))
+    monkeypatch.setattr(faces._Cascade, 'cnn', lambda self: passes.append('cnn') or original_cnn(self))
+    assert find_faces(photo('coffee')[::2, ::2]) == []
+    assert passes[0] == 'hog' and passes[-1] == 'cnn' and {'smooth', 'clahe', 'tilt+8', 'tilt-15'} <= set(passes)
+
+
+def test_several_expected_faces_keep_the_cascade_going() -> None:
+    pair = np.ascontiguousarray(np.hstack([hopper()[:512, :437], rotate(hatched(hopper()), 12)[:512, :437]]))
+    assert len(find_faces(pair, expected=1)) >= 1
+    assert len(find_faces(pair, expected=2)) == 2
