@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel
 
 from app.migrate import alembic_config, database_revisions, script_heads
-from models.db import make_engine, session_factory
+from models.db import make_engine
 from models.project import Project
 from models.references import Character
 
