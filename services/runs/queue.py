@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import timedelta
 from typing import Any
@@ -100,12 +101,21 @@ def claim_job(session: Session, worker: str, *, run_id: str | None = None, lease
 
 
 def claim_jobs(
-    session: Session, worker: str, *, run_id: str | None = None, limit: int = 1, lease_s: float = LEASE_S
+    session: Session,
+    worker: str,
+    *,
+    run_id: str | None = None,
+    limit: int = 1,
+    lease_s: float = LEASE_S,
+    stages: Sequence[str] | None = None,
 ) -> list[str]:
     """Take up to `limit` queued jobs, each with one UPDATE guarded by its status: two processes never run one job.
 
+    On PostgreSQL the candidates are picked with SELECT … FOR UPDATE SKIP LOCKED, so workers on several machines
+    take different jobs without waiting on each other; SQLite has one writer at a time and the guard suffices.
     Each claim carries a lease (`lease_expires_at`) that the worker renews while it works; when it runs out, any
-    worker may reclaim the job (reclaim_expired), so a dead process never holds work for good."""
+    worker may reclaim the job (reclaim_expired), so a dead process never holds work for good. `stages` limits the
+    claim to runs of those stages (a worker that serves only some)."""
     query = (
         select(Job.id)
         .join(Run, Run.id == Job.run_id)
@@ -113,9 +123,14 @@ def claim_jobs(
     )  # type: ignore[attr-defined]
     if run_id:
         query = query.where(Job.run_id == run_id)
+    if stages:
+        query = query.where(col(Run.stage).in_(list(stages)))
+    shared = session.get_bind().dialect.name == 'postgresql'
+    query = query.order_by(col(Job.created_at), col(Job.index))
+    query = query.limit(limit).with_for_update(skip_locked=True, of=Job) if shared else query.limit(limit + 4)
     claimed: list[str] = []
     now = utcnow()
-    for job_id in session.exec(query.order_by(col(Job.created_at), col(Job.index)).limit(limit + 4)).all():
+    for job_id in session.exec(query).all():
         result = session.execute(
             update(Job)
             .where(Job.id == job_id, Job.status == WorkState.queued)
