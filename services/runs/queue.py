@@ -144,14 +144,22 @@ def claim_jobs(
         if result.rowcount != 1:  # another process took it between the select and the update
             continue
         claimed.append(job_id)
-        run = session.get(Run, session.get(Job, job_id).run_id)
-        if run.status == WorkState.queued:
-            run.status, run.started_at = WorkState.running, run.started_at or utcnow()
-            session.add(run)
+        _mark_running(session, session.get(Job, job_id).run_id, shared)
         if len(claimed) == limit:
             break
     session.flush()
     return claimed
+
+
+def _mark_running(session: Session, run_id: str, shared: bool) -> None:
+    """The run's first claim starts it; on PostgreSQL a run row another worker is starting is skipped, not waited on."""
+    query = select(Run).where(Run.id == run_id, Run.status == WorkState.queued)
+    if shared:
+        query = query.with_for_update(skip_locked=True)
+    run = session.exec(query).first()
+    if run is not None:
+        run.status, run.started_at = WorkState.running, run.started_at or utcnow()
+        session.add(run)
 
 
 def start_candidates(session: Session, job_id: str) -> list[Candidate]:
