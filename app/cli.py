@@ -18,6 +18,7 @@ from app import (
     cli_references,
     cli_runs,
     cli_tokens,
+    cli_worker,
 )
 from app.cli_common import deps_for_cli, guarded
 from app.logging import configure_logging
@@ -41,6 +42,7 @@ cli_references.register(cli)
 cli_copilot.register(cli)
 cli_export.register(cli)
 cli_tokens.register(cli)
+cli_worker.register(cli)
 
 
 @cli.command()
