@@ -17,6 +17,7 @@ from app import (
     cli_qa,
     cli_references,
     cli_runs,
+    cli_storage,
     cli_tokens,
     cli_worker,
 )
@@ -43,6 +44,7 @@ cli_copilot.register(cli)
 cli_export.register(cli)
 cli_tokens.register(cli)
 cli_worker.register(cli)
+cli_storage.register(cli)
 
 
 @cli.command()
