@@ -17,7 +17,7 @@ from app.instruction_jobs import lease_s as instruction_lease_s
 from services.copilot import instructions
 from services.copilot.handlers import handler_table
 from services.deps import Deps
-from services.runs import holders
+from services.runs import holders, leases
 from services.runs.candidate_qa import CandidateQA
 from services.runs.executor import RunExecutor
 from services.security.audit import acting_as
@@ -65,7 +65,7 @@ class Worker:
 
     def run(self) -> None:
         """Until stopped: the run queue on this thread's event loop, instructions on a thread of their own."""
-        helpers = []
+        helpers = [threading.Thread(target=self._reclaim, name='reclaim', daemon=True)]
         if 'instructions' in self.options.queues:
             helpers.append(threading.Thread(target=self._instructions, name='instructions', daemon=True))
         for t in helpers:
@@ -92,6 +92,21 @@ class Worker:
                     done = 0
                 if not done:
                     await asyncio.to_thread(self.stop.wait, self.options.poll_s)
+
+    def _reclaim(self) -> None:
+        """Every quarter lease, jobs whose worker stopped renewing go back to the queue, even while this one is busy
+        (its claims also reclaim, but only when it has room). Only the lease decides: the holder may be anywhere."""
+        every = max(0.25, self.deps.options.run_lease_s / 4)
+        with acting_as(f'worker:{self.id}'):
+            while not self.stop.wait(every):
+                try:
+                    with self.deps.sessions() as s:
+                        touched = leases.reclaim_expired(s, exclude_worker=self.id)
+                except Exception:
+                    log.exception('Reclaiming expired leases failed; trying again')
+                    continue
+                if touched:
+                    log.warning('Reclaimed the jobs of %d run(s) from a worker that stopped renewing', len(touched))
 
     def _instructions(self) -> None:
         table = handler_table(self.deps)

@@ -163,11 +163,15 @@ def _mark_running(session: Session, run_id: str, shared: bool) -> None:
 
 
 def start_candidates(session: Session, job_id: str) -> list[Candidate]:
-    """Mark every unfinished candidate of a claimed job running (none if its run was canceled)."""
+    """Mark the claimed job's candidates that wait for a call running (none if its run was canceled).
+
+    A failed one stays failed: after a reclaim that is a paid call that was in flight when its worker died, made
+    again only when the artist asks (Retry failed queues it)."""
     job = session.get(Job, job_id)
     if session.get(Run, job.run_id).status == WorkState.canceled:
         return []
-    pending = pending_candidates(session, job_id)
+    startable = (WorkState.queued, WorkState.running, WorkState.interrupted)
+    pending = [c for c in pending_candidates(session, job_id) if c.status in startable]
     for cand in pending:
         cand.status, cand.attempts = WorkState.running, cand.attempts + 1
         session.add(cand)

@@ -4,13 +4,15 @@ middle of their claim transactions take different jobs at once, neither waits fo
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
 import pytest
 from sqlmodel import select
 
-from models.base import Stage, WorkState
-from models.runs import Job
+from models.base import Stage, WorkState, utcnow
+from models.runs import Candidate, CostEvent, Job
 from services.runs import control as runs
+from services.runs import leases
 from services.runs import queue as run_queue
 from services.runs.plan import RunRequest
 
@@ -39,3 +41,31 @@ def test_a_worker_serving_some_stages_claims_only_those(sessions, demo) -> None:
         runs.start(s, demo, RunRequest(stage=Stage.style, candidates=1, mode='run'))
         assert run_queue.claim_jobs(s, 'w', stages=['character']) == []
         assert len(run_queue.claim_jobs(s, 'w', stages=['style', 'character'], limit=5)) == 3
+
+
+@pytest.mark.both_databases
+def test_a_call_in_flight_when_its_worker_died_is_not_made_again_by_the_next_claim(sessions, demo) -> None:
+    """Reclaiming fails the candidate whose paid call was out (maybe billed); the worker that claims the job next
+    starts only the others, so nothing is paid twice unless the artist chooses Retry failed."""
+    with sessions() as s:
+        run_id = runs.start(s, demo, RunRequest(stage=Stage.style, candidates=3, mode='run')).run_id
+        job_id = run_queue.claim_job(s, 'dead:1:x:b', run_id=run_id)
+        first, *others = run_queue.start_candidates(s, job_id)
+        s.add(
+            CostEvent(
+                project_id=demo.id,
+                run_id=run_id,
+                job_id=job_id,
+                candidate_id=first.id,
+                amount_usd=0.04,
+                meta={'state': 'sent'},
+            )
+        )
+    with sessions() as s:
+        assert leases.reclaim_expired(s, now=utcnow() + timedelta(seconds=run_queue.LEASE_S + 1)) == [run_id]
+    with sessions() as s:
+        assert run_queue.claim_job(s, 'live:2:y:b', run_id=run_id) == job_id
+        assert [c.id for c in run_queue.start_candidates(s, job_id)] == [c.id for c in others]
+        failed = s.get(Candidate, first.id)
+        assert failed.status == WorkState.failed and 'in flight when worker dead:1:x:b stopped' in failed.error
+        assert s.exec(select(CostEvent).where(CostEvent.candidate_id == first.id)).one().meta['state'] == 'maybe billed'
