@@ -125,6 +125,7 @@ def backup_defaults(settings: Settings) -> BackupDefaults:
         keep_daily=settings.backup_keep_daily,
         keep_weekly=settings.backup_keep_weekly,
         db_path=sqlite_path(settings.db_url),
+        database=make_url(settings.db_url).get_backend_name(),
     )
 
 

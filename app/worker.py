@@ -36,6 +36,7 @@ class WorkerOptions:
     queues: tuple[str, ...] = QUEUES
     poll_s: float = 0.25  # how often an idle worker looks for work
     instruction_poll_s: float = 2.0
+    qa: bool = True  # measure each candidate's QA here (off: measured later, e.g. where there is CPU to spare)
 
 
 @dataclass
@@ -50,7 +51,7 @@ class Worker:
             sessions=self.deps.sessions,
             store=self.deps.store,
             secrets=self.deps.secrets,
-            qa=CandidateQA(self.deps.store),
+            qa=CandidateQA(self.deps.store) if self.options.qa else None,
             lease_s=self.deps.options.run_lease_s,
             call_cap=self.options.concurrency,
             stages=self.options.stages or None,

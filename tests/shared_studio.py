@@ -98,7 +98,7 @@ def prepare(deps: Deps, *, scenes_total: int, base_url: str, concurrency: int) -
             secrets=deps.secrets,
         )
         row = projects.get_row(s, 'demo')
-        row.budget_usd = 1000.0
+        row.budget_usd, row.batch_limit = 1000.0, 500
         s.add(row)
     return account.id
 

@@ -181,7 +181,7 @@ class RunExecutor:
             except Exception:
                 log.exception('Renewing the leases of %d job(s) failed; trying again', len(jobs))
                 continue
-            if lost := set(jobs) - held - self._lost:
+            if lost := (set(jobs) - held - self._lost) & self._active:  # a job that just finished is not lost
                 log.warning('Job(s) %s were reclaimed by another worker; this worker stops writing them', lost)
                 self._lost |= lost
 
