@@ -3,6 +3,7 @@ go down and up again, and the types behave as on SQLite (JSON, aware UTC timesta
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -13,7 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel
 
-from app.migrate import alembic_config, database_revisions, script_heads
+from app.migrate import alembic_config, database_revisions, script_heads, upgrade
 from models.db import make_engine
 from models.project import Project
 from models.references import Character
@@ -60,3 +61,42 @@ def test_types_behave_the_same(sessions) -> None:
         s.add(Character(project_id='p', name='Hero'))
     with pytest.raises(IntegrityError), sessions() as s:
         s.add(Character(project_id='p', name='hERO'))
+
+
+def test_processes_starting_together_migrate_a_new_database_once(pg_cluster) -> None:
+    """A studio and its workers started at once on an empty database: one migrates, the others wait and find it done."""
+    url = pg_cluster.new_database(migrated=False)
+    errors: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            upgrade(url)
+        except BaseException as e:  # noqa: BLE001
+            errors.append(e)
+
+    threads = [threading.Thread(target=start) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert errors == [] and database_revisions(url) == script_heads()
+    pg_cluster.drop_database(url)
+
+
+def test_the_scheduler_keeps_its_jobs_in_postgresql(pg_cluster) -> None:
+    from app.jobs import new_scheduler
+
+    url = pg_cluster.new_database()
+    scheduler = new_scheduler(jobstore_url=url)
+    scheduler.start(paused=True)
+    try:
+        scheduler.add_job(print, 'interval', hours=1, id='nightly', jobstore='persistent', replace_existing=True)
+    finally:
+        scheduler.shutdown(wait=False)
+    again = new_scheduler(jobstore_url=url)
+    again.start(paused=True)
+    try:
+        assert [j.id for j in again.get_jobs(jobstore='persistent')] == ['nightly']  # survived the restart
+    finally:
+        again.shutdown(wait=False)
+    pg_cluster.drop_database(url)
