@@ -144,5 +144,4 @@ def serve(worker: Worker) -> None:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    log.warning('%s', worker.describe())
     worker.run()

@@ -145,6 +145,7 @@ class RunExecutor:
                 claimed = await self._write(self._claim, self.worker, run_id, limit, self.lease_s, self.stages)
                 self.stats.claim_latency_s.append(time.perf_counter() - started)
                 for job_id, cand_ids in claimed:
+                    self._lost.discard(job_id)  # lost once (this worker stalled), claimed again now: it is ours
                     self.stats.claimed_jobs.append(job_id)
                     self._outstanding[job_id] = len(cand_ids)
                     running.add(asyncio.create_task(self.execute_job(job_id, cand_ids)))
@@ -177,19 +178,21 @@ class RunExecutor:
                 continue
             jobs = sorted(self._active)
             try:
-                held = await self._write(self._renew, self.worker, jobs, self.lease_s)
+                taken = await self._write(self._renew, self.worker, jobs, self.lease_s)
             except Exception:
                 log.exception('Renewing the leases of %d job(s) failed; trying again', len(jobs))
                 continue
-            if lost := (set(jobs) - held - self._lost) & self._active:  # a job that just finished is not lost
+            if lost := (taken - self._lost) & self._active:
                 log.warning('Job(s) %s were reclaimed by another worker; this worker stops writing them', lost)
                 self._lost |= lost
 
     @staticmethod
     def _renew(s: Session, worker: str, jobs: list[str], lease_s: float) -> set[str]:
-        """The leases of the jobs in hand and of the account slots their calls hold."""
+        """Renew the leases of the jobs in hand and of the account slots their calls hold; returns the jobs another
+        worker took over (queued again or claimed by someone else; a job that just finished is not among them)."""
         slots.renew(s, worker, lease_s)
-        return leases.renew_leases(s, worker, jobs, lease_s)
+        held = leases.renew_leases(s, worker, jobs, lease_s)
+        return leases.taken_over(s, worker, [j for j in jobs if j not in held])
 
     @staticmethod
     def _claim(

@@ -57,13 +57,18 @@ def test_two_workers_share_a_run_and_a_killed_one_loses_nothing(pg_cluster, tmp_
                 )
                 run_id = runs.start(s, project, req, secrets=deps.secrets).run_id
 
+            seen: set[str] = set()  # workers the studio's progress view showed holding a job
+
             def busy_worker() -> str:
                 with deps.sessions() as s:
-                    jobs = s.exec(select(Job).where(Job.run_id == run_id, Job.status == WorkState.running)).all()
-                    done = len(s.exec(select(Candidate.id).where(Candidate.status == WorkState.done)).all())
-                return next((j.claimed_by for j in jobs if j.claimed_by in ids), '') if done >= 10 else ''
+                    progress = run_status.run_progress(s, project.id, run_id)
+                holding = [j.worker for j in progress.jobs if j.status == 'running' and j.worker in ids]
+                seen.update(holding)
+                return holding[0] if progress.run.done >= 10 and len(seen) == 2 and holding else ''
 
-            held_by = wait_for(busy_worker, 60, 'a worker holding a job after 10 candidates', procs=procs)
+            held_by = wait_for(
+                busy_worker, 60, 'both workers seen at work and 10 candidates done', procs=procs, step_s=0.05
+            )
             victim, survivor = (procs[0], procs[1]) if held_by == procs[0].id else (procs[1], procs[0])
             victim.kill()
             killed_at = time.monotonic()

@@ -69,3 +69,23 @@ def test_a_call_in_flight_when_its_worker_died_is_not_made_again_by_the_next_cla
         failed = s.get(Candidate, first.id)
         assert failed.status == WorkState.failed and 'in flight when worker dead:1:x:b stopped' in failed.error
         assert s.exec(select(CostEvent).where(CostEvent.candidate_id == first.id)).one().meta['state'] == 'maybe billed'
+
+
+@pytest.mark.both_databases
+def test_a_worker_learns_which_jobs_were_taken_over_but_not_those_it_just_finished(sessions, demo) -> None:
+    """The heartbeat's question: a finished job is not lost; one queued again or claimed by another worker is."""
+    with sessions() as s:
+        run_id = runs.start(s, demo, RunRequest(stage=Stage.style, candidates=1, mode='run')).run_id
+        finished, requeued, stolen = run_queue.claim_jobs(s, 'me:1:x:b', run_id=run_id, limit=3)
+        run_queue.start_candidates(s, finished)
+        for cand in run_queue.pending_candidates(s, finished):
+            cand.status = WorkState.done
+            s.add(cand)
+        run_queue.finish_job(s, finished)
+    with sessions() as s:
+        assert leases.reclaim_expired(s, now=utcnow() + timedelta(seconds=run_queue.LEASE_S + 1)) == [run_id]
+        assert set(run_queue.claim_jobs(s, 'other:2:y:b', run_id=run_id, limit=1)) <= {requeued, stolen}
+    with sessions() as s:
+        jobs = [finished, requeued, stolen]
+        assert leases.renew_leases(s, 'me:1:x:b', jobs) == set()
+        assert leases.taken_over(s, 'me:1:x:b', jobs) == {requeued, stolen}
