@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: studio test lint install install-test chromium fonts native bench
+.PHONY: studio test lint install install-test chromium fonts native postgres bench
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -20,7 +20,7 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 
 install: $(VENV)/.installed
 
-install-test: $(VENV)/.installed-test chromium fonts native
+install-test: $(VENV)/.installed-test chromium fonts native postgres
 
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
@@ -41,6 +41,9 @@ native: $(VENV)/.installed-test
 	  echo "installing for the native window:$$missing"; \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
+
+postgres:  # the suite starts a throw-away PostgreSQL cluster (tests/postgres.py): the server binaries must exist
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
 
 studio: install fonts
 	$(BIN)/python -m compileall -q app pages components services models  # bytecode once: ~1 s off every start

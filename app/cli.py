@@ -20,7 +20,9 @@ from app import (
     cli_references,
     cli_review,
     cli_runs,
+    cli_storage,
     cli_tokens,
+    cli_worker,
 )
 from app.cli_common import deps_for_cli, guarded
 from app.logging import configure_logging
@@ -47,6 +49,8 @@ cli_copilot.register(cli)
 cli_export.register(cli)
 cli_pages.register(cli)
 cli_tokens.register(cli)
+cli_worker.register(cli)
+cli_storage.register(cli)
 
 
 @cli.command()

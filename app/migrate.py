@@ -6,17 +6,21 @@ in `migrations/versions` and the `alembic_version` row, without importing Alembi
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.pool import NullPool
 
 if TYPE_CHECKING:
     from alembic.config import Config
 
 MIGRATIONS = Path(__file__).resolve().parent / 'migrations'
 _REVISION = re.compile(r'^revision\s*(?::\s*str\s*)?=\s*[\'"]([^\'"]+)[\'"]', re.M)
+MIGRATION_LOCK = 0x6B726F6D61  # 'kroma': the advisory lock key of migrations
 _DOWN = re.compile(r'^down_revision\s*(?::[^=]*)?=\s*(.+)$', re.M)
 
 
@@ -58,4 +62,25 @@ def upgrade(db_url: str) -> None:
         return
     from alembic import command
 
-    command.upgrade(alembic_config(db_url), 'head')
+    with _one_at_a_time(db_url):
+        if database_revisions(db_url) != script_heads():  # another process may have done it while this one waited
+            command.upgrade(alembic_config(db_url), 'head')
+
+
+@contextmanager
+def _one_at_a_time(db_url: str) -> Iterator[None]:
+    """A studio and its workers starting together on a new PostgreSQL database migrate it once: the others wait on
+    an advisory lock, then find it at head (SQLite's own write lock serializes its migrations)."""
+    if not db_url.startswith('postgresql'):
+        yield
+        return
+    engine = create_engine(db_url, poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text('SELECT pg_advisory_lock(:key)'), {'key': MIGRATION_LOCK})
+            try:
+                yield
+            finally:
+                conn.execute(text('SELECT pg_advisory_unlock(:key)'), {'key': MIGRATION_LOCK})
+    finally:
+        engine.dispose()

@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     backup_keep_daily: int = 7
     backup_keep_weekly: int = 4
 
+    files_url: str | None = None  # s3://bucket/prefix keeps every project's files on S3 (a project may say otherwise)
+    files_s3_endpoint_url: str | None = None
+    files_s3_region: str = 'us-east-1'
+
     scratch_max_age_hours: int = 24
     run_lease_s: float = Field(default=30.0, ge=1.0, le=3600.0)
     agent_api_url: str | None = None

@@ -18,6 +18,7 @@ from models.db import SessionFactory, make_engine, session_factory
 from services.backups.defaults import BackupDefaults
 from services.deps import Deps, StudioOptions, WakeHooks
 from services.projects.assets import AssetStore
+from services.projects.file_backends import FilesConfig, normalize_files_url
 from services.security.file_modes import private_database, private_dir
 from services.security.secrets import SecretStore, load_keyring, stored_key_refs
 
@@ -49,13 +50,22 @@ def build_deps(
     return Deps(
         data_dir=data_dir,
         sessions=sessions,
-        store=AssetStore(data_dir),
+        store=AssetStore(data_dir, files_config(settings)),
         secrets=secret_store(settings, stored_refs=stored),
         key_file=None if settings.master_key else settings.key_file,
         engine=engine,
         options=studio_options(settings),
         backup=backup_defaults(settings),
         wake=hooks,
+    )
+
+
+def files_config(settings: Settings) -> FilesConfig:
+    """KROMA_FILES_*: where projects keep their files unless they say otherwise (checked at start-up)."""
+    return FilesConfig(
+        default_url=normalize_files_url(settings.files_url),
+        endpoint_url=settings.files_s3_endpoint_url,
+        region=settings.files_s3_region,
     )
 
 
@@ -115,6 +125,7 @@ def backup_defaults(settings: Settings) -> BackupDefaults:
         keep_daily=settings.backup_keep_daily,
         keep_weekly=settings.backup_keep_weekly,
         db_path=sqlite_path(settings.db_url),
+        database=make_url(settings.db_url).get_backend_name(),
     )
 
 

@@ -16,6 +16,7 @@ from models.references import (
     StyleGuide,
 )
 from models.runs import Candidate, CostEvent, Job, Run
+from models.slots import ProviderSlot
 
 __all__ = [
     'ApiToken',
@@ -41,6 +42,7 @@ __all__ = [
     'Project',
     'PromptTemplate',
     'ProviderAccount',
+    'ProviderSlot',
     'QualityReport',
     'ReferenceSet',
     'ReferenceSetItem',

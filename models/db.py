@@ -1,4 +1,4 @@
-"""Engine and session factory: SQLite in WAL mode with foreign keys and a busy timeout."""
+"""Engine and session factory: SQLite in WAL mode with foreign keys and a busy timeout, or PostgreSQL (shared studio)."""
 
 from __future__ import annotations
 
@@ -15,9 +15,12 @@ SessionFactory = Callable[[], AbstractContextManager[Session]]
 
 
 def make_engine(url: str) -> Engine:
-    """One engine per process; SQLite gets the pragmas that make concurrent readers and writers safe."""
+    """One engine per process; SQLite gets the pragmas that make concurrent readers and writers safe, PostgreSQL a
+    pool as wide as the worker threads that may write at once (and a check that a pooled connection still lives)."""
     is_sqlite = url.startswith('sqlite')
-    engine = create_engine(url, connect_args={'check_same_thread': False, 'timeout': 30} if is_sqlite else {})
+    if not is_sqlite:
+        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=30, pool_timeout=60)
+    engine = create_engine(url, connect_args={'check_same_thread': False, 'timeout': 30})
     if is_sqlite:
 
         @event.listens_for(engine, 'connect')

@@ -32,6 +32,7 @@ class Project(ProjectBase, table=True):
     s3_prefix: str | None = None
     s3_endpoint_url: str | None = None
     s3_region: str | None = None
+    files_url: str | None = Field(default=None, max_length=600)  # None: the studio's; 'local' or s3://bucket/prefix
     budget_usd: float = 50.0
     batch_limit: int = 20
     settings: dict[str, Any] = json_field()
@@ -106,6 +107,7 @@ class ProjectRead(ProjectBase):
     s3_prefix: str | None
     s3_endpoint_url: str | None
     s3_region: str | None
+    files_url: str | None = None
     budget_usd: float
     batch_limit: int
     settings: dict[str, Any]

@@ -14,6 +14,7 @@ from app.settings import get_settings
 from models.db import SessionFactory, create_all, make_engine, session_factory
 from services.projects.assets import AssetStore
 from services.projects.demo import ensure_demo
+from tests.postgres import PostgresCluster
 
 
 @pytest.fixture
@@ -23,10 +24,50 @@ def data_dir(tmp_path: Path) -> Path:
     return d
 
 
+BOTH_DATABASES = 'both_databases'
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line('markers', f'{BOTH_DATABASES}: runs once on SQLite and once on a real PostgreSQL')
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests marked both_databases that use the database get a SQLite and a PostgreSQL variant."""
+    if 'database' in metafunc.fixturenames and metafunc.definition.get_closest_marker(BOTH_DATABASES):
+        metafunc.parametrize('database', ['sqlite', 'postgresql'], indirect=True)
+
+
+@pytest.fixture(scope='session')
+def pg_cluster() -> Iterator[PostgresCluster]:
+    """One throw-away PostgreSQL server per test session; a start-up failure fails the tests with its reason."""
+    cluster = PostgresCluster().start()
+    yield cluster
+    cluster.stop()
+
+
 @pytest.fixture
-def engine(data_dir: Path) -> Iterator[Engine]:
-    eng = make_engine(f'sqlite:///{data_dir / "kroma.db"}')
-    create_all(eng)
+def database(request: pytest.FixtureRequest) -> str:
+    """Which engine the test runs on: SQLite unless the test is marked both_databases."""
+    return getattr(request, 'param', 'sqlite')
+
+
+@pytest.fixture
+def db_url(database: str, data_dir: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A SQLite file in the data dir, or a fresh migrated PostgreSQL database dropped after the test."""
+    if database == 'sqlite':
+        yield f'sqlite:///{data_dir / "kroma.db"}'
+        return
+    cluster: PostgresCluster = request.getfixturevalue('pg_cluster')
+    url = cluster.new_database()
+    yield url
+    cluster.drop_database(url)
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    eng = make_engine(db_url)
+    if eng.dialect.name == 'sqlite':
+        create_all(eng)
     yield eng
     eng.dispose()
 

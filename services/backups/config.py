@@ -22,6 +22,12 @@ from services.security.secrets import SecretStore
 
 log = logging.getLogger(__name__)
 
+SHARED_DATABASE = (
+    'This studio runs on {db}: the built-in backup copies a SQLite file, so it is not used here. Back up the database '
+    'with its own tools (pg_dump --format=custom "$KROMA_DATABASE_URL" > kroma.dump, restored with pg_restore, or '
+    'point-in-time recovery), and project files on S3 with the bucket\'s versioning or replication; see "Run a shared '
+    'studio" in the README.'
+)
 NO_BUCKET = "Backups need a bucket: set KROMA_BACKUP_S3_BUCKET or the project's S3 bucket"
 SECRET_PROVIDER = 's3'
 SECRET_NAMES = ('access_key_id', 'secret_access_key')
@@ -41,6 +47,9 @@ def resolve_target(
         value = override if override and override.strip() else getattr(defaults, field)
         return value.strip() if isinstance(value, str) and value.strip() else None
 
+    if defaults.database != 'sqlite':
+        db = 'PostgreSQL' if defaults.database == 'postgresql' else defaults.database
+        raise Invalid(SHARED_DATABASE.format(db=db), code='backup_shared_database')
     p = project
     bucket = pick('bucket', p.s3_bucket if p else None)
     if not bucket:

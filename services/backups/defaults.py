@@ -22,6 +22,7 @@ class BackupDefaults:
     keep_daily: int = 7
     keep_weekly: int = 4
     db_path: Path | None = None  # the SQLite file a snapshot copies; None on another database
+    database: str = 'sqlite'  # the studio database's dialect: the built-in snapshot copies a SQLite file only
 
     def target_fields(self) -> dict[str, Any]:
         """The four target fields as plain values (the scheduled job's pickled arguments)."""

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable, Mapping
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -241,7 +242,8 @@ def recover_stale(
     alive: Callable[[int], bool] | None = None,
     now: datetime | None = None,
 ) -> list[str]:
-    """Running instructions whose worker died (its process gone on this machine) or whose lock timed out: retried or failed."""
+    """Running instructions whose worker died (its process gone on this machine) or stopped renewing its lock (the
+    lease ran out; any machine): retried or failed."""
     now, recovered = now or utcnow(), []
     for row in session.exec(select(Instruction).where(Instruction.state == S.running)).all():
         locked = row.locked_at.replace(tzinfo=row.locked_at.tzinfo or UTC) if row.locked_at else None
@@ -264,6 +266,34 @@ def recover_stale(
     return recovered
 
 
+def renew_lock(session: Session, instruction_id: str, worker: str) -> bool:
+    """The worker's heartbeat while a handler runs: its lock is a lease, so a live worker on any machine keeps it."""
+    held = (col(Instruction.id) == instruction_id, col(Instruction.state) == S.running, Instruction.locked_by == worker)
+    return session.execute(update(Instruction).where(*held).values(locked_at=utcnow())).rowcount == 1
+
+
+@contextlib.contextmanager
+def _heartbeat(session_factory: SessionFactory, instruction_id: str, worker: str, every_s: float) -> Iterator[None]:
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(every_s):
+            try:
+                with session_factory() as s:
+                    if not renew_lock(s, instruction_id, worker):
+                        return  # canceled or taken over: nothing left to renew
+            except Exception:
+                log.exception('renewing the lock of instruction %s failed; trying again', instruction_id)
+
+    thread = threading.Thread(target=beat, name=f'instruction-lease-{instruction_id[:8]}', daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(5)
+
+
 def work_once(
     session_factory: SessionFactory,
     handlers: Mapping[str, Handler],
@@ -272,7 +302,10 @@ def work_once(
     lock_timeout_s: float = 300,
     alive: Callable[[int], bool] | None = None,
 ) -> str | None:
-    """One scheduler tick: recover stale locks, then claim and execute one instruction; returns its id or None."""
+    """One scheduler tick: recover stale locks, then claim and execute one instruction; returns its id or None.
+
+    While the handler runs its lock is renewed every third of `lock_timeout_s`, so the timeout is a lease: another
+    machine's worker takes the instruction over only when its holder stopped renewing it."""
     worker = worker or holders.worker_id()
     with session_factory() as s:
         recover_stale(s, lock_timeout_s=lock_timeout_s, alive=alive)
@@ -286,7 +319,8 @@ def work_once(
     try:
         if handler is None:
             raise KromaError(f'No handler for {claimed.type!r} instructions in this build.', code='not_available')
-        result = handler(session_factory, project, payload)
+        with _heartbeat(session_factory, claimed.id, worker, lock_timeout_s / 3):
+            result = handler(session_factory, project, payload)
     except KromaError as e:
         with session_factory() as s:
             fail(s, claimed.id, worker, e)

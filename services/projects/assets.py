@@ -17,6 +17,7 @@ from models.db import savepoint
 from models.project import Project, ProjectRead
 from services.errors import Invalid, KromaError, NotFound
 from services.files import ImageInfo, atomic_write, make_thumbnail, safe_child, validate_image
+from services.projects.file_backends import FileBackends, FilesConfig
 from services.projects.projects import project_root
 from services.security import audit
 
@@ -68,16 +69,27 @@ def read(asset: Asset) -> AssetRead:
 
 
 class AssetStore:
-    """Files live under <project root>/assets/<sha[:2]>/<sha>.<ext>, thumbnails under .thumbs/, written atomically."""
+    """Files live under <project root>/assets/<sha[:2]>/<sha>.<ext>, thumbnails under .thumbs/, written atomically.
 
-    def __init__(self, data_dir: Path) -> None:
+    A project on S3 (its files_url, or the studio's) keeps its assets in the bucket, written once before their row;
+    the same paths under its root are then this machine's cache, filled on first read and checked by SHA-256."""
+
+    def __init__(self, data_dir: Path, files: FilesConfig | None = None) -> None:
         self.data_dir = data_dir
+        self.backends = FileBackends(files or FilesConfig())
 
     def root(self, project: Project | ProjectRead) -> Path:
         return project_root(project, self.data_dir)
 
     def path_of(self, project: Project | ProjectRead, asset: Asset | AssetRead) -> Path:
-        return safe_child(self.root(project), asset.path)
+        return self.file_of(project, asset.path, asset.sha256)
+
+    def file_of(self, project: Project | ProjectRead, rel: str, sha256: str) -> Path:
+        """A readable local file for an asset's path: the file itself, or the S3 object fetched into the cache."""
+        path = safe_child(self.root(project), rel)
+        if not path.exists() and (remote := self.backends.for_project(project)) is not None:
+            remote.fetch(remote.key(project.slug, rel), path, sha256)
+        return path
 
     def thumb_path(self, project: Project | ProjectRead, asset: Asset | AssetRead) -> Path:
         """Thumbnails are keyed by content hash, so they are made once and shared by duplicates."""
@@ -117,6 +129,8 @@ class AssetStore:
     def _write(self, project: Project | ProjectRead, data: bytes, info: ImageInfo, name: str) -> StagedFile:
         rel = f'assets/{info.sha256[:2]}/{info.sha256}.{info.ext}'
         target = safe_child(self.root(project), rel)
+        if (remote := self.backends.for_project(project)) is not None:  # in the bucket before any row names it
+            remote.put(remote.key(project.slug, rel), data, info.sha256)
         if not target.exists():
             atomic_write(target, data)
         return StagedFile(info, rel, Path(name).name[:200])

@@ -119,11 +119,24 @@ class Provider(Protocol):
     async def health(self) -> HealthResult: ...
 
 
+class SharedLimit(Protocol):
+    """An account's limit shared with other processes (the run engine's database slots): a slot is taken per call."""
+
+    async def acquire(self) -> str: ...
+
+    async def release(self, token: str) -> None: ...
+
+
 class ConcurrencyGate:
-    """An account's concurrency limit as one semaphore per event loop, so a provider survives being used from two loops."""
+    """An account's concurrency limit as one semaphore per event loop, so a provider survives being used from two loops.
+
+    `local_cap` lowers what this process sends at once (a worker's --concurrency); `shared`, when set, holds the
+    account's limit across every process that shares the database."""
 
     def __init__(self, limit: int) -> None:
         self.limit = max(1, int(limit))
+        self.local_cap: int | None = None
+        self.shared: SharedLimit | None = None
         self._sems: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
             weakref.WeakKeyDictionary()
         )
@@ -134,11 +147,17 @@ class ConcurrencyGate:
         loop = asyncio.get_running_loop()
         sem = self._sems.get(loop)
         if sem is None:
-            sem = self._sems[loop] = asyncio.Semaphore(self.limit)
+            sem = self._sems[loop] = asyncio.Semaphore(min(self.limit, self.local_cap or self.limit))
         async with sem:
-            if admit is not None:
-                await admit()
-            yield
+            shared = self.shared
+            token = await shared.acquire() if shared is not None else None
+            try:
+                if admit is not None:
+                    await admit()
+                yield
+            finally:
+                if token is not None:
+                    await shared.release(token)
 
 
 def elapsed_ms(started: float) -> float:

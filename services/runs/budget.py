@@ -72,6 +72,20 @@ def budget_view(
     return BudgetView(budget, spent(session, project_id, pending=pending), reserved, len(estimates))
 
 
+def admit_locked(
+    session: Session, project_id: str, run_id: str, cost: float, events: list[CostEvent]
+) -> BudgetView | None:
+    """Check a paid call and record its `sent` events in one transaction holding the project's row lock, so workers
+    on several machines never pass the budget together; returns the view that refused it, or None when sent."""
+    session.exec(select(Project.id).where(Project.id == project_id).with_for_update()).one()
+    view = budget_view(session, project_id, for_run=run_id)
+    if not fits(view, cost):
+        return view
+    for event in events:
+        session.add(event)
+    return None
+
+
 def refusal(view: BudgetView, cost: float) -> str:
     """Why a paid call was not sent: the budget, what is spent and what runs queued before it reserve."""
     others = f' and ${view.reserved_usd:.2f} reserved by {view.reserving_runs} run(s) queued before this one'

@@ -46,7 +46,7 @@ class CandidateQA:
             return []
         project = session.get(Project, job.project_id)
         thresholds = thresholds_for(project)
-        paths = {i['asset_id']: self.store.root(project) / i['path'] for i in job.inputs}
+        paths = {i['asset_id']: self.store.file_of(project, i['path'], i['sha256']) for i in job.inputs}
         scene = next((paths[i['asset_id']] for i in job.inputs if i['role'] == 'scene'), None)
         styles = [paths[i['asset_id']] for i in job.inputs if i['role'] == 'style']
         profile = build_style_profile(styles) if styles else None

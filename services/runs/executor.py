@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -35,7 +35,7 @@ from services.providers.base import (
     images_per_call,
 )
 from services.qa.report import QAReport
-from services.runs import budget, holders, leases
+from services.runs import budget, holders, leases, slots
 from services.runs import commits as run_commits
 from services.runs import queue as run_queue
 from services.runs.calls import ProviderCall, failure_reason
@@ -43,6 +43,7 @@ from services.runs.commits import FinishedCandidate, JobContext, QAHook
 from services.runs.loading import JobLoader
 from services.runs.log import write_run_log
 from services.runs.plan import call_sizes
+from services.runs.slots import SlotPool
 from services.runs.worker_http import tls_context, worker_client
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,8 @@ class ExecutorStats:
 
     candidates: int = 0
     commit_latency_s: list[float] = field(default_factory=list)  # answer received -> file and rows durable
+    claim_latency_s: list[float] = field(default_factory=list)  # one claim transaction, queued write included
+    claimed_jobs: list[str] = field(default_factory=list)  # every job this executor claimed, in order
 
 
 class RunExecutor:
@@ -72,10 +75,15 @@ class RunExecutor:
         provider_factory: Callable[[ProviderConfig], Provider] | None = None,
         max_parallel_jobs: int = 8,
         lease_s: float = run_queue.LEASE_S,
+        call_cap: int | None = None,
+        stages: Sequence[str] | None = None,
     ) -> None:
         self.sessions, self.store, self.secrets, self.qa = sessions, store, secrets, qa
         self.max_parallel_jobs = max_parallel_jobs
         self.lease_s = lease_s
+        self.call_cap = call_cap  # a worker's --concurrency: claims follow the calls it can send, not the jobs
+        self.stages = list(stages) if stages else None
+        self.stopping = False  # set by a worker asked to stop: nothing new is claimed, work in hand finishes
         self.worker = ''
         self.loader = JobLoader(sessions, store, secrets, provider_factory)
         self._cancel_seen: dict[str, tuple[float, bool]] = {}
@@ -85,7 +93,11 @@ class RunExecutor:
         self._unwritten: budget.Pending = {}  # `sent` cost events not committed yet, counted by budget checks
         self._admit_lock: asyncio.Lock | None = None
         self._lost: set[str] = set()  # jobs another worker reclaimed (this one stalled): nothing more is written
+        self._outstanding: dict[str, int] = {}  # claimed candidates per job whose call has not ended
+        self._capacity = asyncio.Event()
+        self._locked_budget = False  # PostgreSQL: each paid call is checked and recorded under the project's row lock
         self.writer: SerialWriter | None = None
+        self.slot_pool: SlotPool | None = None
         self.stats = ExecutorStats()
         tls_context()  # built once per process, before any run is waiting on it
 
@@ -93,9 +105,12 @@ class RunExecutor:
         """Claim and run queued jobs until none is left; several jobs at once, each call within its account's limit."""
         self.writer = SerialWriter(self.sessions)
         self._admit_lock = asyncio.Lock()
+        self._capacity = asyncio.Event()
         self.worker = worker or holders.worker_id()
+        self.slot_pool = SlotPool(self.sessions, self.worker, self.lease_s)
+        self._locked_budget = await asyncio.to_thread(self._dialect) == 'postgresql'
         async with worker_client() as client:
-            self.loader.client = client
+            self.loader.client, self.loader.slots, self.loader.call_cap = client, self.slot_pool, self.call_cap
             heartbeat = asyncio.create_task(self._heartbeat())
             try:
                 return await self._drain(run_id)
@@ -105,22 +120,45 @@ class RunExecutor:
                     await heartbeat
                 self.loader.reset()
                 self._log_locks.clear()
+                with contextlib.suppress(Exception):
+                    await asyncio.to_thread(self.slot_pool.release_all)
+
+    def _dialect(self) -> str:
+        with self.sessions() as s:
+            return s.get_bind().dialect.name
+
+    def _room(self, running: set[asyncio.Task]) -> int:
+        """How many jobs to claim now: up to the parallel-job limit, or, with a call cap, one more job only while
+        fewer candidates than the cap are waiting for their call (so idle workers elsewhere get the rest)."""
+        free = self.max_parallel_jobs - len(running)
+        if self.call_cap is None or free <= 0:
+            return max(0, free)
+        return 1 if sum(self._outstanding.values()) < self.call_cap else 0
 
     async def _drain(self, run_id: str | None) -> int:
         running: set[asyncio.Task] = set()
         done = 0
         while True:
-            if free := self.max_parallel_jobs - len(running):
+            if not self.stopping and (free := self._room(running)):
                 limit = free if running else 1  # the first job alone, so its calls go out before the rest is claimed
-                claimed = await self._write(self._claim, self.worker, run_id, limit, self.lease_s)
+                started = time.perf_counter()
+                claimed = await self._write(self._claim, self.worker, run_id, limit, self.lease_s, self.stages)
+                self.stats.claim_latency_s.append(time.perf_counter() - started)
                 for job_id, cand_ids in claimed:
+                    self._lost.discard(job_id)  # lost once (this worker stalled), claimed again now: it is ours
+                    self.stats.claimed_jobs.append(job_id)
+                    self._outstanding[job_id] = len(cand_ids)
                     running.add(asyncio.create_task(self.execute_job(job_id, cand_ids)))
-                if len(claimed) == limit < free:
+                if claimed and len(claimed) == limit and self._room(running):
                     continue  # there may be more to claim right away
             if not running:
                 break
-            finished, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
-            for task in finished:
+            self._capacity.clear()
+            waiter = asyncio.ensure_future(self._capacity.wait())
+            finished, _ = await asyncio.wait(running | {waiter}, return_when=asyncio.FIRST_COMPLETED)
+            waiter.cancel()
+            for task in finished - {waiter}:
+                running.discard(task)
                 if exc := task.exception():  # execute_job records its own failures; this is a last resort
                     log.error('A job of this worker pass broke; the others go on', exc_info=exc)
                 done += 1
@@ -140,21 +178,31 @@ class RunExecutor:
                 continue
             jobs = sorted(self._active)
             try:
-                held = await self._write(leases.renew_leases, self.worker, jobs, self.lease_s)
+                taken = await self._write(self._renew, self.worker, jobs, self.lease_s)
             except Exception:
                 log.exception('Renewing the leases of %d job(s) failed; trying again', len(jobs))
                 continue
-            if lost := set(jobs) - held - self._lost:
+            if lost := (taken - self._lost) & self._active:
                 log.warning('Job(s) %s were reclaimed by another worker; this worker stops writing them', lost)
                 self._lost |= lost
 
     @staticmethod
-    def _claim(s: Session, worker: str, run_id: str | None, limit: int, lease_s: float) -> list[tuple[str, list[str]]]:
+    def _renew(s: Session, worker: str, jobs: list[str], lease_s: float) -> set[str]:
+        """Renew the leases of the jobs in hand and of the account slots their calls hold; returns the jobs another
+        worker took over (queued again or claimed by someone else; a job that just finished is not among them)."""
+        slots.renew(s, worker, lease_s)
+        held = leases.renew_leases(s, worker, jobs, lease_s)
+        return leases.taken_over(s, worker, [j for j in jobs if j not in held])
+
+    @staticmethod
+    def _claim(
+        s: Session, worker: str, run_id: str | None, limit: int, lease_s: float, stages: list[str] | None = None
+    ) -> list[tuple[str, list[str]]]:
         """Reclaim work whose lease ran out, then claim jobs and start their unfinished candidates, in one transaction."""
         leases.reclaim_expired(s, exclude_worker=worker)
         return [
             (job_id, [c.id for c in run_queue.start_candidates(s, job_id)])
-            for job_id in run_queue.claim_jobs(s, worker, run_id=run_id, limit=limit, lease_s=lease_s)
+            for job_id in run_queue.claim_jobs(s, worker, run_id=run_id, limit=limit, lease_s=lease_s, stages=stages)
         ]
 
     def _canceled(self, run_id: str) -> bool:
@@ -180,6 +228,13 @@ class RunExecutor:
             call.started = time.monotonic()
             if call.cost <= 0:
                 return
+            if self._locked_budget:  # exact across every worker sharing the database
+                events = call.sent_events()
+                refused = await asyncio.to_thread(self._admit_locked, ctx.project.id, ctx.run.id, call.cost, events)
+                if refused is not None:
+                    raise PolicyRefused(budget.refusal(refused, call.cost), code='budget_exceeded')
+                call.admitted = True
+                return
             async with self._admit_lock:  # this worker's calls are checked one after the other, each seeing the last
                 pending = dict(self._unwritten)
                 view = await asyncio.to_thread(self._budget, ctx.project.id, ctx.run.id, pending)
@@ -191,6 +246,10 @@ class RunExecutor:
                 call.sent = asyncio.create_task(self._write_sent(events))
 
         return admit
+
+    def _admit_locked(self, project_id: str, run_id: str, cost: float, events: list) -> budget.BudgetView | None:
+        with self.sessions() as s:
+            return budget.admit_locked(s, project_id, run_id, cost, events)
 
     def _budget(self, project_id: str, run_id: str, pending: budget.Pending) -> budget.BudgetView:
         with self.sessions() as s:
@@ -227,6 +286,14 @@ class RunExecutor:
                 await self._fail_job(job_id, failure_reason(e, 'while running the job'))
         finally:
             self._active.discard(job_id)
+            if self._outstanding.pop(job_id, 0):
+                self._capacity.set()
+
+    def _called(self, job_id: str, n: int) -> None:
+        """A call ended: with a call cap, the drain loop may claim the next job now."""
+        if job_id in self._outstanding:
+            self._outstanding[job_id] = max(0, self._outstanding[job_id] - n)
+            self._capacity.set()
 
     async def _fail_job(self, job_id: str, reason: str) -> None:
         if job_id in self._lost:
@@ -256,8 +323,10 @@ class RunExecutor:
         try:
             images = await ctx.provider.generate(req)
         except Canceled:
+            self._called(job.id, len(chunk))
             return  # settled as canceled with its job
         except Exception as e:
+            self._called(job.id, len(chunk))
             if job.id in self._lost:
                 return
             reason = failure_reason(e, 'in the provider call')
@@ -269,6 +338,7 @@ class RunExecutor:
             )
             return
         t1 = time.perf_counter()
+        self._called(job.id, len(chunk))
         await call.went_out()
         story = call.story('ok')
         kept = [self._keep(ctx, call, i, cand, images[i], story, t1) for i, cand in enumerate(chunk[: len(images)])]

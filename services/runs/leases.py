@@ -29,6 +29,18 @@ def renew_leases(session: Session, worker: str, job_ids: list[str], lease_s: flo
     return set(session.exec(select(Job.id).where(*held)).all())
 
 
+def taken_over(session: Session, worker: str, job_ids: list[str]) -> set[str]:
+    """Of jobs this worker no longer holds, those another took: queued again or claimed by someone else."""
+    if not job_ids:
+        return set()
+    query = select(Job.id).where(
+        col(Job.id).in_(job_ids),
+        col(Job.status).in_([WorkState.queued, WorkState.running]),
+        or_(col(Job.claimed_by).is_(None), Job.claimed_by != worker),
+    )
+    return set(session.exec(query).all())
+
+
 def expire_gone_here(session: Session) -> int:
     """End at once the leases of this machine's workers whose process is gone (a killed `kroma run`, say)."""
     running = session.exec(select(Job).where(Job.status == WorkState.running)).all()

@@ -17,9 +17,10 @@ from services.errors import StorageError
 from services.projects import assets as assets_svc
 from services.projects.assets import AssetStore
 from services.providers import accounts as provider_accounts
-from services.providers.base import InputImage, Provider, ProviderConfig
+from services.providers.base import ConcurrencyGate, InputImage, Provider, ProviderConfig
 from services.providers.registry import build_provider
 from services.runs.commits import JobContext
+from services.runs.slots import SlotPool
 
 
 class JobLoader:
@@ -36,6 +37,8 @@ class JobLoader:
         self.sessions, self.store, self.secrets = sessions, store, secrets
         self.provider_factory = provider_factory
         self.client: httpx.AsyncClient | None = None
+        self.slots: SlotPool | None = None  # the database's slots: each account's limit across all workers
+        self.call_cap: int | None = None  # calls this process sends at once per account (a worker's --concurrency)
         self._providers: dict[str, Provider] = {}
         self._inputs: dict[str, bytes] = {}
         self._lock = threading.Lock()
@@ -81,5 +84,14 @@ class JobLoader:
                     else ProviderConfig(kind='local', name='Offline renderer')
                 )
                 factory = self.provider_factory or (lambda c: build_provider(c, client=self.client))
-                self._providers[key] = factory(config)
+                self._providers[key] = self._limit(factory(config), account_id)
             return self._providers[key]
+
+    def _limit(self, provider: Provider, account_id: str | None) -> Provider:
+        """This process's cap on the account's calls, and the account's own limit held in the database."""
+        gate = getattr(provider, 'gate', None)
+        if isinstance(gate, ConcurrencyGate):
+            gate.local_cap = self.call_cap
+            if self.slots is not None and account_id and not provider.is_offline:
+                gate.shared = self.slots.for_account(account_id, gate.limit)
+        return provider

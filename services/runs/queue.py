@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import timedelta
 from typing import Any
@@ -101,12 +102,21 @@ def claim_job(session: Session, worker: str, *, run_id: str | None = None, lease
 
 
 def claim_jobs(
-    session: Session, worker: str, *, run_id: str | None = None, limit: int = 1, lease_s: float = LEASE_S
+    session: Session,
+    worker: str,
+    *,
+    run_id: str | None = None,
+    limit: int = 1,
+    lease_s: float = LEASE_S,
+    stages: Sequence[str] | None = None,
 ) -> list[str]:
     """Take up to `limit` queued jobs, each with one UPDATE guarded by its status: two processes never run one job.
 
+    On PostgreSQL the candidates are picked with SELECT … FOR UPDATE SKIP LOCKED, so workers on several machines
+    take different jobs without waiting on each other; SQLite has one writer at a time and the guard suffices.
     Each claim carries a lease (`lease_expires_at`) that the worker renews while it works; when it runs out, any
-    worker may reclaim the job (reclaim_expired), so a dead process never holds work for good."""
+    worker may reclaim the job (reclaim_expired), so a dead process never holds work for good. `stages` limits the
+    claim to runs of those stages (a worker that serves only some)."""
     query = (
         select(Job.id)
         .join(Run, Run.id == Job.run_id)
@@ -114,9 +124,14 @@ def claim_jobs(
     )  # type: ignore[attr-defined]
     if run_id:
         query = query.where(Job.run_id == run_id)
+    if stages:
+        query = query.where(col(Run.stage).in_(list(stages)))
+    shared = session.get_bind().dialect.name == 'postgresql'
+    query = query.order_by(col(Job.created_at), col(Job.index))
+    query = query.limit(limit).with_for_update(skip_locked=True, of=Job) if shared else query.limit(limit + 4)
     claimed: list[str] = []
     now = utcnow()
-    for job_id in session.exec(query.order_by(col(Job.created_at), col(Job.index)).limit(limit + 4)).all():
+    for job_id in session.exec(query).all():
         result = session.execute(
             update(Job)
             .where(Job.id == job_id, Job.status == WorkState.queued)
@@ -130,22 +145,34 @@ def claim_jobs(
         if result.rowcount != 1:  # another process took it between the select and the update
             continue
         claimed.append(job_id)
-        run = session.get(Run, session.get(Job, job_id).run_id)
-        if run.status == WorkState.queued:
-            run.status, run.started_at = WorkState.running, run.started_at or utcnow()
-            session.add(run)
+        _mark_running(session, session.get(Job, job_id).run_id, shared)
         if len(claimed) == limit:
             break
     session.flush()
     return claimed
 
 
+def _mark_running(session: Session, run_id: str, shared: bool) -> None:
+    """The run's first claim starts it; on PostgreSQL a run row another worker is starting is skipped, not waited on."""
+    query = select(Run).where(Run.id == run_id, Run.status == WorkState.queued)
+    if shared:
+        query = query.with_for_update(skip_locked=True)
+    run = session.exec(query).first()
+    if run is not None:
+        run.status, run.started_at = WorkState.running, run.started_at or utcnow()
+        session.add(run)
+
+
 def start_candidates(session: Session, job_id: str) -> list[Candidate]:
-    """Mark every unfinished candidate of a claimed job running (none if its run was canceled)."""
+    """Mark the claimed job's candidates that wait for a call running (none if its run was canceled).
+
+    A failed one stays failed: after a reclaim that is a paid call that was in flight when its worker died, made
+    again only when the artist asks (Retry failed queues it)."""
     job = session.get(Job, job_id)
     if session.get(Run, job.run_id).status == WorkState.canceled:
         return []
-    pending = pending_candidates(session, job_id)
+    startable = (WorkState.queued, WorkState.running, WorkState.interrupted)
+    pending = [c for c in pending_candidates(session, job_id) if c.status in startable]
     for cand in pending:
         cand.status, cand.attempts = WorkState.running, cand.attempts + 1
         session.add(cand)

@@ -24,6 +24,7 @@ class JobProgress:
     total: int
     errors: list[str] = field(default_factory=list)
     asset_ids: list[str] = field(default_factory=list)
+    worker: str | None = None  # the worker holding the job now, on whichever machine (host:pid:…)
 
 
 @dataclass
@@ -56,6 +57,7 @@ def run_progress(session: Session, project_id: str, run_id: str) -> RunProgress:
                 total=len(mine),
                 errors=[c.error for c in mine if c.error] or ([j.error] if j.error else []),
                 asset_ids=[c.asset_id for c in mine if c.asset_id],
+                worker=j.claimed_by,
             )
         )
     read = RunRead.model_validate(

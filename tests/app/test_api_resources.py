@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import io
 
+import pytest
 from PIL import Image
 
 from tests.app.test_api_fixtures import Api, api, api_deps, api_document  # noqa: F401
+
+pytestmark = pytest.mark.both_databases  # the same behaviour on SQLite and PostgreSQL
+
 
 GROUPS = [
     '/api/projects',

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from services.projects.demo import ensure_demo
 from services.runs.candidate_qa import CandidateQA
 from services.runs.executor import RunExecutor
 from tests.app.test_api_fixtures import Api, api, api_deps  # noqa: F401
+
+pytestmark = pytest.mark.both_databases  # the same behaviour on SQLite and PostgreSQL
+
 
 P = '/api/projects/demo'
 

@@ -28,6 +28,9 @@ from services.security.master_keys import KeyRing, MasterKey, generate_key
 from services.security.secrets import SecretStore
 from tests.fakes.agent_server import FakeAgentServer
 
+pytestmark = pytest.mark.both_databases  # the same behaviour on SQLite and PostgreSQL
+
+
 DEAD = f'{socket.gethostname()}:999999:x:{boot_id()}'
 
 

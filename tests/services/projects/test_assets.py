@@ -16,6 +16,8 @@ from services.files import validate_image
 from services.projects import assets, projects
 from services.projects.assets import AssetFilter, AssetStore
 
+pytestmark = pytest.mark.both_databases  # the same behaviour on SQLite and PostgreSQL
+
 
 def png_bytes(colour: tuple[int, int, int], size: tuple[int, int] = (64, 48)) -> bytes:
     buf = io.BytesIO()

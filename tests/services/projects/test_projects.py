@@ -8,6 +8,8 @@ from models.project import ProjectCreate, ProjectUpdate, StorageUpdate
 from services.errors import Conflict, Invalid, NotFound
 from services.projects import projects
 
+pytestmark = pytest.mark.both_databases  # the same behaviour on SQLite and PostgreSQL
+
 
 @pytest.mark.parametrize(
     ('slug', 'rule'),

@@ -22,6 +22,9 @@ from services.runs.plan import RunRequest
 from services.security.secrets import KeyRing, MasterKey, SecretStore
 from tests.fakes.openai_server import FakeOpenAIServer
 
+pytestmark = pytest.mark.both_databases  # the same behaviour on SQLite and PostgreSQL
+
+
 SECRETS = SecretStore(KeyRing(MasterKey.from_bytes(b'b' * 32)))
 
 

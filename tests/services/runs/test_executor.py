@@ -7,6 +7,7 @@ import threading
 import time
 from datetime import timedelta
 
+import pytest
 from sqlmodel import select
 
 from models.base import ProviderKind, Stage, WorkState, utcnow
@@ -26,6 +27,9 @@ from services.runs.executor import RunExecutor
 from services.runs.plan import RunRequest
 from services.security.secrets import KeyRing, MasterKey, SecretStore
 from tests.fakes.openai_server import FakeOpenAIServer
+
+pytestmark = pytest.mark.both_databases  # the same behaviour on SQLite and PostgreSQL
+
 
 SECRETS = SecretStore(KeyRing(MasterKey.from_bytes(b'k' * 32)))
 

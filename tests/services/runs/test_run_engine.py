@@ -29,6 +29,8 @@ from services.runs.executor import RunExecutor
 from services.runs.log import run_log_path
 from services.runs.plan import RunRequest
 
+pytestmark = pytest.mark.both_databases  # the same behaviour on SQLite and PostgreSQL
+
 
 def execute(sessions, store, run_id: str | None = None) -> int:
     return asyncio.run(RunExecutor(sessions=sessions, store=store, qa=CandidateQA(store)).drain(run_id=run_id))
