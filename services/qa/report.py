@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -18,6 +18,7 @@ from services.qa.calibration import IdentityBand
 from services.qa.colour import colour_guard
 from services.qa.composition import composition_drift
 from services.qa.identity import identity_check
+from services.qa.lighting import Lighting, relight
 from services.qa.style import StyleProfile, build_style_profile, style_similarity
 from services.qa.technical import SHARPNESS_SIDE, technical
 from services.qa.thresholds import (
@@ -111,6 +112,14 @@ class QAReport:
         return cls.from_metrics(MetricResult.from_dict(m) for m in (d.get('metrics') or {}).values())
 
 
+def _style(work: np.ndarray, profile: StyleProfile, t: QAThresholds, lighting: Lighting | None) -> MetricResult:
+    if lighting is None:
+        return style_similarity(work, profile, t)
+    m = style_similarity(relight(work, lighting), profile, t)
+    detail = f'{m.detail}; light set aside (this stage changes it)'
+    return replace(m, detail=detail, extra={**m.extra, 'relit': True})
+
+
 def evaluate(
     image: ImageInput,
     *,
@@ -121,8 +130,12 @@ def evaluate(
     style_profile: StyleProfile | None = None,
     identity_bands: Mapping[str, IdentityBand] | None = None,
     other_characters: Mapping[str, Sequence[np.ndarray]] | None = None,
+    lighting: Lighting | None = None,
 ) -> QAReport:
-    """Measure a candidate: colour + technical always, style/composition/identity when their inputs are given."""
+    """Measure a candidate: colour + technical always, style/composition/identity when their inputs are given.
+
+    With `lighting` (the style references' light, on stages that relight on purpose) style is judged on the
+    candidate relit to it, so a night grade is not mistaken for a change of style."""
     t = thresholds or QAThresholds()
     started = time.perf_counter()
     rgb = as_rgb(image)
@@ -131,7 +144,7 @@ def evaluate(
     if style_profile is None and style_refs:
         style_profile = build_style_profile(style_refs)
     if style_profile is not None:
-        metrics.append(style_similarity(work, style_profile, t))
+        metrics.append(_style(work, style_profile, t, lighting))
     if scene is not None:
         metrics.append(composition_drift(work, scene, t))
     if characters:

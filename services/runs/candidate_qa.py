@@ -11,9 +11,10 @@ from sqlmodel import Session, select
 from models.assets import Asset, QualityReport
 from models.base import ReviewState
 from models.project import Project
-from models.runs import Candidate, Job
+from models.runs import Candidate, Job, Run
 from services.projects.assets import AssetStore
 from services.qa.identity import models_available
+from services.qa.lighting import RELIT_STAGES, lighting_of
 from services.qa.ranking import rank
 from services.qa.report import QAReport, evaluate
 from services.qa.style import build_style_profile
@@ -50,6 +51,7 @@ class CandidateQA:
         scene = next((paths[i['asset_id']] for i in job.inputs if i['role'] == 'scene'), None)
         styles = [paths[i['asset_id']] for i in job.inputs if i['role'] == 'style']
         profile = build_style_profile(styles) if styles else None
+        lighting = lighting_of(styles) if styles and session.get(Run, job.run_id).stage in RELIT_STAGES else None
         characters: dict[str, list[np.ndarray]] = defaultdict(list)
         if models_available():
             for i in job.inputs:
@@ -71,6 +73,7 @@ class CandidateQA:
                 thresholds=thresholds,
                 identity_bands=bands,
                 other_characters=others,
+                lighting=lighting,
             )
             for image in images
         ]

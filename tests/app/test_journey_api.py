@@ -73,7 +73,7 @@ def test_empty_data_dir_to_a_verified_cbz_through_the_api(studio: Studio, tmp_pa
     run_and_wait(api, {'stage': 'style'})
     best = ok(api.post(P + '/review/approve-best', json={'stage': 'style'}))
     assert [p['scene_id'] for p in best['approved']] == scene_ids, best
-    run_and_wait(api, {'stage': 'time', 'time': 'day'})  # dusk and night fail the style metric today (see report)
+    run_and_wait(api, {'stage': 'time', 'time': 'night'})  # the style check sets the light aside: night passes
     best = ok(api.post(P + '/review/approve-best', json={'stage': 'time'}))
     day = [p['asset_id'] for p in best['approved']]
     assert [p['scene_id'] for p in best['approved']] == scene_ids and not best['unresolved'], best
@@ -99,5 +99,5 @@ def test_empty_data_dir_to_a_verified_cbz_through_the_api(studio: Studio, tmp_pa
         manifest = json.loads(z.read('manifest.json'))
         assert 'ComicInfo.xml' in z.namelist()
     panels = [p for page in manifest['pages'] for p in page['panels']]
-    assert [p['asset_id'] for p in panels] == day  # the approved day panels, in scene order
+    assert [p['asset_id'] for p in panels] == day  # the approved night panels, in scene order
     assert panels[0]['balloons'][0]['text'] == 'Lights out.'
