@@ -10,6 +10,7 @@ import typer
 from typer.core import TyperGroup
 
 from app.cli_common import deps_for_cli, guarded
+from app.jobs import run_executor
 from models.base import Stage, WorkState
 from services.deps import Deps
 from services.errors import Invalid
@@ -19,8 +20,6 @@ from services.references import scenes
 from services.runs import control as runs
 from services.runs import queue as run_queue
 from services.runs import status as run_status
-from services.runs.candidate_qa import CandidateQA
-from services.runs.executor import RunExecutor
 from services.runs.plan import RunRequest
 
 
@@ -50,13 +49,7 @@ TERMINAL = {
 def _execute(deps: Deps, project_id: str, run_id: str, wait: bool) -> str:
     """Work on the run here (claims are atomic, so a running studio can share it), printing progress as it goes,
     then why whatever failed failed."""
-    executor = RunExecutor(
-        sessions=deps.sessions,
-        store=deps.store,
-        secrets=deps.secrets,
-        qa=CandidateQA(deps.store),
-        lease_s=deps.options.run_lease_s,
-    )
+    executor = run_executor(deps)
 
     async def go() -> None:
         task = asyncio.create_task(executor.drain(run_id=run_id))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,14 +30,22 @@ SCRATCH_CLEANUP = 'scratch-cleanup'
 def drain_runs(deps: Deps) -> int:
     """One worker pass in its own thread and event loop: the studio's UI loop is never blocked by generation."""
     with acting_as(f'job:{RUN_WORKER}'):
-        executor = RunExecutor(
-            sessions=deps.sessions,
-            store=deps.store,
-            secrets=deps.secrets,
-            qa=CandidateQA(deps.store),
-            lease_s=deps.options.run_lease_s,
-        )
-        return asyncio.run(executor.drain())
+        return asyncio.run(run_executor(deps).drain())
+
+
+def run_executor(
+    deps: Deps, *, qa: bool = True, call_cap: int | None = None, stages: Sequence[str] | None = None
+) -> RunExecutor:
+    """The one way the studio's worker pass, `kroma run --wait` and `kroma worker` build their run executor."""
+    return RunExecutor(
+        sessions=deps.sessions,
+        store=deps.store,
+        secrets=deps.secrets,
+        qa=CandidateQA(deps.store) if qa else None,
+        lease_s=deps.options.run_lease_s,
+        call_cap=call_cap,
+        stages=stages,
+    )
 
 
 def recover(deps: Deps) -> int:
