@@ -4,7 +4,9 @@ Run: OMP_NUM_THREADS=1 .venv/bin/python benchmarks/qa_accuracy.py [--set DIR] [-
 The set is built into DIR on first use (about a minute). Per metric it prints, on the held-out split: ROC AUC
 (unverified pairs count as the worst score), the true-match rejection rate (verdict 'fail') and the unverified
 rate at the default thresholds, and the same rates at a threshold calibrated on the other split. Then the identity
-time per face on one core for the set's 1024×1536 panels: the median and the worst case.
+time per face on one core for the set's 1024×1536 panels: the median and the worst case. Beside our identity
+scorer it prints the issue's plain reference scorer on the same pairs (benchmarks/qa_plain.py; KROMA_QA_PLAIN=0
+skips it), which tells how hard the set is: the issue's own set gives the plain scorer 0.976.
 Goals on held-out: identity and style AUC ≥ 0.97, true matches rejected < 5 %, unverified < 3 %.
 """
 
@@ -30,21 +32,29 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.qa_plain import plain_identity  # noqa: E402
 from services.qa.compare import compare_files  # noqa: E402
 
 LOWER_IS_BETTER = {'identity'}
 DEFAULT_SET = Path(tempfile.gettempdir()) / 'kroma-qa-set'
+PLAIN = os.environ.get('KROMA_QA_PLAIN', '1') != '0'  # also score identity with the issue's plain reference scorer
 
 
 def ensure_set(folder: Path) -> list[dict]:
     """Build the labelled set once (it is deterministic) and read its labels."""
+    from benchmarks.qa_set.build import LABELS_VERSION, build, split_of
+
     labels = folder / 'labels.json'
     if not labels.is_file():
-        from benchmarks.qa_set.build import build
-
         print(f'building the labelled set in {folder} …', flush=True)
         build(folder, {'identity': 320, 'style': 360, 'composition': 80})
-    return json.loads(labels.read_text())['pairs']
+    data = json.loads(labels.read_text())
+    if data.get('labels_version') != LABELS_VERSION:  # same pictures, newer split: relabel in place
+        for p in data['pairs']:
+            p['split'] = split_of(p['metric'], int(p['id'].rsplit('/', 1)[1]))
+        data['labels_version'] = LABELS_VERSION
+        labels.write_text(json.dumps(data, indent=1))
+    return data['pairs']
 
 
 def measure(args: tuple[str, str, str, str]) -> dict:
@@ -52,7 +62,10 @@ def measure(args: tuple[str, str, str, str]) -> dict:
     folder, ref, cand, metric = args
     cv2.setNumThreads(1)
     row = compare_files(Path(folder) / ref, Path(folder) / cand, metric)[metric]
-    return {'value': row.get('value'), 'verdict': row.get('verdict'), 'threshold': row.get('threshold')}
+    out = {'value': row.get('value'), 'verdict': row.get('verdict'), 'threshold': row.get('threshold')}
+    if metric == 'identity' and PLAIN:
+        out['plain'] = plain_identity(Path(folder) / ref, Path(folder) / cand)
+    return out
 
 
 def auc(pos: list[float], neg: list[float]) -> float:
@@ -104,6 +117,15 @@ def report(metric: str, rows: list[tuple[dict, dict]], cut: float) -> None:
     print(f'  different pairs passed       {accepted:6.1%}')
     print(f'  unverified                   {unverified:6.1%}')
     print(f'  calibrated cut {shown_cut:.3f}: rejected {cal_rej:.1%}, different pairs accepted {cal_acc:.1%}')
+    plain = [(p, r['plain']) for p, r in rows if 'plain' in r]
+    if plain:
+        pp = [r for p, r in plain if p['same']]
+        pa = auc([score(metric, r) for r in pp], [score(metric, r) for p, r in plain if not p['same']])
+        p_rej = sum(r['verdict'] == 'fail' for r in pp) / max(1, len(pp))
+        p_unv = sum(r['verdict'] == 'unverified' for _, r in plain) / max(1, len(plain))
+        print(
+            f'  plain scorer (HOG ×1, raw 128-d, Euclidean ≤ 0.6): AUC {pa:.3f}, rejected {p_rej:.1%}, unverified {p_unv:.1%}'
+        )
 
 
 def identity_timing(folder: Path, pairs: list[dict], limit: int) -> None:
