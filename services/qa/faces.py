@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from functools import cache
 from typing import Any
 
@@ -48,6 +48,7 @@ class Face:
     score: float
     encoding: np.ndarray
     path: str = 'hog'
+    chip: np.ndarray | None = field(default=None, repr=False)  # the normalised chip, kept while not yet mirrored
 
 
 @dataclass
@@ -244,35 +245,55 @@ def normalise_chip(chip: np.ndarray) -> np.ndarray:
     return cv2.merge([gray, gray, gray])
 
 
-def _encode(hits: list[_Hit]) -> list[np.ndarray]:
-    """Landmark-aligned 150 px chips, normalised, each encoded with its mirror image and averaged."""
+def _chips(hits: list[_Hit]) -> list[np.ndarray]:
+    """Landmark-aligned 150 px chips, normalised."""
     import dlib
 
-    _, landmarks, encoder = _models()
-    chips = []
-    for h in hits:
-        shape = landmarks(h.view, h.rect)
-        chip = normalise_chip(dlib.get_face_chip(h.view, shape, size=CHIP, padding=0.25))
-        chips += [chip, np.ascontiguousarray(chip[:, ::-1])]
+    _, landmarks, _ = _models()
+    return [
+        normalise_chip(dlib.get_face_chip(h.view, landmarks(h.view, h.rect), size=CHIP, padding=0.25)) for h in hits
+    ]
+
+
+def _encode_chips(chips: list[np.ndarray], mirror: bool) -> list[np.ndarray]:
+    """Each chip's encoding, averaged with its mirror image's when asked (steadier; one more network pass each)."""
     if not chips:
         return []
+    views = [v for c in chips for v in ((c, np.ascontiguousarray(c[:, ::-1])) if mirror else (c,))]
     with _infer_lock:
-        raw = encoder.compute_face_descriptor(chips)
-    encs = np.asarray(raw, dtype=np.float64).reshape(-1, 2, 128).mean(axis=1)
-    return list(encs)
+        raw = _models()[2].compute_face_descriptor(views)
+    return list(np.asarray(raw, dtype=np.float64).reshape(len(chips), -1, 128).mean(axis=1))
 
 
-def find_faces(image: ImageInput, expected: int = 1, *, exhaustive: bool = False) -> list[Face]:
-    """Every face found (at least `expected` if the cascade can), with boxes in the input's pixels and encodings."""
+def _encode(hits: list[_Hit], mirror: bool = True) -> list[np.ndarray]:
+    return _encode_chips(_chips(hits), mirror)
+
+
+def refine(faces: list[Face]) -> list[Face]:
+    """The same faces with mirror-averaged encodings (those found with mirror=False keep their chip for this)."""
+    todo = [i for i, f in enumerate(faces) if f.chip is not None]
+    encs = _encode_chips([faces[i].chip for i in todo], mirror=True)  # type: ignore[misc]
+    out = list(faces)
+    for i, enc in zip(todo, encs, strict=True):
+        out[i] = replace(faces[i], encoding=enc, chip=None)
+    return out
+
+
+def find_faces(image: ImageInput, expected: int = 1, *, exhaustive: bool = False, mirror: bool = True) -> list[Face]:
+    """Every face found (at least `expected` if the cascade can), with boxes in the input's pixels and encodings.
+
+    mirror=False encodes each chip once (the cheap path) and keeps the chip so `refine` can add the mirror later."""
     rgb = as_rgb(image)
     _models()
     hits = detect(rgb, expected, exhaustive)
-    encs = _encode(hits)
+    chips = _chips(hits)
+    encs = _encode_chips(chips, mirror)
     h, w = rgb.shape[:2]
     faces = []
-    for hit, enc in zip(hits, encs, strict=True):
+    for hit, enc, chip in zip(hits, encs, chips, strict=True):
         left, top, right, bottom = (int(round(v)) for v in hit.box)
-        faces.append(Face((max(0, left), max(0, top), min(w, right), min(h, bottom)), hit.score, enc, hit.path))
+        box = (max(0, left), max(0, top), min(w, right), min(h, bottom))
+        faces.append(Face(box, hit.score, enc, hit.path, None if mirror else chip))
     return faces
 
 

@@ -10,7 +10,7 @@ import numpy as np
 from services.errors import Invalid
 from services.qa.calibration import IdentityBand, calibrate
 from services.qa.face_models import IdentityUnavailable, models_available, models_dir
-from services.qa.faces import Face, face_encodings, find_faces
+from services.qa.faces import Face, face_encodings, find_faces, refine
 from services.qa.thresholds import FAIL, PASS, UNVERIFIED, WARN, ImageInput, MetricResult, QAThresholds, as_rgb
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
 ]
 MAX_PERMUTATIONS = 50_000  # exact assignment by enumeration up to this many; a greedy pick beyond (crowds)
 LOOKALIKE_MARGIN = 0.03  # a face this much nearer another of the project's characters is that character, not ours
+DECISIVE = 0.06  # a one-pass encoding this far from a band edge keeps its verdict; nearer, the mirror pass settles it
 
 
 def face_distance(a: np.ndarray, b: np.ndarray) -> float:
@@ -99,13 +100,12 @@ def identity_check(
     with_refs = [n for n, a in refs.items() if len(a)]
     rgb = as_rgb(image)
     try:
-        faces = find_faces(rgb, expected=max(1, len(with_refs)))
-        per, cost = _match(faces, refs, with_refs, band, rivals)
+        faces = find_faces(rgb, expected=max(1, len(with_refs)), mirror=False)
+        faces, per, cost = _settle(faces, refs, with_refs, band, rivals)
         if faces and any(p['verdict'] != PASS for p in per.values()):  # the face found first may be someone else's
-            more = find_faces(rgb, expected=max(1, len(with_refs)), exhaustive=True)
+            more = find_faces(rgb, expected=max(1, len(with_refs)), exhaustive=True, mirror=False)
             if len(more) > len(faces):
-                faces = more
-                per, cost = _match(faces, refs, with_refs, band, rivals)
+                faces, per, cost = _settle(more, refs, with_refs, band, rivals)
     except IdentityUnavailable as e:
         return _unverified(list(characters), limit, e.user_message)
     if not faces and with_refs:
@@ -126,6 +126,29 @@ def identity_check(
             row.update(nearest=with_refs[j], distance=round(float(cost[j, i]), 4))
         extra_faces.append(row)
     return _summarise(per, faces, extra_faces, limit)
+
+
+def _settle(
+    faces: list[Face],
+    refs: Mapping[str, np.ndarray],
+    with_refs: list[str],
+    band: Mapping[str, IdentityBand],
+    rivals: Mapping[str, np.ndarray],
+) -> tuple[list[Face], dict[str, dict], np.ndarray]:
+    """Match on one-pass encodings; matched faces that sit near a band edge get the mirror pass and are matched
+    again (a clear pass or a clear fail costs one network pass per face)."""
+    per, cost = _match(faces, refs, with_refs, band, rivals)
+    near = [
+        p['face']
+        for n, p in per.items()
+        if min(abs(p['distance'] - band[n].pass_max), abs(p['distance'] - band[n].fail_above)) < DECISIVE
+    ]
+    if any(faces[i].chip is not None for i in near):
+        faces = list(faces)
+        for i, f in zip(near, refine([faces[i] for i in near]), strict=True):
+            faces[i] = f
+        per, cost = _match(faces, refs, with_refs, band, rivals)
+    return faces, per, cost
 
 
 def _match(

@@ -57,3 +57,14 @@ def test_several_expected_faces_keep_the_cascade_going() -> None:
     pair = np.ascontiguousarray(np.hstack([hopper()[:512, :437], rotate(hatched(hopper()), 12)[:512, :437]]))
     assert len(find_faces(pair, expected=1)) >= 1
     assert len(find_faces(pair, expected=2)) == 2
+
+
+def test_one_pass_encoding_then_the_mirror_pass_on_demand(hopper_ref: np.ndarray) -> None:
+    drawn = halftone(hopper())
+    (cheap,) = find_faces(drawn, mirror=False)
+    (full,) = find_faces(drawn)
+    assert cheap.chip is not None and full.chip is None
+    (refined,) = faces.refine([cheap])
+    assert refined.chip is None and np.allclose(refined.encoding, full.encoding, atol=1e-6)
+    assert face_distance(cheap.encoding, full.encoding) < 0.1  # the cheap encoding is the same face, a little noisier
+    assert faces.refine([full])[0] is full  # already mirrored: no more network passes

@@ -13,7 +13,7 @@ from services.qa import identity
 from services.qa.calibration import IdentityBand
 from services.qa.identity import assign, face_distance, face_encodings, find_faces, identity_check, models_available
 from services.qa.thresholds import QAThresholds
-from tests.services.qa import hopper, jitter, photo, rotate
+from tests.services.qa import halftone, hopper, jitter, photo, rotate
 
 
 @pytest.fixture(scope='module')
@@ -161,3 +161,21 @@ def test_a_drawn_face_beside_a_clear_stranger_is_still_found(hopper_ref: np.ndar
     assert res.verdict == 'pass' and grace['box'][0] >= 512
     (stranger,) = res.extra['extra_faces']
     assert stranger['box'][0] < 512
+
+
+def test_only_an_undecided_match_pays_for_the_mirror_pass(
+    monkeypatch: pytest.MonkeyPatch, hopper_ref: np.ndarray
+) -> None:
+    refined: list[int] = []
+    original = identity.refine
+    monkeypatch.setattr(identity, 'refine', lambda fs: refined.append(len(fs)) or original(fs))
+    assert identity_check(hopper(), {'grace': [hopper_ref]}).verdict == 'pass'
+    assert refined == []  # distance ≈ 0: decisive on the one-pass encoding
+    drawn = halftone(hopper())
+    (cheap,) = find_faces(drawn, mirror=False)
+    d = face_distance(cheap.encoding, hopper_ref)
+    at_the_edge = QAThresholds(identity_max_distance=round(d + 0.01, 3), identity_warn_margin=0.0)
+    result = identity_check(drawn, {'grace': [hopper_ref]}, at_the_edge)
+    assert refined == [1]  # within DECISIVE of the pass limit: the mirror pass settled it
+    (full,) = find_faces(drawn)
+    assert result.value == pytest.approx(face_distance(full.encoding, hopper_ref), abs=1e-4)
