@@ -59,6 +59,8 @@ class _Hit:
     view: np.ndarray  # the colour image the detector saw (maybe scaled and rotated), for landmarks and chips
     rect: Any  # dlib rectangle in view pixels
     path: str
+    chip: np.ndarray | None = None  # made once, so a widened search never aligns or encodes this face again
+    encoding: np.ndarray | None = None  # the one-pass encoding
 
 
 @cache
@@ -126,6 +128,13 @@ class _Cascade:
     def __init__(self, rgb: np.ndarray, expected: int) -> None:
         self.rgb, self.expected = rgb, max(1, expected)
         self.hits: list[_Hit] = []
+        self.done: set[str] = set()  # passes already run: widening the search runs only the others
+
+    def first_time(self, path: str) -> bool:
+        if path in self.done:
+            return False
+        self.done.add(path)
+        return True
 
     def strong(self) -> int:
         return sum(h.strong for h in self.hits)
@@ -152,6 +161,8 @@ class _Cascade:
         seen: np.ndarray | None = None,
     ) -> None:
         """HOG on `seen` (a filtered copy of `view`, or the view itself); hits keep the colour view."""
+        if not self.first_time(path):
+            return
         detector = _models()[0]
         with _infer_lock:
             rects, scores, _ = detector.run(view if seen is None else seen, upsample, WEAK_FACE_SCORE)
@@ -167,7 +178,7 @@ class _Cascade:
 
     def cnn(self) -> None:
         cnn = _cnn()
-        if cnn is None:
+        if cnn is None or not self.first_time('cnn'):
             return
         view, scale = _scaled(self.rgb, CNN_SIDE)
         up = 1 if max(view.shape[:2]) < CNN_UPSAMPLE_BELOW else 0
@@ -205,10 +216,12 @@ def _clahe(view: np.ndarray) -> np.ndarray:
     return cv2.createCLAHE(clipLimit=2.5, tileGridSize=(8, 8)).apply(gray)
 
 
-def detect(rgb: np.ndarray, expected: int = 1, exhaustive: bool = False) -> list[_Hit]:
+def detect(rgb: np.ndarray, expected: int = 1, exhaustive: bool = False, cascade: _Cascade | None = None) -> list[_Hit]:
     """Run the cascade until `expected` faces are found (or every pass has been tried); `exhaustive` runs every HOG
-    pass whatever was found (a face found first may be someone else's)."""
-    c = _Cascade(rgb, expected if not exhaustive else 10**6)
+    pass whatever was found (a face found first may be someone else's). A `cascade` carried over from an earlier
+    search of the same image keeps its hits and skips the passes it already ran."""
+    c = cascade or _Cascade(rgb, expected)
+    c.expected = max(1, expected) if not exhaustive else 10**6
     work, scale = _scaled(rgb, WORK_SIDE)
     up = 1 if max(work.shape[:2]) < UPSAMPLE_BELOW else 0
     c.hog(work, scale, up, 'hog')
@@ -283,18 +296,49 @@ def find_faces(image: ImageInput, expected: int = 1, *, exhaustive: bool = False
     """Every face found (at least `expected` if the cascade can), with boxes in the input's pixels and encodings.
 
     mirror=False encodes each chip once (the cheap path) and keeps the chip so `refine` can add the mirror later."""
-    rgb = as_rgb(image)
-    _models()
-    hits = detect(rgb, expected, exhaustive)
-    chips = _chips(hits)
-    encs = _encode_chips(chips, mirror)
-    h, w = rgb.shape[:2]
-    faces = []
-    for hit, enc, chip in zip(hits, encs, chips, strict=True):
-        left, top, right, bottom = (int(round(v)) for v in hit.box)
-        box = (max(0, left), max(0, top), min(w, right), min(h, bottom))
-        faces.append(Face(box, hit.score, enc, hit.path, None if mirror else chip))
-    return faces
+    return FaceSearch(image, expected).faces(exhaustive=exhaustive, mirror=mirror)
+
+
+class FaceSearch:
+    """One image's face search that can be widened (exhaustive) without running a detector pass twice or aligning
+    and encoding a face found before: the identity check looks again only when the first face may be someone else's."""
+
+    def __init__(self, image: ImageInput, expected: int = 1) -> None:
+        self.rgb = as_rgb(image)
+        self.expected = expected
+        self.cascade = _Cascade(self.rgb, expected)
+
+    def quick(self) -> list[Face]:
+        """The cheap path: one HOG pass, weak hits included, one-pass encodings. A caller that finds its characters
+        clearly among these needs nothing more; otherwise `faces` goes on from here without repeating the pass."""
+        _models()
+        work, scale = _scaled(self.rgb, WORK_SIDE)
+        self.cascade.hog(work, scale, 1 if max(work.shape[:2]) < UPSAMPLE_BELOW else 0, 'hog')
+        strong = [h for h in self.cascade.hits if h.strong]
+        weak = sorted((h for h in self.cascade.hits if not h.strong and h.score >= WEAK_ACCEPT), key=lambda h: -h.score)
+        return self._faces(strong + weak[: max(0, self.expected - len(strong))], mirror=False)  # as accept_weak does
+
+    def faces(self, *, exhaustive: bool = False, mirror: bool = True) -> list[Face]:
+        _models()
+        return self._faces(detect(self.rgb, self.expected, exhaustive, self.cascade), mirror)
+
+    def _faces(self, hits: list[_Hit], mirror: bool) -> list[Face]:
+        new = [hit for hit in hits if hit.chip is None]
+        for hit, chip in zip(new, _chips(new), strict=True):
+            hit.chip = chip
+        if mirror:
+            encs = _encode_chips([hit.chip for hit in hits], mirror=True)
+        else:
+            for hit, enc in zip(new, _encode_chips([hit.chip for hit in new], mirror=False), strict=True):
+                hit.encoding = enc
+            encs = [hit.encoding for hit in hits]
+        h, w = self.rgb.shape[:2]
+        faces = []
+        for hit, enc in zip(hits, encs, strict=True):
+            left, top, right, bottom = (int(round(v)) for v in hit.box)
+            box = (max(0, left), max(0, top), min(w, right), min(h, bottom))
+            faces.append(Face(box, hit.score, enc, hit.path, None if mirror else hit.chip))
+        return faces
 
 
 def face_encodings(image: ImageInput) -> list[np.ndarray]:

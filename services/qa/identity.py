@@ -10,7 +10,7 @@ import numpy as np
 from services.errors import Invalid
 from services.qa.calibration import IdentityBand, calibrate
 from services.qa.face_models import IdentityUnavailable, models_available, models_dir
-from services.qa.faces import Face, face_encodings, find_faces, refine
+from services.qa.faces import Face, FaceSearch, face_encodings, find_faces, refine
 from services.qa.thresholds import FAIL, PASS, UNVERIFIED, WARN, ImageInput, MetricResult, QAThresholds, as_rgb
 
 __all__ = [
@@ -100,12 +100,16 @@ def identity_check(
     with_refs = [n for n, a in refs.items() if len(a)]
     rgb = as_rgb(image)
     try:
-        faces = find_faces(rgb, expected=max(1, len(with_refs)), mirror=False)
-        faces, per, cost = _settle(faces, refs, with_refs, band, rivals)
-        if faces and any(p['verdict'] != PASS for p in per.values()):  # the face found first may be someone else's
-            more = find_faces(rgb, expected=max(1, len(with_refs)), exhaustive=True, mirror=False)
-            if len(more) > len(faces):
-                faces, per, cost = _settle(more, refs, with_refs, band, rivals)
+        search = FaceSearch(rgb, expected=max(1, len(with_refs)))
+        faces, per, cost = _settle(search.quick(), refs, with_refs, band, rivals)
+        if not _clear_pass(per, with_refs, band):  # the cheap path did not settle it: the whole cascade
+            found = search.faces(mirror=False)
+            if [f.box for f in found] != [f.box for f in faces]:  # the same faces keep their settled encodings
+                faces, per, cost = _settle(found, refs, with_refs, band, rivals)
+            if faces and any(p['verdict'] != PASS for p in per.values()):  # the face found first may be someone else's
+                more = search.faces(exhaustive=True, mirror=False)  # only passes not run yet, only new faces encoded
+                if len(more) > len(faces):
+                    faces, per, cost = _settle(more, refs, with_refs, band, rivals)
     except IdentityUnavailable as e:
         return _unverified(list(characters), limit, e.user_message)
     if not faces and with_refs:
@@ -126,6 +130,13 @@ def identity_check(
             row.update(nearest=with_refs[j], distance=round(float(cost[j, i]), 4))
         extra_faces.append(row)
     return _summarise(per, faces, extra_faces, limit)
+
+
+def _clear_pass(per: Mapping[str, dict], with_refs: list[str], band: Mapping[str, IdentityBand]) -> bool:
+    """Every character matched, each well inside its pass limit (not near the edge, not a look-alike)."""
+    return bool(with_refs) and all(
+        n in per and per[n]['verdict'] == PASS and per[n]['distance'] < band[n].pass_max - DECISIVE for n in with_refs
+    )
 
 
 def _settle(
