@@ -88,6 +88,7 @@ class RunExecutor:
         self.loader = JobLoader(sessions, store, secrets, provider_factory)
         self._cancel_seen: dict[str, tuple[float, bool]] = {}
         self._log_locks: dict[str, asyncio.Lock] = {}
+        self._log_waiting: set[str] = set()  # runs whose log rewrite waits for the one being written
         self._side_tasks: set[asyncio.Task] = set()
         self._active: set[str] = set()  # jobs being worked on: their leases are renewed
         self._unwritten: budget.Pending = {}  # `sent` cost events not committed yet, counted by budget checks
@@ -120,6 +121,7 @@ class RunExecutor:
                     await heartbeat
                 self.loader.reset()
                 self._log_locks.clear()
+                self._log_waiting.clear()
                 with contextlib.suppress(Exception):
                     await asyncio.to_thread(self.slot_pool.release_all)
 
@@ -409,8 +411,13 @@ class RunExecutor:
 
     async def _write_log(self, run_id: str) -> None:
         """Rewritten from the database after each job, outside the writer; one rewrite per run at a time, so the
-        newest state is always written last."""
+        newest state is always written last. A rewrite already waiting reads the database after this caller's
+        changes, so this one is folded into it (a run of many jobs is not rewritten once per job)."""
+        if run_id in self._log_waiting:
+            return
+        self._log_waiting.add(run_id)
         async with self._log_locks.setdefault(run_id, asyncio.Lock()):
+            self._log_waiting.discard(run_id)
             try:
                 await asyncio.to_thread(self._log, run_id)
             except Exception:
