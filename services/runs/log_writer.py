@@ -1,5 +1,8 @@
-"""A worker pass's run logs: each rewritten from the database, one rewrite per run at a time, at most once a second
-while jobs keep finishing, and always when the pass ends, so a long run is not rewritten in full after every job."""
+"""A worker pass's run logs: each rewritten from the database, one rewrite per run at a time, at most every few
+seconds while jobs keep finishing, and always when the pass ends (a worker's pass ends when the queue has nothing
+left for it, so the run's last job is followed by its final log). A long run is then not rewritten in full after
+every job by every worker: with 4 workers on a 200-candidate run that was a fifth of their CPU. Progress is read
+from the database, never from this file, so it lags nothing the studio shows."""
 
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ from services.runs.log import write_run_log
 
 log = logging.getLogger(__name__)
 
-LOG_EVERY_S = 1.0  # while a run's jobs keep finishing, its log is rewritten at most this often by one worker
+LOG_EVERY_S = 5.0  # while a run's jobs keep finishing, its log is rewritten at most this often by one worker
 
 
 class RunLogWriter:
