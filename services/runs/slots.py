@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 from models.base import new_id, utcnow
 from models.db import SessionFactory
 from models.slots import ProviderSlot
+from services.runs import holders
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +133,16 @@ def free_values(stmt):  # noqa: ANN001, ANN201
 
 def release(session: Session, holder: str) -> None:
     session.execute(free_values(update(ProviderSlot).where(ProviderSlot.holder == holder)))
+
+
+def free_gone_here(session: Session) -> int:
+    """Free at once the slots of this machine's workers whose process is gone (a killed `kroma run`), so a resume
+    does not wait out their lease for the account's limit."""
+    held = session.exec(select(ProviderSlot.worker).where(col(ProviderSlot.holder).is_not(None))).all()
+    gone = {worker for worker in held if holders.gone_here(worker)}
+    for worker in gone:
+        session.execute(free_values(update(ProviderSlot).where(ProviderSlot.worker == worker)))
+    return sum(1 for worker in held if worker in gone)
 
 
 def renew(session: Session, worker: str, lease_s: float) -> int:
