@@ -134,11 +134,14 @@ def _png_stream_complete(data: bytes) -> bool:
                 if not row_bytes or not palette:
                     return False
                 for i in range(0, len(body), PNG_PIECE):
-                    raw = stream.decompress(body[i : i + PNG_PIECE], expected - size + 1)
-                    filters += raw[(-size) % row_bytes :: row_bytes]
-                    size += len(raw)
-                    if size > expected or stream.unconsumed_tail:
-                        return False
+                    piece = body[i : i + PNG_PIECE]
+                    while piece:  # at most PNG_PIECE of pixels in memory at once, however well they compress
+                        raw = stream.decompress(piece, min(expected - size + 1, PNG_PIECE))
+                        filters += raw[(-size) % row_bytes :: row_bytes]
+                        size += len(raw)
+                        if size > expected:
+                            return False
+                        piece = stream.unconsumed_tail
             elif kind == b'IEND':
                 break
             pos += 12 + length

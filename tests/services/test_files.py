@@ -103,3 +103,13 @@ def test_a_png_with_an_unknown_filter_type_is_refused_as_damaged() -> None:
     data = with_pixels(png('RGB'), lambda raw: bytes([7]) + raw[1:])
     with pytest.raises(Invalid, match='damaged or cut short'):
         validate_image(data, name='filter.png')
+
+
+def test_a_png_that_inflates_far_past_its_size_is_checked_in_bounded_pieces() -> None:
+    """4000×3000 of one colour: 36 MB of rows from a few kilobytes, inflated a quarter megabyte at a time."""
+    buf = io.BytesIO()
+    Image.new('RGB', (4000, 3000), (30, 60, 90)).save(buf, 'PNG')
+    data = buf.getvalue()
+    assert len(data) < 200_000
+    assert _png_stream_complete(data)
+    assert not _png_stream_complete(with_pixels(data, lambda raw: raw[:-1]))
