@@ -54,7 +54,7 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff format --check .
 
 test: install-test lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2
 
 bench: install-test
 	for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

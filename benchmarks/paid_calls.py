@@ -54,11 +54,18 @@ class Studio:
 
     def account(self, name: str, kind: ProviderKind, base_url: str, **options) -> str:
         with self.sessions() as s:
-            data = ProviderAccountCreate(name=name, kind=kind, base_url=base_url, options=options)
+            key = 'sk-test-good' if kind == ProviderKind.openai else None
+            data = ProviderAccountCreate(name=name, kind=kind, base_url=base_url, options=options, api_key=key)
             if kind == ProviderKind.comfyui:
                 data.model = 'sdxl_comic.safetensors'
-            key = 'sk-test-good' if kind == ProviderKind.openai else None
-            return provider_accounts.create_account(s, data, secrets=SECRETS, api_key=key).id
+            return provider_accounts.create_account(s, data, secrets=SECRETS).id
+
+    def set_model(self, s, account_id: str, model: str) -> None:  # noqa: ANN001
+        from models.provider import ProviderAccount
+
+        row = s.get(ProviderAccount, account_id)
+        row.model = model
+        s.add(row)
 
     def style_run(self, account_id: str) -> tuple[str, float]:
         """Start and finish the style stage; returns the run id and its estimate."""
@@ -129,9 +136,29 @@ def comfyui_requests() -> None:
     )
 
 
+def comfyui_two_accounts() -> None:
+    """Two accounts on one server (say one per checkpoint), a run on each, in one worker pass."""
+    studio = Studio()
+    with FakeComfyUIServer(latency_s=0.05) as server:
+        run_ids = []
+        for model in ('sdxl_comic.safetensors', 'v1-5-pruned-emaonly.safetensors'):
+            account = studio.account(model, ProviderKind.comfyui, server.base_url, concurrency=1)
+            with studio.sessions() as s:
+                studio.set_model(s, account, model)
+                req = RunRequest(stage=Stage.style, candidates=CANDIDATES, account_id=account, mode='run')
+                run_ids.append(runs.start(s, studio.demo, req, secrets=SECRETS).run_id)
+        asyncio.run(RunExecutor(sessions=studio.sessions, store=studio.store, secrets=SECRETS).drain())
+        uploads = [r.images[0]['sha256'] for r in server.requests if r.path == '/upload/image']
+    print(
+        f'  two accounts on the same server, a run on each in one worker pass: {len(uploads)} uploads '
+        f'({len(set(uploads))} distinct)'
+    )
+
+
 def main() -> None:
     openai_spend()
     comfyui_requests()
+    comfyui_two_accounts()
 
 
 if __name__ == '__main__':

@@ -58,6 +58,28 @@ log = logging.getLogger(__name__)
 DEFAULT_BASE_URL = 'http://127.0.0.1:8188'
 
 
+class UploadCache:
+    """The server's file name of each input already uploaded, by server and SHA-256: one per worker pass, shared by
+    every account the pass uses, so a file goes to a server once however many jobs and accounts need it."""
+
+    def __init__(self) -> None:
+        self._names: dict[tuple[str, str], str] = {}
+        self._locks: dict[tuple[int, str, str], asyncio.Lock] = {}
+
+    def name(self, server: str, sha: str) -> str | None:
+        return self._names.get((server, sha))
+
+    def remember(self, server: str, sha: str, name: str) -> None:
+        self._names[(server, sha)] = name
+
+    def forget(self, server: str, sha: str) -> None:
+        """The server lost the file (restarted with a clean input folder): the next call uploads it again."""
+        self._names.pop((server, sha), None)
+
+    def lock(self, server: str, sha: str) -> asyncio.Lock:
+        return self._locks.setdefault((id(asyncio.get_running_loop()), server, sha), asyncio.Lock())
+
+
 class ComfyUIProvider:
     """A local or remote ComfyUI server; one instance per server, its concurrency limit shared by all callers."""
 
@@ -75,8 +97,7 @@ class ComfyUIProvider:
         self.gate = ConcurrencyGate(config.option_int('concurrency', 1))
         self.client_id = uuid.uuid4().hex
         self.max_images_per_call = 1  # n images are n queued prompts: one candidate per call keeps the slots busy
-        self._uploaded: dict[str, str] = {}  # input SHA-256 -> the server's file name
-        self._upload_locks: dict[tuple[int, str], asyncio.Lock] = {}
+        self.uploads = UploadCache()  # a worker pass hands every account the same one (JobLoader)
         self._client = client
 
     async def generate(self, request: GenerationRequest) -> list[GeneratedImage]:
@@ -98,7 +119,7 @@ class ComfyUIProvider:
                     # the server lost files uploaded earlier (restarted with a clean input folder): upload them again
                     log.warning('ComfyUI at %s no longer has an uploaded input; uploading again', self.base_url)
                     for j in used:
-                        self._uploaded.pop(_sha(request.inputs[j]), None)
+                        self.uploads.forget(self.base_url, _sha(request.inputs[j]))
                     names = {j: await self._input_name(client, request.inputs[j], trace) for j in used}
                     queued.append(await self._queue_filled(client, graph, request, names, request.seed + i))
             out = []
@@ -120,14 +141,13 @@ class ComfyUIProvider:
     async def _input_name(self, client: httpx.AsyncClient, image: InputImage, trace: list[dict] | None) -> str:
         """The server's name for an input, uploading it only the first time this server sees its content."""
         sha = _sha(image)
-        if name := self._uploaded.get(sha):
+        if name := self.uploads.name(self.base_url, sha):
             return name
-        lock = self._upload_locks.setdefault((id(asyncio.get_running_loop()), sha), asyncio.Lock())
-        async with lock:  # two calls needing the same new file upload it once
-            if name := self._uploaded.get(sha):
+        async with self.uploads.lock(self.base_url, sha):  # two calls needing the same new file upload it once
+            if name := self.uploads.name(self.base_url, sha):
                 return name
             name = await self._retry(lambda: self._upload(client, image, sha), trace=trace, step='POST /upload/image')
-            self._uploaded[sha] = name
+            self.uploads.remember(self.base_url, sha, name)
             return name
 
     def validate(self, request: GenerationRequest) -> None:

@@ -50,8 +50,13 @@ def budget_view(
 
     For a new run every active run counts; for a call of a queued or running run, the runs queued before it (so the
     oldest run always proceeds, even when the budget was lowered below all reservations)."""
-    pending = pending or {}
     budget = float(session.exec(select(Project.budget_usd).where(Project.id == project_id)).one())
+    reserved, reserving = _reserved(session, project_id, for_run, pending or {})
+    return BudgetView(budget, spent(session, project_id, pending=pending), reserved, reserving)
+
+
+def _reserved(session: Session, project_id: str, for_run: str | None, pending: Pending) -> tuple[float, int]:
+    """What active runs (for a run's call: those queued before it) still reserve, and how many runs reserve it."""
     runs = select(Run.id, Run.cost_estimate_usd).where(
         Run.project_id == project_id, col(Run.status).in_(ACTIVE), Run.mode == RunMode.run
     )
@@ -68,21 +73,25 @@ def budget_view(
         by_run = {run_id: float(total or 0.0) for run_id, total in session.exec(per_run.group_by(CostEvent.run_id))}
         for _, run_id, amount in pending.values():
             by_run[run_id] = by_run.get(run_id, 0.0) + amount
-    reserved = sum(max(0.0, est - by_run.get(run_id, 0.0)) for run_id, est in estimates.items())
-    return BudgetView(budget, spent(session, project_id, pending=pending), reserved, len(estimates))
+    return sum(max(0.0, est - by_run.get(run_id, 0.0)) for run_id, est in estimates.items()), len(estimates)
 
 
 def admit_locked(
     session: Session, project_id: str, run_id: str, cost: float, events: list[CostEvent]
 ) -> BudgetView | None:
     """Check a paid call and record its `sent` events in one transaction holding the project's row lock, so workers
-    on several machines never pass the budget together; returns the view that refused it, or None when sent."""
-    session.exec(select(Project.id).where(Project.id == project_id).with_for_update()).one()
-    view = budget_view(session, project_id, for_run=run_id)
+    on several machines never pass the budget together; returns the view that refused it, or None when sent.
+
+    Only the total spent is read under the lock, which every paid call of every worker takes in turn; what runs
+    queued before this one reserve is read just before it (it only shrinks meanwhile, as they spend or end), so
+    the lock is held for three statements, not seven, and the total spent never passes the budget.
+    """
+    reserved, reserving = _reserved(session, project_id, run_id, {})
+    budget = session.exec(select(Project.budget_usd).where(Project.id == project_id).with_for_update()).one()
+    view = BudgetView(float(budget), spent(session, project_id), reserved, reserving)
     if not fits(view, cost):
         return view
-    for event in events:
-        session.add(event)
+    session.add_all(events)
     return None
 
 

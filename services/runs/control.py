@@ -17,7 +17,7 @@ from services.providers import accounts as provider_accounts
 from services.providers.base import GenerationRequest, InputImage, Provider, ProviderConfig, images_per_call
 from services.providers.input_caps import input_cap
 from services.providers.registry import build_provider
-from services.runs import budget, leases
+from services.runs import budget, leases, slots
 from services.runs import queue as run_queue
 from services.runs.log import write_run_log
 from services.runs.plan import PlannedJob, RunPlan, RunRequest, call_sizes, check_spend, plan_run
@@ -151,4 +151,5 @@ def recover(sessions: SessionFactory) -> None:
     """Take back what dead workers hold, in its own transaction: it stands even when the requeue after it refuses."""
     with sessions() as s:
         leases.expire_gone_here(s)
+        slots.free_gone_here(s)
         leases.reclaim_expired(s)

@@ -22,7 +22,6 @@ from sqlmodel import Session, select
 
 from models.base import WorkState
 from models.db import SessionFactory
-from models.project import Project
 from models.runs import Candidate, Job, Run
 from services.db_writer import SerialWriter
 from services.errors import Canceled, KromaError, PolicyRefused
@@ -41,7 +40,7 @@ from services.runs import queue as run_queue
 from services.runs.calls import ProviderCall, failure_reason
 from services.runs.commits import FinishedCandidate, JobContext, QAHook
 from services.runs.loading import JobLoader
-from services.runs.log import write_run_log
+from services.runs.log_writer import RunLogWriter
 from services.runs.plan import call_sizes
 from services.runs.slots import SlotPool
 from services.runs.worker_http import tls_context, worker_client
@@ -87,8 +86,7 @@ class RunExecutor:
         self.worker = ''
         self.loader = JobLoader(sessions, store, secrets, provider_factory)
         self._cancel_seen: dict[str, tuple[float, bool]] = {}
-        self._log_locks: dict[str, asyncio.Lock] = {}
-        self._side_tasks: set[asyncio.Task] = set()
+        self.logs = RunLogWriter(sessions, store)
         self._active: set[str] = set()  # jobs being worked on: their leases are renewed
         self._unwritten: budget.Pending = {}  # `sent` cost events not committed yet, counted by budget checks
         self._admit_lock: asyncio.Lock | None = None
@@ -104,6 +102,7 @@ class RunExecutor:
     async def drain(self, *, run_id: str | None = None, worker: str | None = None) -> int:
         """Claim and run queued jobs until none is left; several jobs at once, each call within its account's limit."""
         self.writer = SerialWriter(self.sessions)
+        self.logs = RunLogWriter(self.sessions, self.store)
         self._admit_lock = asyncio.Lock()
         self._capacity = asyncio.Event()
         self.worker = worker or holders.worker_id()
@@ -119,7 +118,6 @@ class RunExecutor:
                 with contextlib.suppress(asyncio.CancelledError):
                     await heartbeat
                 self.loader.reset()
-                self._log_locks.clear()
                 with contextlib.suppress(Exception):
                     await asyncio.to_thread(self.slot_pool.release_all)
 
@@ -162,8 +160,7 @@ class RunExecutor:
                 if exc := task.exception():  # execute_job records its own failures; this is a last resort
                     log.error('A job of this worker pass broke; the others go on', exc_info=exc)
                 done += 1
-        await asyncio.gather(*self._side_tasks, return_exceptions=True)
-        self._side_tasks.clear()
+        await self.logs.flush()
         return done
 
     async def _write(self, fn: Callable[..., Any], *args: Any) -> Any:
@@ -271,9 +268,8 @@ class RunExecutor:
             except Exception as e:  # a wrong master key, an unreadable input, a broken row: said before any call
                 await self._fail_job(job_id, failure_reason(e, 'while loading the job'))
                 return
-            if ctx.run.id not in self._log_locks:  # the log exists from the first job on, so a run that dies has one
-                self._log_locks[ctx.run.id] = asyncio.Lock()
-                self._side_tasks.add(asyncio.create_task(self._write_log(ctx.run.id)))
+            if not self.logs.known(ctx.run.id):  # the log exists from the first job on, so a run that dies has one
+                self.logs.start(ctx.run.id)
             try:
                 sizes = call_sizes(len(ctx.pending), images_per_call(ctx.provider))
                 chunks, start = [], 0
@@ -300,8 +296,7 @@ class RunExecutor:
             return
         try:
             run_id = await self._write(run_commits.fail_job, job_id, reason)
-            self._log_locks.setdefault(run_id, asyncio.Lock())
-            await self._write_log(run_id)
+            await self.logs.write(run_id)
         except Exception:
             log.exception('Could not record the failure of job %s (%s)', job_id, reason)
 
@@ -399,24 +394,10 @@ class RunExecutor:
             except Exception as e:  # the candidates are kept; QA can be measured again
                 log.warning('QA could not run for job %s: %s', ctx.job.id, failure_reason(e, 'in QA'))
         await self._write(run_commits.settle_job, ctx.job.id, self.qa, measured)
-        await self._write_log(ctx.run.id)
+        self.logs.soon(ctx.run.id)
 
     def _measure(self, job_id: str) -> tuple[list[str], list[QAReport]]:
         with self.sessions() as s:
             job = s.get(Job, job_id)
             cands = run_commits.done_candidates(s, job_id)
             return [c.id for c in cands], self.qa.measure(s, job, cands)
-
-    async def _write_log(self, run_id: str) -> None:
-        """Rewritten from the database after each job, outside the writer; one rewrite per run at a time, so the
-        newest state is always written last."""
-        async with self._log_locks.setdefault(run_id, asyncio.Lock()):
-            try:
-                await asyncio.to_thread(self._log, run_id)
-            except Exception:
-                log.exception('Could not write the log of run %s', run_id)
-
-    def _log(self, run_id: str) -> None:
-        with self.sessions() as s:
-            project = s.get(Project, s.get(Run, run_id).project_id)
-            write_run_log(s, self.store.root(project), run_id)

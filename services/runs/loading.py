@@ -18,6 +18,7 @@ from services.projects import assets as assets_svc
 from services.projects.assets import AssetStore
 from services.providers import accounts as provider_accounts
 from services.providers.base import ConcurrencyGate, InputImage, Provider, ProviderConfig
+from services.providers.comfyui import UploadCache
 from services.providers.registry import build_provider
 from services.runs.commits import JobContext
 from services.runs.slots import SlotPool
@@ -41,6 +42,7 @@ class JobLoader:
         self.call_cap: int | None = None  # calls this process sends at once per account (a worker's --concurrency)
         self._providers: dict[str, Provider] = {}
         self._inputs: dict[str, bytes] = {}
+        self._uploads = UploadCache()  # inputs already on each ComfyUI server, whichever account sent them
         self._lock = threading.Lock()
 
     def reset(self) -> None:
@@ -48,6 +50,7 @@ class JobLoader:
         self.client = None
         self._providers.clear()
         self._inputs.clear()
+        self._uploads = UploadCache()
 
     def load(self, job_id: str, cand_ids: list[str]) -> JobContext:
         """Reads only, so it never waits behind another job's writes; input files are read once per drain."""
@@ -88,7 +91,10 @@ class JobLoader:
             return self._providers[key]
 
     def _limit(self, provider: Provider, account_id: str | None) -> Provider:
-        """This process's cap on the account's calls, and the account's own limit held in the database."""
+        """This process's cap on the account's calls, the account's own limit held in the database, and the pass's
+        record of the inputs already on each ComfyUI server."""
+        if isinstance(getattr(provider, 'uploads', None), UploadCache):
+            provider.uploads = self._uploads
         gate = getattr(provider, 'gate', None)
         if isinstance(gate, ConcurrencyGate):
             gate.local_cap = self.call_cap

@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 from models.base import new_id, utcnow
 from models.db import SessionFactory
 from models.slots import ProviderSlot
+from services.runs import holders
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,9 @@ class AccountSlots:
             delay = min(delay * 1.5, MAX_POLL_S)
 
     async def release(self, token: str) -> None:
-        await asyncio.to_thread(self.pool.release_token, token)
+        """Freed in the database on a worker thread while this process's next call goes on: the slot counts as taken
+        a moment longer, never shorter, and a call's end waits for no round trip."""
+        asyncio.get_running_loop().run_in_executor(None, self.pool.release_token, token)
 
     def _try(self, token: str) -> bool:
         with self.pool.sessions() as s:
@@ -82,8 +85,11 @@ class SlotPool:
         return self._accounts[key]
 
     def release_token(self, token: str) -> None:
-        with self.sessions() as s:
-            release(s, token)
+        try:
+            with self.sessions() as s:
+                release(s, token)
+        except Exception:  # the slot stays this worker's until the pass ends (release_all) or its lease runs out
+            log.exception('Could not free a provider slot; it is freed when this pass ends')
 
     def release_all(self) -> int:
         """At the end of a pass: nothing of this worker's stays taken, even after a call that broke oddly."""
@@ -108,15 +114,14 @@ def take_slot(session: Session, account_key: str, limit: int, *, holder: str, wo
         col(ProviderSlot.slot) < limit,
         or_(col(ProviderSlot.holder).is_(None), col(ProviderSlot.expires_at) < now),
     )
-    query = select(ProviderSlot.slot).where(*free).order_by(col(ProviderSlot.slot))
-    if session.get_bind().dialect.name == 'postgresql':
-        query = query.limit(1).with_for_update(skip_locked=True)
-    for slot in session.exec(query).all():
-        taken = session.execute(
-            update(ProviderSlot)
-            .where(ProviderSlot.slot == slot, *free)
-            .values(holder=holder, worker=worker, expires_at=now + timedelta(seconds=lease_s))
-        )
+    values = {'holder': holder, 'worker': worker, 'expires_at': now + timedelta(seconds=lease_s)}
+    if session.get_bind().dialect.name == 'postgresql':  # one statement: the first free row nobody is taking now
+        first = select(ProviderSlot.slot).where(*free).order_by(col(ProviderSlot.slot)).limit(1)
+        pick = first.with_for_update(skip_locked=True).scalar_subquery()
+        taken = session.execute(update(ProviderSlot).where(ProviderSlot.slot == pick, *free).values(**values))
+        return taken.rowcount == 1
+    for slot in session.exec(select(ProviderSlot.slot).where(*free).order_by(col(ProviderSlot.slot))).all():
+        taken = session.execute(update(ProviderSlot).where(ProviderSlot.slot == slot, *free).values(**values))
         if taken.rowcount == 1:
             return True
     return False
@@ -128,6 +133,16 @@ def free_values(stmt):  # noqa: ANN001, ANN201
 
 def release(session: Session, holder: str) -> None:
     session.execute(free_values(update(ProviderSlot).where(ProviderSlot.holder == holder)))
+
+
+def free_gone_here(session: Session) -> int:
+    """Free at once the slots of this machine's workers whose process is gone (a killed `kroma run`), so a resume
+    does not wait out their lease for the account's limit."""
+    held = session.exec(select(ProviderSlot.worker).where(col(ProviderSlot.holder).is_not(None))).all()
+    gone = {worker for worker in held if holders.gone_here(worker)}
+    for worker in gone:
+        session.execute(free_values(update(ProviderSlot).where(ProviderSlot.worker == worker)))
+    return sum(1 for worker in held if worker in gone)
 
 
 def renew(session: Session, worker: str, lease_s: float) -> int:

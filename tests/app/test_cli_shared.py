@@ -6,7 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from click.testing import Result
+from typer.testing import CliRunner
 
+from app.cli import cli
+from app.settings import get_settings
 from tests.app.test_cli import kroma
 
 
@@ -21,13 +25,20 @@ def test_backup_on_postgresql_names_the_alternative(home: Path, pg_cluster, monk
 
 
 def test_worker_and_storage_refuse_bad_input_in_one_line(home: Path) -> None:
-    done = kroma('worker', '--stages', 'style,colour')
+    done = kroma('worker', '--stages', 'style,colour')  # the real command once; the same app in-process after
     assert (done.returncode, done.stderr) == (1, 'error: Unknown stages colour; use style, time, weather, character.\n')
-    assert kroma('worker', '--concurrency', '0').stderr == 'error: --concurrency must be a whole number from 1 to 64.\n'
-    assert kroma('project', 'create', 'saga').returncode == 0
-    done = kroma('storage', 'move', 'saga', '--to', 'ftp://x')
+    runner = CliRunner()
+
+    def invoke(*args: str) -> Result:
+        get_settings.cache_clear()
+        return runner.invoke(cli, list(args))
+
+    done = invoke('worker', '--concurrency', '0')
+    assert (done.exit_code, done.stderr) == (1, 'error: --concurrency must be a whole number from 1 to 64.\n')
+    assert invoke('project', 'create', 'saga').exit_code == 0
+    done = invoke('storage', 'move', 'saga', '--to', 'ftp://x')
     assert done.stderr == 'error: "ftp://x" is not a file location: use "local" or s3://bucket/prefix.\n'
     assert (
-        kroma('storage', 'move', 'saga', '--to', 'local').stderr == 'error: The files of saga are already at local.\n'
+        invoke('storage', 'move', 'saga', '--to', 'local').stderr == 'error: The files of saga are already at local.\n'
     )
-    assert kroma('storage', 'show', 'saga').stdout == 'saga\tlocal\tfiles=0\tbytes=0\n'
+    assert invoke('storage', 'show', 'saga').stdout == 'saga\tlocal\tfiles=0\tbytes=0\n'

@@ -74,3 +74,28 @@ def test_gates_of_two_workers_never_exceed_the_accounts_limit(sessions) -> None:
     assert peak == 2
     with sessions() as s:
         assert slots.in_use(s, 'acct') == 0
+
+
+def test_the_slots_of_a_process_of_this_machine_that_is_gone_are_freed_at_once(sessions) -> None:
+    """A killed `kroma run` held the account's only slot: a resume on the same machine need not wait out its lease
+    (#16's shortcut for jobs, for slots too); a live process's slot and another machine's are left to their leases."""
+    import socket
+    import subprocess
+    import sys
+
+    from services.runs import holders
+
+    dead = subprocess.Popen([sys.executable, '-c', 'pass'])
+    dead.wait()
+    here = f'{socket.gethostname()}:{{}}:nonce:{holders.boot_id()}'
+    workers = {
+        'gone': here.format(dead.pid),
+        'alive': here.format(1),
+        'elsewhere': f'other-host:{dead.pid}:nonce:{holders.boot_id()}',
+    }
+    for name, worker in workers.items():
+        assert asyncio.run(slots.SlotPool(sessions, worker, lease_s=30).for_account(name, 1).acquire())
+    with sessions() as s:
+        assert slots.free_gone_here(s) == 1
+    with sessions() as s:
+        assert [slots.in_use(s, name) for name in workers] == [0, 1, 1]
