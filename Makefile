@@ -54,7 +54,7 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff format --check .
 
 test: install-test lint
-	$(BIN)/pytest -n 2
+	$(BIN)/pytest
 
 bench: install-test
 	for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
