@@ -14,12 +14,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from app.instruction_jobs import lease_s as instruction_lease_s
+from app.jobs import run_executor
 from services.copilot import instructions
 from services.copilot.handlers import handler_table
 from services.deps import Deps
 from services.runs import holders, leases
-from services.runs.candidate_qa import CandidateQA
-from services.runs.executor import RunExecutor
 from services.security.audit import acting_as
 
 log = logging.getLogger(__name__)
@@ -47,14 +46,8 @@ class Worker:
     stop: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
-        self.executor = RunExecutor(
-            sessions=self.deps.sessions,
-            store=self.deps.store,
-            secrets=self.deps.secrets,
-            qa=CandidateQA(self.deps.store) if self.options.qa else None,
-            lease_s=self.deps.options.run_lease_s,
-            call_cap=self.options.concurrency,
-            stages=self.options.stages or None,
+        self.executor = run_executor(
+            self.deps, qa=self.options.qa, call_cap=self.options.concurrency, stages=self.options.stages or None
         )
 
     def describe(self) -> str:
