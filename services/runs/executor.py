@@ -34,7 +34,7 @@ from services.providers.base import (
     images_per_call,
 )
 from services.qa.report import QAReport
-from services.runs import budget, holders, leases, slots
+from services.runs import budget, holders, leases
 from services.runs import commits as run_commits
 from services.runs import queue as run_queue
 from services.runs.calls import ProviderCall, failure_reason
@@ -140,7 +140,7 @@ class RunExecutor:
             if not self.stopping and (free := self._room(running)):
                 limit = free if running else 1  # the first job alone, so its calls go out before the rest is claimed
                 started = time.perf_counter()
-                claimed = await self._write(self._claim, self.worker, run_id, limit, self.lease_s, self.stages)
+                claimed = await self._write(leases.claim_work, self.worker, run_id, limit, self.lease_s, self.stages)
                 self.stats.claim_latency_s.append(time.perf_counter() - started)
                 for job_id, cand_ids in claimed:
                     self._lost.discard(job_id)  # lost once (this worker stalled), claimed again now: it is ours
@@ -175,32 +175,13 @@ class RunExecutor:
                 continue
             jobs = sorted(self._active)
             try:
-                taken = await self._write(self._renew, self.worker, jobs, self.lease_s)
+                taken = await self._write(leases.renew_held, self.worker, jobs, self.lease_s)
             except Exception:
                 log.exception('Renewing the leases of %d job(s) failed; trying again', len(jobs))
                 continue
             if lost := (taken - self._lost) & self._active:
                 log.warning('Job(s) %s were reclaimed by another worker; this worker stops writing them', lost)
                 self._lost |= lost
-
-    @staticmethod
-    def _renew(s: Session, worker: str, jobs: list[str], lease_s: float) -> set[str]:
-        """Renew the leases of the jobs in hand and of the account slots their calls hold; returns the jobs another
-        worker took over (queued again or claimed by someone else; a job that just finished is not among them)."""
-        slots.renew(s, worker, lease_s)
-        held = leases.renew_leases(s, worker, jobs, lease_s)
-        return leases.taken_over(s, worker, [j for j in jobs if j not in held])
-
-    @staticmethod
-    def _claim(
-        s: Session, worker: str, run_id: str | None, limit: int, lease_s: float, stages: list[str] | None = None
-    ) -> list[tuple[str, list[str]]]:
-        """Reclaim work whose lease ran out, then claim jobs and start their unfinished candidates, in one transaction."""
-        leases.reclaim_expired(s, exclude_worker=worker)
-        return [
-            (job_id, [c.id for c in run_queue.start_candidates(s, job_id)])
-            for job_id in run_queue.claim_jobs(s, worker, run_id=run_id, limit=limit, lease_s=lease_s, stages=stages)
-        ]
 
     def _canceled(self, run_id: str) -> bool:
         """The run's cancel flag, read at most every CANCEL_CHECK_S (one primary-key read; WAL readers never wait)."""

@@ -14,7 +14,8 @@ from sqlmodel import Session, col, select
 
 from models.base import WorkState, utcnow
 from models.runs import Candidate, CostEvent, Job, Run
-from services.runs import holders
+from services.runs import holders, slots
+from services.runs import queue as run_queue
 from services.runs.queue import LEASE_S, finish_job, settle_run
 
 log = logging.getLogger(__name__)
@@ -111,3 +112,22 @@ def _return_candidates(session: Session, job: Job, holder: str) -> None:
         else:
             cand.status = WorkState.queued
         session.add(cand)
+
+
+def claim_work(
+    s: Session, worker: str, run_id: str | None, limit: int, lease_s: float, stages: list[str] | None = None
+) -> list[tuple[str, list[str]]]:
+    """Reclaim work whose lease ran out, then claim jobs and start their unfinished candidates, in one transaction."""
+    reclaim_expired(s, exclude_worker=worker)
+    return [
+        (job_id, [c.id for c in run_queue.start_candidates(s, job_id)])
+        for job_id in run_queue.claim_jobs(s, worker, run_id=run_id, limit=limit, lease_s=lease_s, stages=stages)
+    ]
+
+
+def renew_held(s: Session, worker: str, jobs: list[str], lease_s: float) -> set[str]:
+    """Renew the leases of the jobs in hand and of the account slots their calls hold; returns the jobs another
+    worker took over (queued again or claimed by someone else; a job that just finished is not among them)."""
+    slots.renew(s, worker, lease_s)
+    held = renew_leases(s, worker, jobs, lease_s)
+    return taken_over(s, worker, [j for j in jobs if j not in held])

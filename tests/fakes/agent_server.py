@@ -6,7 +6,7 @@ import json
 from collections import deque
 from typing import Any
 
-from tests.fakes.openai_server import LoopbackFake, RecordedRequest, Reply, json_reply
+from tests.fakes.loopback import LoopbackFake, RecordedRequest, Reply, json_reply
 
 
 class FakeAgentServer(LoopbackFake):

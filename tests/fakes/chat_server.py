@@ -7,7 +7,8 @@ import time
 from collections import deque
 from typing import Any
 
-from tests.fakes.openai_server import LoopbackFake, RecordedRequest, Reply, json_reply, openai_error
+from tests.fakes.loopback import LoopbackFake, RecordedRequest, Reply, json_reply
+from tests.fakes.openai_server import openai_error
 
 
 class FakeChatServer(LoopbackFake):

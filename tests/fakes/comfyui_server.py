@@ -11,7 +11,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.fakes.openai_server import LoopbackFake, RecordedRequest, Reply, json_reply, make_png, parse_multipart
+from tests.fakes.loopback import LoopbackFake, RecordedRequest, Reply, json_reply, make_png, parse_multipart
 
 REQUIRED_NODES = ('CheckpointLoaderSimple', 'CLIPTextEncode', 'KSampler', 'VAEDecode', 'SaveImage')
 INT_INPUTS = {'KSampler': ('seed', 'steps'), 'ImageScale': ('width', 'height'), 'EmptyLatentImage': ('width', 'height')}

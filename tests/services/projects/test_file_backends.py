@@ -21,7 +21,7 @@ from services.projects.file_moves import move_project_files
 from services.runs import control as runs
 from services.runs.executor import RunExecutor
 from services.runs.plan import RunRequest
-from tests.fakes.openai_server import make_png
+from tests.fakes.loopback import make_png
 from tests.fakes.s3_server import S3Server
 
 BUCKET = 'studio-files'

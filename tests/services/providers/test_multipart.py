@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from services.providers.multipart import encode_multipart
-from tests.fakes.openai_server import parse_multipart
+from tests.fakes.loopback import parse_multipart
 
 
 def test_fields_and_files_round_trip_through_a_standard_parser() -> None:
