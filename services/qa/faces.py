@@ -170,11 +170,21 @@ class _Cascade:
             box = _to_input((rect.left(), rect.top(), rect.right(), rect.bottom()), scale, rot)
             self.add(_Hit(box, float(score), score >= MIN_FACE_SCORE, view, rect, path))
 
-    def accept_weak(self) -> None:
-        """Drawn faces often score below the photo margin: take the best weak hits, no more than are missing."""
+    def best_weak(self, expected: int) -> list[_Hit]:
+        """Drawn faces often score below the photo margin: the best weak hits, no more than are missing."""
         weak = sorted((h for h in self.hits if not h.strong and h.score >= WEAK_ACCEPT), key=lambda h: -h.score)
-        for hit in weak[: self.expected - self.strong()]:
+        return weak[: max(0, expected - self.strong())]
+
+    def accept_weak(self) -> None:
+        for hit in self.best_weak(self.expected):
             hit.strong = True
+
+    def first_pass(self) -> tuple[np.ndarray, float, int]:
+        """HOG at the working size (once); returns the view, its scale and the upsampling the later passes use."""
+        work, scale = _scaled(self.rgb, WORK_SIDE)
+        up = 1 if max(work.shape[:2]) < UPSAMPLE_BELOW else 0
+        self.hog(work, scale, up, 'hog')
+        return work, scale, up
 
     def cnn(self) -> None:
         cnn = _cnn()
@@ -222,9 +232,7 @@ def detect(rgb: np.ndarray, expected: int = 1, exhaustive: bool = False, cascade
     search of the same image keeps its hits and skips the passes it already ran."""
     c = cascade or _Cascade(rgb, expected)
     c.expected = max(1, expected) if not exhaustive else 10**6
-    work, scale = _scaled(rgb, WORK_SIDE)
-    up = 1 if max(work.shape[:2]) < UPSAMPLE_BELOW else 0
-    c.hog(work, scale, up, 'hog')
+    work, scale, up = c.first_pass()
     if not c.enough() and not up:
         if scale < 1.0:
             large, lscale = _scaled(rgb, LARGE_SIDE)
@@ -278,10 +286,6 @@ def _encode_chips(chips: list[np.ndarray], mirror: bool) -> list[np.ndarray]:
     return list(np.asarray(raw, dtype=np.float64).reshape(len(chips), -1, 128).mean(axis=1))
 
 
-def _encode(hits: list[_Hit], mirror: bool = True) -> list[np.ndarray]:
-    return _encode_chips(_chips(hits), mirror)
-
-
 def refine(faces: list[Face]) -> list[Face]:
     """The same faces with mirror-averaged encodings (those found with mirror=False keep their chip for this)."""
     todo = [i for i, f in enumerate(faces) if f.chip is not None]
@@ -312,11 +316,9 @@ class FaceSearch:
         """The cheap path: one HOG pass, weak hits included, one-pass encodings. A caller that finds its characters
         clearly among these needs nothing more; otherwise `faces` goes on from here without repeating the pass."""
         _models()
-        work, scale = _scaled(self.rgb, WORK_SIDE)
-        self.cascade.hog(work, scale, 1 if max(work.shape[:2]) < UPSAMPLE_BELOW else 0, 'hog')
+        self.cascade.first_pass()
         strong = [h for h in self.cascade.hits if h.strong]
-        weak = sorted((h for h in self.cascade.hits if not h.strong and h.score >= WEAK_ACCEPT), key=lambda h: -h.score)
-        return self._faces(strong + weak[: max(0, self.expected - len(strong))], mirror=False)  # as accept_weak does
+        return self._faces(strong + self.cascade.best_weak(self.expected), mirror=False)
 
     def faces(self, *, exhaustive: bool = False, mirror: bool = True) -> list[Face]:
         _models()
