@@ -8,7 +8,7 @@ from functools import partial
 from pathlib import Path
 
 from apscheduler.schedulers.base import BaseScheduler
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Engine, make_url
 
 from app.guard import MB, GuardLimits
 from app.jobs import INSTRUCTION_WORKER, RUN_WORKER, wake
@@ -19,10 +19,18 @@ from services.backups.defaults import BackupDefaults
 from services.deps import Deps, StudioOptions, WakeHooks
 from services.projects.assets import AssetStore
 from services.projects.file_backends import FilesConfig, normalize_files_url
+from services.runs.wakeup import notify_runs
 from services.security.file_modes import private_database, private_dir
 from services.security.secrets import SecretStore, load_keyring, stored_key_refs
 
 log = logging.getLogger(__name__)
+
+
+def wake_runs(engine: Engine, scheduler: BaseScheduler | None) -> None:
+    """Runs were queued: this studio's own worker starts now, and idle workers elsewhere hear it (PostgreSQL)."""
+    if scheduler is not None:
+        wake(scheduler, RUN_WORKER)
+    notify_runs(engine)
 
 
 def build_deps(
@@ -42,11 +50,9 @@ def build_deps(
     stored = None if allow_new_master_key else partial(_stored_refs, sessions)
     if db_path is not None:
         private_database(db_path)  # the WAL files SQLite made while migrating
-    hooks = WakeHooks()
+    hooks = WakeHooks(runs=partial(wake_runs, engine, scheduler))
     if scheduler is not None:
-        hooks = WakeHooks(
-            runs=partial(wake, scheduler, RUN_WORKER), instructions=partial(wake, scheduler, INSTRUCTION_WORKER)
-        )
+        hooks = WakeHooks(runs=hooks.runs, instructions=partial(wake, scheduler, INSTRUCTION_WORKER))
     return Deps(
         data_dir=data_dir,
         sessions=sessions,

@@ -19,6 +19,7 @@ from services.copilot import instructions
 from services.copilot.handlers import handler_table
 from services.deps import Deps
 from services.runs import holders, leases
+from services.runs.wakeup import RunsListener
 from services.security.audit import acting_as
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,7 @@ class WorkerOptions:
     concurrency: int = 4
     stages: tuple[str, ...] = ()  # empty: every stage
     queues: tuple[str, ...] = QUEUES
-    poll_s: float = 0.25  # how often an idle worker looks for work
+    poll_s: float = 0.25  # how often an idle worker looks for work (on PostgreSQL a queued run wakes it at once)
     instruction_poll_s: float = 2.0
     qa: bool = True  # measure each candidate's QA here (off: measured later, e.g. where there is CPU to spare)
 
@@ -77,15 +78,19 @@ class Worker:
         self.executor.stopping = True
 
     async def _runs(self) -> None:
+        listener = RunsListener(self.deps.engine, self.stop)
         with acting_as(f'worker:{self.id}'):
-            while not self.stop.is_set():
-                try:
-                    done = await self.executor.drain(worker=self.id)
-                except Exception:  # the database went away for a moment, say: never the end of the worker
-                    log.exception('A pass over the run queue failed; trying again')
-                    done = 0
-                if not done:
-                    await asyncio.to_thread(self.stop.wait, self.options.poll_s)
+            try:
+                while not self.stop.is_set():
+                    try:
+                        done = await self.executor.drain(worker=self.id)
+                    except Exception:  # the database went away for a moment, say: never the end of the worker
+                        log.exception('A pass over the run queue failed; trying again')
+                        done = 0
+                    if not done:
+                        await asyncio.to_thread(listener.wait, self.options.poll_s)
+            finally:
+                listener.close()
 
     def _reclaim(self) -> None:
         """Every quarter lease, jobs whose worker stopped renewing go back to the queue, even while this one is busy

@@ -111,6 +111,7 @@ def one_run(studio: Studio, account_id: str, candidates: int, size: tuple[int, i
         )  # fmt: skip
         started = time.perf_counter()
         run_id = runs.start(s, project, req, secrets=deps.secrets).run_id
+    deps.wake.runs()  # as the studio and the API do: on PostgreSQL idle workers hear it at once
     while True:  # the run's status row, as the studio's progress reads it (one primary-key read)
         with deps.sessions() as s:
             status = s.exec(select(Run.status).where(Run.id == run_id)).one()

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import JSON, Column
-from sqlmodel import Field
+from sqlmodel import Field, SQLModel
 
 NAME_MAX = 200
 NOTE_MAX = 5_000
@@ -41,8 +41,35 @@ def created_field() -> Any:
     return Field(default_factory=utcnow, nullable=False)
 
 
+def empty_dict() -> dict:
+    return {}
+
+
+def empty_list() -> list:
+    return []
+
+
+# pydantic inspects a default factory's signature on every model it builds; a builtin type has none to read, and
+# finding that out costs ~0.2 ms (a run of 200 candidates spent a third of its start there): plain functions instead
+_PLAIN_FACTORIES: dict[Any, Any] = {dict: empty_dict, list: empty_list}
+
+
+def new_row(model: type[SQLModel], **values: Any) -> dict[str, Any]:
+    """A row for a bulk INSERT of many new records (a run's jobs and candidates): the model's defaults filled in as
+    constructing it would, without building and tracking an ORM object per row (~0.1 ms each)."""
+    row = dict(values)
+    for name, info in model.model_fields.items():
+        if name in row:
+            continue
+        if info.is_required():
+            raise TypeError(f'{model.__name__}.{name} is required')
+        row[name] = info.default_factory() if info.default_factory is not None else info.default
+    return row
+
+
 def json_field(default_factory: Any = dict) -> Any:
-    return Field(default_factory=default_factory, sa_column=Column(JSON, nullable=False))
+    factory = _PLAIN_FACTORIES.get(default_factory, default_factory)
+    return Field(default_factory=factory, sa_column=Column(JSON, nullable=False))
 
 
 def project_fk(*, nullable: bool = False) -> Any:

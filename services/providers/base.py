@@ -127,37 +127,77 @@ class SharedLimit(Protocol):
     async def release(self, token: str) -> None: ...
 
 
+@dataclass
+class _LoopGate:
+    """The gate as one event loop sees it: its semaphore, the calls waiting for it, and shared slots handed over."""
+
+    sem: asyncio.Semaphore
+    waiting: int = 0
+    spare: list[tuple[SharedLimit, str]] = field(default_factory=list)
+
+
 class ConcurrencyGate:
     """An account's concurrency limit as one semaphore per event loop, so a provider survives being used from two loops.
 
     `local_cap` lowers what this process sends at once (a worker's --concurrency); `shared`, when set, holds the
-    account's limit across every process that shares the database."""
+    account's limit across every process that shares the database. A call that ends while another call here waits
+    for the gate hands its shared slot straight over (no round trip to free it and take it again); only a slot that
+    nobody here waits for goes back."""
 
     def __init__(self, limit: int) -> None:
         self.limit = max(1, int(limit))
         self.local_cap: int | None = None
         self.shared: SharedLimit | None = None
-        self._sems: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
-            weakref.WeakKeyDictionary()
-        )
+        self._loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopGate] = weakref.WeakKeyDictionary()
+        self.handed = 0  # slots handed from a call that ended to the next (for benchmarks and tests)
 
     @contextlib.asynccontextmanager
     async def slot(self, admit: Callable[[], Awaitable[None]] | None = None) -> AsyncIterator[None]:
         """Hold one of the account's concurrent call slots; `admit` may still refuse the call once it has one."""
         loop = asyncio.get_running_loop()
-        sem = self._sems.get(loop)
-        if sem is None:
-            sem = self._sems[loop] = asyncio.Semaphore(min(self.limit, self.local_cap or self.limit))
-        async with sem:
-            shared = self.shared
-            token = await shared.acquire() if shared is not None else None
+        here = self._loops.get(loop)
+        if here is None:
+            here = self._loops[loop] = _LoopGate(asyncio.Semaphore(min(self.limit, self.local_cap or self.limit)))
+        here.waiting += 1
+        try:
+            await here.sem.acquire()
+        except asyncio.CancelledError:
+            here.waiting -= 1
+            await self._return_spare(here)
+            raise
+        here.waiting -= 1
+        try:
+            shared, token = await self._take(here)
             try:
                 if admit is not None:
                     await admit()
                 yield
             finally:
                 if token is not None:
-                    await shared.release(token)
+                    if here.waiting:
+                        here.spare.append((shared, token))
+                    else:
+                        await shared.release(token)
+        finally:
+            here.sem.release()
+
+    async def _take(self, here: _LoopGate) -> tuple[SharedLimit | None, str | None]:
+        shared = self.shared
+        if shared is None:
+            return None, None
+        while here.spare:
+            owner, token = here.spare.pop()
+            if owner is shared:
+                self.handed += 1
+                return shared, token
+            await owner.release(token)  # the gate was pointed at another shared limit meanwhile
+        return shared, await shared.acquire()
+
+    async def _return_spare(self, here: _LoopGate) -> None:
+        """A waiting call gave up: slots kept for waiting calls go back when nobody here waits any more."""
+        while here.spare and not here.waiting:
+            owner, token = here.spare.pop()
+            await owner.release(token)
 
 
 def elapsed_ms(started: float) -> float:

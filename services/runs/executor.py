@@ -127,11 +127,13 @@ class RunExecutor:
 
     def _room(self, running: set[asyncio.Task]) -> int:
         """How many jobs to claim now: up to the parallel-job limit, or, with a call cap, one more job only while
-        fewer candidates than the cap are waiting for their call (so idle workers elsewhere get the rest)."""
+        fewer than twice the cap's candidates are claimed and not called: the calls in flight, and about as many
+        loaded and waiting behind them, so a call that ends hands its slot straight to the next (no claim, load or
+        slot round trip in between), while the rest of the queue stays for idle workers elsewhere."""
         free = self.max_parallel_jobs - len(running)
         if self.call_cap is None or free <= 0:
             return max(0, free)
-        return 1 if sum(self._outstanding.values()) < self.call_cap else 0
+        return 1 if sum(self._outstanding.values()) < self.call_cap * 2 else 0
 
     async def _drain(self, run_id: str | None) -> int:
         running: set[asyncio.Task] = set()

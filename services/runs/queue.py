@@ -9,10 +9,10 @@ from dataclasses import asdict
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import func, insert, update
 from sqlmodel import Session, col, select
 
-from models.base import RunMode, WorkState, utcnow
+from models.base import RunMode, WorkState, new_row, utcnow
 from models.runs import Candidate, CostEvent, Job, Run
 from services.errors import Invalid, NotFound
 from services.runs.plan import RunPlan
@@ -59,13 +59,16 @@ def create_run(session: Session, project_id: str, plan: RunPlan, *, account: dic
     )
     session.add(run)
     session.flush()
+    state = WorkState.queued if queued else WorkState.planned
+    jobs, candidates = [], []  # hundreds of rows: two bulk INSERTs, not an ORM object and a flush each
     for i, pj in enumerate(plan.runnable):
-        job = Job(
+        job = new_row(
+            Job,
             project_id=project_id,
             run_id=run.id,
             scene_id=pj.scene_id,
             index=i,
-            status=WorkState.queued if queued else WorkState.planned,
+            status=state,
             prompt=pj.prompt,
             inputs=[asdict(x) for x in pj.inputs],
             cost_estimate_usd=pj.cost_usd,
@@ -79,20 +82,23 @@ def create_run(session: Session, project_id: str, plan: RunPlan, *, account: dic
                 **pj.extras,  # continuity state, character bible versions, reference picks (#22)
             },
         )
-        session.add(job)
-        session.flush()
-        for c in range(req.candidates):
-            session.add(
-                Candidate(
-                    project_id=project_id,
-                    run_id=run.id,
-                    job_id=job.id,
-                    index=c,
-                    seed=candidate_seed(req.seed, i, c),
-                    status=WorkState.queued if queued else WorkState.planned,
-                )
+        jobs.append(job)
+        candidates += [
+            new_row(
+                Candidate,
+                project_id=project_id,
+                run_id=run.id,
+                job_id=job['id'],
+                index=c,
+                seed=candidate_seed(req.seed, i, c),
+                status=state,
             )
-    session.flush()
+            for c in range(req.candidates)
+        ]
+    if jobs:
+        session.execute(insert(Job), jobs)
+    if candidates:
+        session.execute(insert(Candidate), candidates)
     return run.id
 
 

@@ -99,3 +99,45 @@ def test_the_slots_of_a_process_of_this_machine_that_is_gone_are_freed_at_once(s
         assert slots.free_gone_here(s) == 1
     with sessions() as s:
         assert [slots.in_use(s, name) for name in workers] == [0, 1, 1]
+
+
+class CountingSlots:
+    """The database's slots of one worker, counting the round trips a gate makes to them."""
+
+    def __init__(self, sessions) -> None:  # noqa: ANN001
+        self.inner = slots.SlotPool(sessions, 'w:1:a:b', lease_s=30).for_account('acct', 4)
+        self.taken = self.freed = 0
+
+    async def acquire(self) -> str:
+        self.taken += 1
+        return await self.inner.acquire()
+
+    async def release(self, token: str) -> None:
+        self.freed += 1
+        await self.inner.release(token)
+
+
+def test_a_slot_goes_straight_to_the_call_waiting_here_and_back_when_nobody_waits(sessions) -> None:
+    """Six calls, two at once: each that ends while another waits hands its slot over (two round trips saved);
+    the last two give theirs back, and after a waiting call gives up nothing stays taken."""
+    gate = ConcurrencyGate(4)
+    gate.local_cap = 2
+    gate.shared = counting = CountingSlots(sessions)
+
+    async def call(hold: float) -> None:
+        async with gate.slot():
+            await asyncio.sleep(hold)
+
+    async def scenario() -> None:
+        await asyncio.gather(*(call(0.05) for _ in range(6)))
+        assert (counting.taken, gate.handed, counting.freed) == (2, 4, 2)
+        first = asyncio.create_task(call(0.2))
+        second = asyncio.create_task(call(0.2))
+        waiting = asyncio.create_task(call(0.0))
+        await asyncio.sleep(0.1)
+        waiting.cancel()  # gave up before its turn: the slots kept for it must not stay taken
+        await asyncio.gather(first, second, return_exceptions=True)
+
+    asyncio.run(scenario())
+    with sessions() as s:
+        assert slots.in_use(s, 'acct') == 0
