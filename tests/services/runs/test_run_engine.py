@@ -200,3 +200,23 @@ def test_a_dry_run_has_its_log_too(sessions, store, demo) -> None:
     log = json.loads(run_log_path(store.root(demo), run_id).read_text())
     assert log['run']['mode'] == 'dry' and log['run']['status'] == 'planned' and len(log['jobs']) == 3
     assert all(j['prompt'] and j['inputs'] for j in log['jobs'])
+
+
+def test_a_queued_runs_rows_carry_the_models_defaults(sessions, demo) -> None:
+    """Jobs and candidates are bulk-inserted rows, not ORM objects: each still has what constructing it would give."""
+    with sessions() as s:
+        run_id = runs.start(s, demo, RunRequest(stage=Stage.style, candidates=3, mode='run')).run_id
+    with sessions() as s:
+        jobs = s.exec(select(Job).where(Job.run_id == run_id).order_by(Job.index)).all()
+        cands = s.exec(select(Candidate).where(Candidate.run_id == run_id)).all()
+        assert [j.index for j in jobs] == [0, 1, 2] and all(j.status == WorkState.queued for j in jobs)
+        assert len(cands) == 9 and len({c.id for c in cands}) == 9 and len({c.seed for c in cands}) == 9
+        blank = Candidate(project_id='p', run_id='r', job_id='j', index=0, seed=0)
+        for c in cands:
+            assert (c.review_state, c.qa_summary, c.calls, c.attempts) == (
+                blank.review_state,
+                blank.qa_summary,
+                blank.calls,
+                blank.attempts,
+            )
+            assert c.created_at is not None and c.job_id in {j.id for j in jobs}
