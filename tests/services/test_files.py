@@ -113,3 +113,22 @@ def test_a_png_that_inflates_far_past_its_size_is_checked_in_bounded_pieces() ->
     assert len(data) < 200_000
     assert _png_stream_complete(data)
     assert not _png_stream_complete(with_pixels(data, lambda raw: raw[:-1]))
+
+
+def test_a_png_whose_deflate_stream_is_broken_under_valid_crcs_is_refused() -> None:
+    """The pixel stream's compressed bytes themselves are garbage (a broken encoder, CRCs computed over it): the
+    inflater's own error is caught, whichever inflater is installed, and the file is refused as damaged."""
+    good = png('RGB')
+    pos, head = 8, b''
+    while True:
+        length, kind = struct.unpack('>I4s', good[pos : pos + 8])
+        if kind == b'IDAT':
+            break
+        head += good[pos : pos + 12 + length]
+        pos += 12 + length
+    idat = bytearray(good[pos + 8 : pos + 8 + length])
+    idat[2:12] = b'\xff' * 10  # just past the zlib header: an invalid deflate block type
+    broken = good[:8] + head + chunk(b'IDAT', bytes(idat)) + chunk(b'IEND', b'')
+    assert not _png_stream_complete(broken)
+    with pytest.raises(Invalid, match='damaged or cut short'):
+        validate_image(broken)
