@@ -1,7 +1,8 @@
 """Two `kroma worker` processes on PostgreSQL with project files on S3 (moto) share one queue; one is killed -9
-mid-run. Every candidate is made exactly once (the calls in flight at the kill fail as maybe billed and are made
-again only on Retry failed), every file is in the bucket with its SHA-256, the account's limit held across both
-workers, and the dead worker's jobs went to the live one within the lease."""
+mid-run. Every candidate is made exactly once (the calls in flight at the kill, and answers received but not yet
+saved, fail as maybe billed and are made again only on Retry failed), every file is in the bucket with its
+SHA-256, the account's limit held across both workers, and the dead worker's jobs went to the live one within the
+lease."""
 
 from __future__ import annotations
 
@@ -89,7 +90,9 @@ def test_two_workers_share_a_run_and_a_killed_one_loses_nothing(pg_cluster, tmp_
                     c.error for c in maybe
                 ]
                 retried = run_queue.requeue(s, project.id, run_id, failed_only=True)  # the artist's Retry failed
-            assert retried == len(maybe) <= ACCOUNT_LIMIT
+            # at risk at the kill: the victim's calls at the provider (each holds one of the account's slots) and
+            # answers it had received but not yet saved (their slots already went to the next calls)
+            assert retried == len(maybe) <= 2 * ACCOUNT_LIMIT
             wait_for(lambda: _settled(deps, project.id, run_id), 60, 'the retried candidates', procs=procs)
         finally:
             for p in procs:
