@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
@@ -52,7 +53,7 @@ def build_deps(
         private_database(db_path)  # the WAL files SQLite made while migrating
     hooks = WakeHooks(runs=partial(wake_runs, engine, scheduler))
     if scheduler is not None:
-        hooks = WakeHooks(runs=hooks.runs, instructions=partial(wake, scheduler, INSTRUCTION_WORKER))
+        hooks = replace(hooks, instructions=partial(wake, scheduler, INSTRUCTION_WORKER))
     return Deps(
         data_dir=data_dir,
         sessions=sessions,

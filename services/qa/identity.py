@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -98,18 +99,19 @@ def identity_check(
     band = {n: (bands or {}).get(n) or calibrate(list(a), thresholds) for n, a in refs.items()}
     rivals = {n: _reference_arrays(n, r) for n, r in (others or {}).items() if n not in refs and len(r)}
     with_refs = [n for n, a in refs.items() if len(a)]
+    cast = _Cast(refs, with_refs, band, rivals)
     rgb = as_rgb(image)
     try:
         search = FaceSearch(rgb, expected=max(1, len(with_refs)))
-        faces, per, cost = _settle(search.quick(), refs, with_refs, band, rivals)
-        if not _clear_pass(per, with_refs, band):  # the cheap path did not settle it: the whole cascade
+        faces, per, cost = cast.settle(search.quick())
+        if not cast.clear_pass(per):  # the cheap path did not settle it: the whole cascade
             found = search.faces(mirror=False)
             if [f.box for f in found] != [f.box for f in faces]:  # the same faces keep their settled encodings
-                faces, per, cost = _settle(found, refs, with_refs, band, rivals)
+                faces, per, cost = cast.settle(found)
             if faces and any(p['verdict'] != PASS for p in per.values()):  # the face found first may be someone else's
                 more = search.faces(exhaustive=True, mirror=False)  # only passes not run yet, only new faces encoded
                 if len(more) > len(faces):
-                    faces, per, cost = _settle(more, refs, with_refs, band, rivals)
+                    faces, per, cost = cast.settle(more)
     except IdentityUnavailable as e:
         return _unverified(list(characters), limit, e.user_message)
     if not faces and with_refs:
@@ -132,61 +134,60 @@ def identity_check(
     return _summarise(per, faces, extra_faces, limit)
 
 
-def _clear_pass(per: Mapping[str, dict], with_refs: list[str], band: Mapping[str, IdentityBand]) -> bool:
-    """Every character matched, each well inside its pass limit (not near the edge, not a look-alike)."""
-    return bool(with_refs) and all(
-        n in per and per[n]['verdict'] == PASS and per[n]['distance'] < band[n].pass_max - DECISIVE for n in with_refs
-    )
+@dataclass(frozen=True)
+class _Cast:
+    """The characters a panel is judged against: their reference encodings, bands, and the project's others."""
 
+    refs: Mapping[str, np.ndarray]
+    with_refs: list[str]  # the characters that have reference encodings, in row order of the cost matrix
+    band: Mapping[str, IdentityBand]
+    rivals: Mapping[str, np.ndarray]
 
-def _settle(
-    faces: list[Face],
-    refs: Mapping[str, np.ndarray],
-    with_refs: list[str],
-    band: Mapping[str, IdentityBand],
-    rivals: Mapping[str, np.ndarray],
-) -> tuple[list[Face], dict[str, dict], np.ndarray]:
-    """Match on one-pass encodings; matched faces that sit near a band edge get the mirror pass and are matched
-    again (a clear pass or a clear fail costs one network pass per face)."""
-    per, cost = _match(faces, refs, with_refs, band, rivals)
-    near = [
-        p['face']
-        for n, p in per.items()
-        if min(abs(p['distance'] - band[n].pass_max), abs(p['distance'] - band[n].fail_above)) < DECISIVE
-    ]
-    if any(faces[i].chip is not None for i in near):
-        faces = list(faces)
-        for i, f in zip(near, refine([faces[i] for i in near]), strict=True):
-            faces[i] = f
-        per, cost = _match(faces, refs, with_refs, band, rivals)
-    return faces, per, cost
+    def clear_pass(self, per: Mapping[str, dict]) -> bool:
+        """Every character matched, each well inside its pass limit (not near the edge, not a look-alike)."""
+        return bool(self.with_refs) and all(
+            n in per and per[n]['verdict'] == PASS and per[n]['distance'] < self.band[n].pass_max - DECISIVE
+            for n in self.with_refs
+        )
 
+    def settle(self, faces: list[Face]) -> tuple[list[Face], dict[str, dict], np.ndarray]:
+        """Match on one-pass encodings; matched faces that sit near a band edge get the mirror pass and are matched
+        again (a clear pass or a clear fail costs one network pass per face)."""
+        per, cost = self.match(faces)
+        near = [
+            p['face']
+            for n, p in per.items()
+            if min(abs(p['distance'] - self.band[n].pass_max), abs(p['distance'] - self.band[n].fail_above)) < DECISIVE
+        ]
+        if any(faces[i].chip is not None for i in near):
+            faces = list(faces)
+            for i, f in zip(near, refine([faces[i] for i in near]), strict=True):
+                faces[i] = f
+            per, cost = self.match(faces)
+        return faces, per, cost
 
-def _match(
-    faces: list[Face],
-    refs: Mapping[str, np.ndarray],
-    with_refs: list[str],
-    band: Mapping[str, IdentityBand],
-    rivals: Mapping[str, np.ndarray],
-) -> tuple[dict[str, dict], np.ndarray]:
-    """Assign faces to characters and judge each match on its band; also the cost matrix (characters × faces)."""
-    cost = np.array([[float(np.min(np.linalg.norm(refs[n] - f.encoding, axis=1))) for f in faces] for n in with_refs])
-    cost = cost.reshape(len(with_refs), len(faces))
-    per: dict[str, dict] = {}
-    for r, c in assign(cost):
-        name, dist = with_refs[r], cost[r, c]
-        b = band[name]
-        per[name] = {
-            'verdict': b.verdict(dist),
-            'distance': round(dist, 4),
-            'face': c,
-            'box': list(faces[c].box),
-            'pass_max': b.pass_max,
-            'fail_above': b.fail_above,
-            'band': b.source,
-        }
-        _check_lookalike(per[name], faces[c].encoding, rivals)
-    return per, cost
+    def match(self, faces: list[Face]) -> tuple[dict[str, dict], np.ndarray]:
+        """Assign faces to characters and judge each match on its band; also the cost matrix (characters × faces)."""
+        names = self.with_refs
+        cost = np.array(
+            [[float(np.min(np.linalg.norm(self.refs[n] - f.encoding, axis=1))) for f in faces] for n in names]
+        )
+        cost = cost.reshape(len(names), len(faces))
+        per: dict[str, dict] = {}
+        for r, c in assign(cost):
+            name, dist = names[r], cost[r, c]
+            b = self.band[name]
+            per[name] = {
+                'verdict': b.verdict(dist),
+                'distance': round(dist, 4),
+                'face': c,
+                'box': list(faces[c].box),
+                'pass_max': b.pass_max,
+                'fail_above': b.fail_above,
+                'band': b.source,
+            }
+            _check_lookalike(per[name], faces[c].encoding, self.rivals)
+        return per, cost
 
 
 def _check_lookalike(row: dict, encoding: np.ndarray, rivals: Mapping[str, np.ndarray]) -> None:
