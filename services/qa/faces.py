@@ -3,8 +3,9 @@
 Cheap first: HOG on a ≤1024 px copy; then HOG at full size (small faces), on a smoothed copy (halftone, hatching),
 on a contrast-normalised copy (CLAHE: flat fills and heavy ink), on copies tilted ±8° and ±15° (HOG only finds
 upright faces); then the best weak HOG hits; and only when all of that finds fewer faces than expected, dlib's
-CNN detector. Each stage stops the cascade once enough faces are
-found, so a clear panel costs one HOG pass.
+CNN detector. Each stage stops the cascade once enough faces are found, so a clear panel costs one HOG pass. A
+widened search (a face found may be someone else's: look for others) runs the later passes on a copy scaled to the
+faces already found, and the mirror pass of a face encodes only its mirror image.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ WEAK_FACE_SCORE = -0.3  # HOG hits down to this margin are remembered while the 
 WEAK_ACCEPT = 0.0  # … and the best of those ≥ this stand in for faces the cascade could not find outright
 MIN_CNN_SCORE = 0.0  # the mmod detector only returns what it believes; stylised faces score 0–0.2
 TILTS = (8.0, -8.0, 15.0, -15.0)
+WIDEN_FACE = 100  # a widened search sees the smallest face found so far this wide: faces down to ~0.8 of it are found
 CHIP = 150
 ENCODER_VERSION = 2  # bump when chips or encodings change: stored calibrations are then measured again
 _load_lock = threading.Lock()
@@ -186,6 +188,20 @@ class _Cascade:
         self.hog(work, scale, up, 'hog')
         return work, scale, up
 
+    def widen_view(self, work: np.ndarray) -> tuple[np.ndarray, float] | None:
+        """A copy of the panel scaled so the smallest face found so far is WIDEN_FACE px wide, when that is smaller
+        than the working copy: the other characters of a panel are drawn at about the size of the one found, and a
+        pass over a quarter of the pixels costs a quarter as much. None when no face was found or none is large."""
+        widths = [h.box[2] - h.box[0] for h in self.hits if h.strong]
+        if not widths:
+            return None
+        h, w = self.rgb.shape[:2]
+        s = WIDEN_FACE / min(widths)
+        if s >= 0.9 * work.shape[1] / w:
+            return None
+        size = (max(1, round(w * s)), max(1, round(h * s)))
+        return cv2.resize(work, size, interpolation=cv2.INTER_AREA), s
+
     def cnn(self) -> None:
         cnn = _cnn()
         if cnn is None or not self.first_time('cnn'):
@@ -233,7 +249,10 @@ def detect(rgb: np.ndarray, expected: int = 1, exhaustive: bool = False, cascade
     c = cascade or _Cascade(rgb, expected)
     c.expected = max(1, expected) if not exhaustive else 10**6
     work, scale, up = c.first_pass()
-    if not c.enough() and not up:
+    smaller = c.widen_view(work) if exhaustive else None
+    if smaller is not None:  # looking for more faces beside those found: at their size, not the panel's
+        (work, scale), up = smaller, 0
+    elif not c.enough() and not up:
         if scale < 1.0:
             large, lscale = _scaled(rgb, LARGE_SIDE)
             c.hog(large, lscale, 0, 'hog-large')
@@ -276,20 +295,29 @@ def _chips(hits: list[_Hit]) -> list[np.ndarray]:
     ]
 
 
-def _encode_chips(chips: list[np.ndarray], mirror: bool) -> list[np.ndarray]:
-    """Each chip's encoding, averaged with its mirror image's when asked (steadier; one more network pass each)."""
-    if not chips:
-        return []
-    views = [v for c in chips for v in ((c, np.ascontiguousarray(c[:, ::-1])) if mirror else (c,))]
-    with _infer_lock:
-        raw = _models()[2].compute_face_descriptor(views)
-    return list(np.asarray(raw, dtype=np.float64).reshape(len(chips), -1, 128).mean(axis=1))
+def _encode_chips(
+    chips: list[np.ndarray], mirror: bool, known: list[np.ndarray | None] | None = None
+) -> list[np.ndarray]:
+    """Each chip's encoding, averaged with its mirror image's when asked (steadier; one more network pass each). A
+    chip's `known` one-pass encoding is not computed again: only its mirror image goes through the network."""
+    known = known or [None] * len(chips)
+    views = []
+    for chip, enc in zip(chips, known, strict=True):
+        views += ([chip] if enc is None else []) + ([np.ascontiguousarray(chip[:, ::-1])] if mirror else [])
+    if views:
+        with _infer_lock:
+            raw = iter(np.asarray(_models()[2].compute_face_descriptor(views), dtype=np.float64).reshape(-1, 128))
+    out = []
+    for enc in known:
+        first = next(raw) if enc is None else enc
+        out.append((first + next(raw)) / 2 if mirror else first)
+    return out
 
 
 def refine(faces: list[Face]) -> list[Face]:
     """The same faces with mirror-averaged encodings (those found with mirror=False keep their chip for this)."""
     todo = [i for i, f in enumerate(faces) if f.chip is not None]
-    encs = _encode_chips([faces[i].chip for i in todo], mirror=True)  # type: ignore[misc]
+    encs = _encode_chips([faces[i].chip for i in todo], True, [faces[i].encoding for i in todo])  # type: ignore[misc]
     out = list(faces)
     for i, enc in zip(todo, encs, strict=True):
         out[i] = replace(faces[i], encoding=enc, chip=None)
@@ -329,7 +357,7 @@ class FaceSearch:
         for hit, chip in zip(new, _chips(new), strict=True):
             hit.chip = chip
         if mirror:
-            encs = _encode_chips([hit.chip for hit in hits], mirror=True)
+            encs = _encode_chips([hit.chip for hit in hits], True, [hit.encoding for hit in hits])
         else:
             for hit, enc in zip(new, _encode_chips([hit.chip for hit in new], mirror=False), strict=True):
                 hit.encoding = enc

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
@@ -68,3 +69,43 @@ def test_one_pass_encoding_then_the_mirror_pass_on_demand(hopper_ref: np.ndarray
     assert refined.chip is None and np.allclose(refined.encoding, full.encoding, atol=1e-6)
     assert face_distance(cheap.encoding, full.encoding) < 0.1  # the cheap encoding is the same face, a little noisier
     assert faces.refine([full])[0] is full  # already mirrored: no more network passes
+
+
+def test_a_widened_search_looks_at_the_size_of_the_faces_found(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first pass finds only Eileen Collins; Grace, hatched and tilted, turns up when the search is widened, and
+    the widened passes run on a copy scaled to the faces found (a fraction of the panel's pixels), not the panel."""
+    seen: dict[str, int] = {}
+    original = faces._Cascade.hog
+
+    def recording(self, view, *args, **kwargs):
+        seen[args[2]] = view.shape[0] * view.shape[1]
+        return original(self, view, *args, **kwargs)
+
+    monkeypatch.setattr(faces._Cascade, 'hog', recording)
+    collins = cv2.resize(photo('astronaut')[30:330, 70:370], (720, 720))  # her face ≈ 210 px
+    grace = cv2.resize(rotate(hatched(hopper()), 12)[45:445, 70:470], (720, 720))
+    panel = np.ascontiguousarray(np.hstack([collins, grace]))
+    search = faces.FaceSearch(panel)
+    (first,) = search.faces(mirror=False)
+    assert first.box[2] < 720  # Collins, on the left
+    widened = search.faces(exhaustive=True, mirror=False)
+    assert len(widened) == 2 and max(f.box[0] for f in widened) > 720  # Grace, on the right
+    later = [p for p in seen if p != 'hog']
+    assert later and all(seen[p] < seen['hog'] / 2 for p in later)
+
+
+def test_the_mirror_pass_sends_only_the_mirror_image_through_the_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    (cheap,) = find_faces(halftone(hopper()), mirror=False)
+    detector, landmarks, encoder = faces._models()
+    sent: list[int] = []
+
+    class Counting:
+        def compute_face_descriptor(self, views):
+            sent.append(len(views))
+            return encoder.compute_face_descriptor(views)
+
+    monkeypatch.setattr(faces, '_models', lambda: (detector, landmarks, Counting()))
+    (refined,) = faces.refine([cheap])
+    assert sent == [1]  # the chip's own encoding is known: only its mirror image is encoded
+    mirrored = np.asarray(encoder.compute_face_descriptor(np.ascontiguousarray(cheap.chip[:, ::-1])))
+    assert np.allclose(refined.encoding, (cheap.encoding + mirrored) / 2, atol=1e-6)
