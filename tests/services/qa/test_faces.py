@@ -109,3 +109,15 @@ def test_the_mirror_pass_sends_only_the_mirror_image_through_the_network(monkeyp
     assert sent == [1]  # the chip's own encoding is known: only its mirror image is encoded
     mirrored = np.asarray(encoder.compute_face_descriptor(np.ascontiguousarray(cheap.chip[:, ::-1])))
     assert np.allclose(refined.encoding, (cheap.encoding + mirrored) / 2, atol=1e-6)
+
+
+def test_a_noir_hatched_face_every_other_pass_misses_is_found_descreened() -> None:
+    """Pair 59 of the labelled set (Biden, noir hatching on a plain panel) was 'unverified: no face in candidate'."""
+    from benchmarks.qa_set.build import identity_pair
+
+    ref, cand, same, meta = identity_pair(59)
+    assert same and meta['style'] == 'noir'
+    (face,) = find_faces(cand)
+    assert face.path == 'descreen'
+    (reference,) = face_encodings(ref)
+    assert face_distance(face.encoding, reference) < 0.8  # found where Biden is, not on the background
