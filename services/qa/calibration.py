@@ -1,11 +1,11 @@
 """Per-character identity bands: how far a drawn face may sit from the character's references and still be them.
 
 dlib's 0.6 is a photo-to-photo threshold on raw chips; drawn faces (flat fills, ink, hatching) sit further from the
-photos they were drawn from, and the encodings here come from contrast-normalised chips, which pulls every distance
-in a little. The band starts from a prior measured on stylised true matches (the project's
-identity_max_distance, pass, plus identity_warn_margin, warn) and widens for a character whose own references
-already spread wide — a character drawn in several ways is further from any one reference — up to a cap
-beyond which other people start to pass.
+photos they were drawn from. The encodings here compare a panel's contrast-normalised chip with the reference's
+posterised chip (faces.posterise_chip), which pulls true matches in more than other people. The band starts from a
+prior measured on stylised true matches (the project's identity_max_distance, pass, plus identity_warn_margin, warn)
+and widens for a character whose own references already spread wide — a character drawn in several ways is further
+from any one reference — up to a cap beyond which other people start to pass.
 """
 
 from __future__ import annotations

@@ -37,7 +37,8 @@ MIN_CNN_SCORE = 0.0  # the mmod detector only returns what it believes; stylised
 TILTS = (8.0, -8.0, 15.0, -15.0)
 WIDEN_FACE = 100  # a widened search sees the smallest face found so far this wide: faces down to ~0.8 of it are found
 CHIP = 150
-ENCODER_VERSION = 2  # bump when chips or encodings change: stored calibrations are then measured again
+REFERENCE_LEVELS = 5  # tone bands of a posterised reference chip (measured on the set's calibration half: 5 beat 3)
+ENCODER_VERSION = 3  # bump when chips or encodings change: stored calibrations are then measured again
 _load_lock = threading.Lock()
 _infer_lock = threading.Lock()  # dlib's DNNs keep per-call state in the net object: one inference at a time
 
@@ -296,14 +297,21 @@ def normalise_chip(chip: np.ndarray) -> np.ndarray:
     return cv2.merge([gray, gray, gray])
 
 
-def _chips(hits: list[_Hit]) -> list[np.ndarray]:
-    """Landmark-aligned 150 px chips, normalised."""
+def posterise_chip(chip: np.ndarray, levels: int = REFERENCE_LEVELS) -> np.ndarray:
+    """A reference face drawn the way panels draw it: gray, smoothed, its tones evened out and flattened into a few
+    bands. A photo reference then sits nearer drawn panels of the same person, and no nearer other people."""
+    gray = cv2.equalizeHist(cv2.bilateralFilter(cv2.cvtColor(chip, cv2.COLOR_RGB2GRAY), 7, 40, 5))
+    flat = (np.floor(gray / (256 / levels)) * (255 / (levels - 1))).clip(0, 255).astype(np.uint8)
+    return cv2.merge([flat, flat, flat])
+
+
+def _chips(hits: list[_Hit], reference: bool = False) -> list[np.ndarray]:
+    """Landmark-aligned 150 px chips: normalised for a panel's faces, posterised for a character's reference."""
     import dlib
 
     _, landmarks, _ = _models()
-    return [
-        normalise_chip(dlib.get_face_chip(h.view, landmarks(h.view, h.rect), size=CHIP, padding=0.25)) for h in hits
-    ]
+    prepare = posterise_chip if reference else normalise_chip
+    return [prepare(dlib.get_face_chip(h.view, landmarks(h.view, h.rect), size=CHIP, padding=0.25)) for h in hits]
 
 
 def _encode_chips(
@@ -346,9 +354,10 @@ class FaceSearch:
     """One image's face search that can be widened (exhaustive) without running a detector pass twice or aligning
     and encoding a face found before: the identity check looks again only when the first face may be someone else's."""
 
-    def __init__(self, image: ImageInput, expected: int = 1) -> None:
+    def __init__(self, image: ImageInput, expected: int = 1, reference: bool = False) -> None:
         self.rgb = as_rgb(image)
         self.expected = expected
+        self.reference = reference  # a character's reference image: its faces are encoded posterised
         self.cascade = _Cascade(self.rgb, expected)
 
     def quick(self) -> list[Face]:
@@ -365,7 +374,7 @@ class FaceSearch:
 
     def _faces(self, hits: list[_Hit], mirror: bool) -> list[Face]:
         new = [hit for hit in hits if hit.chip is None]
-        for hit, chip in zip(new, _chips(new), strict=True):
+        for hit, chip in zip(new, _chips(new, self.reference), strict=True):
             hit.chip = chip
         if mirror:
             encs = _encode_chips([hit.chip for hit in hits], True, [hit.encoding for hit in hits])
@@ -383,6 +392,7 @@ class FaceSearch:
 
 
 def face_encodings(image: ImageInput) -> list[np.ndarray]:
-    """128-d embeddings of every face found, largest face first (the usual pick for a character reference)."""
-    faces = sorted(find_faces(image), key=lambda f: (f.box[2] - f.box[0]) * (f.box[3] - f.box[1]), reverse=True)
+    """A character reference's 128-d embeddings (posterised chips, mirror-averaged), largest face first."""
+    found = FaceSearch(image, reference=True).faces()
+    faces = sorted(found, key=lambda f: (f.box[2] - f.box[0]) * (f.box[3] - f.box[1]), reverse=True)
     return [f.encoding for f in faces]

@@ -121,3 +121,15 @@ def test_a_noir_hatched_face_every_other_pass_misses_is_found_descreened() -> No
     assert face.path == 'descreen'
     (reference,) = face_encodings(ref)
     assert face_distance(face.encoding, reference) < 0.8  # found where Biden is, not on the background
+
+
+def test_a_reference_is_encoded_posterised_which_brings_drawn_panels_of_the_person_nearer() -> None:
+    from tests.services.qa import inked, noir
+
+    chip = faces.posterise_chip(np.ascontiguousarray(hopper()[137:352, 161:376]))
+    assert len(np.unique(chip)) <= faces.REFERENCE_LEVELS and (chip[..., 0] == chip[..., 2]).all()
+    (as_reference,) = face_encodings(hopper())  # posterised chips
+    (as_panel,) = find_faces(hopper())  # normalised chips, as a candidate's faces are encoded
+    for drawn in (inked(hopper()), noir(hopper())):
+        (face,) = find_faces(drawn)
+        assert face_distance(face.encoding, as_reference) < face_distance(face.encoding, as_panel.encoding)
