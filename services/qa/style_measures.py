@@ -4,8 +4,8 @@ Technique is read where a picture's content says little about it: in fills (area
 colour, washes with grain, hatching and halftone still differ at 512 px) and along edges (ink lines, hard steps
 and soft blends), so the same picture redrawn in another technique does not look alike just because its shapes are.
 benchmarks/style_fit.py measured what else was tried and left out (whole-image LBP at 256 and 512 px, gradient
-orientation, ink darkness, local colour spread, saturation and value histograms): none of them separated the
-labelled set's styles further once these were in.
+orientation, ink darkness, local colour spread): none of them separated the labelled set's styles further. The
+version-2 histograms (hue, saturation, value, a*b* palette, gradient strengths) stay: they judge relit stages.
 """
 
 from __future__ import annotations
@@ -69,8 +69,8 @@ def _magnitude(gray: np.ndarray) -> np.ndarray:
 
 
 def colour_histograms(x: np.ndarray, big: np.ndarray) -> dict[str, np.ndarray]:
-    """At 256 px: hue weighted by saturation, the a*b* palette and each channel's 256 levels; at 512 px: exact
-    colours."""
+    """At 256 px: hue weighted by saturation, saturation, value, the a*b* palette and each channel's 256 levels; at
+    512 px: exact colours."""
     hsv = cv2.cvtColor(x, cv2.COLOR_RGB2HSV)
     hue = (hsv[..., 0].ravel() // 10).astype(np.intp)
     lab = cv2.cvtColor(x, cv2.COLOR_RGB2LAB)
@@ -78,6 +78,8 @@ def colour_histograms(x: np.ndarray, big: np.ndarray) -> dict[str, np.ndarray]:
     colour = cv2.bitwise_or(cv2.bitwise_or(cv2.LUT(r, _R5), cv2.LUT(g, _G5)), cv2.LUT(b, _B5))  # 5-bit RGB index
     return {
         'hue': norm(np.bincount(hue, weights=hsv[..., 1].ravel().astype(np.float64) + 1.0, minlength=18)[:18]),
+        'saturation': norm(cv2.calcHist([hsv], [1], None, [16], [0, 256])),
+        'value': norm(cv2.calcHist([hsv], [2], None, [16], [0, 256])),
         'palette': norm(cv2.calcHist([lab], [1, 2], None, [12, 12], [32, 224, 32, 224])),
         'channel_levels': norm(np.concatenate([_counts(c, 256) for c in cv2.split(x)])),
         'exact_colours': norm(np.bincount(colour.ravel(), minlength=32768)),
@@ -85,18 +87,20 @@ def colour_histograms(x: np.ndarray, big: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def technique_histograms(big: np.ndarray, x: np.ndarray) -> dict[str, np.ndarray]:
-    """Fill gradients, fill texture and edge texture at 512 px, with fills and edges found at 128 px."""
+    """At 512 px: gradient strengths over the whole picture and inside fills, texture inside fills and along edges
+    (fills and edges found at 128 px)."""
     gray = cv2.cvtColor(big, cv2.COLOR_RGB2GRAY)
     small = cv2.cvtColor(x, cv2.COLOR_RGB2GRAY)
     coarse = cv2.resize(small, (max(1, small.shape[1] // 2), max(1, small.shape[0] // 2)), interpolation=cv2.INTER_AREA)
     coarse_mag = cv2.resize(_magnitude(coarse.astype(np.float32)), gray.shape[::-1], interpolation=cv2.INTER_LINEAR)
     # where: 0 in between, 1 fill, 2 edge — folded into the codes so each histogram is one pass
     where = (coarse_mag < FILL_MAX).view(np.uint8) + (coarse_mag > EDGE_MIN).view(np.uint8) * 2
-    level = cv2.log(_magnitude(gray.astype(np.float32)) + 1.0) * (GRADIENT_BINS / LOG_GRADIENT_MAX)
-    level = np.minimum(level, GRADIENT_BINS - 1).astype(np.uint8)
+    log_mag = cv2.log(_magnitude(gray.astype(np.float32)) + 1.0) * (1.0 / LOG_GRADIENT_MAX)
+    level = np.minimum(log_mag * GRADIENT_BINS, GRADIENT_BINS - 1).astype(np.uint8)
     gradients = _counts(cv2.add(level, where * GRADIENT_BINS), 3 * GRADIENT_BINS).reshape(3, GRADIENT_BINS)
     texture = _counts(cv2.add(lbp_codes(gray), where * 10), 30).reshape(3, 10)
     return {
+        'gradients': norm(_counts(np.minimum(log_mag * 12, 11).astype(np.uint8), 12)),
         'fill_gradients': norm(gradients[1]),
         'fill_texture': norm(texture[1]),
         'edge_texture': norm(texture[2]),
