@@ -35,6 +35,7 @@ from services.projects.assets import AssetStore, get_asset, link_assets, read
 from services.providers import accounts as provider_accounts
 from services.providers.base import ProviderConfig
 from services.qa.cutout import evaluate_cutout, has_transparency
+from services.qa.lighting import Lighting, lighting_of
 from services.qa.report import evaluate
 from services.qa.style import StyleProfile, build_style_profile
 from services.qa.thresholds import QAThresholds
@@ -113,6 +114,7 @@ class _Context:
     style: StyleProfile | None
     thresholds: QAThresholds
     cutout: str = 'sheets'
+    lighting: Lighting | None = None  # the style refs' light: a colour grade is set aside before style is judged
 
     def steps_for(self, source: AssetRead) -> list[ChainStep]:
         """A scene panel keeps its background unless the artist asked to cut every image out."""
@@ -188,7 +190,10 @@ class PostprocessRunner:
         styles = session.exec(select(Asset).where(Asset.project_id == project.id, Asset.kind == AssetKind.style))
         style_paths = [self.store.path_of(project, a) for a in styles]
         style = build_style_profile(style_paths) if style_paths else None
-        return _Context(project, sources, steps, profiles, remote, style, thresholds_for(project), conf.cutout)
+        lighting = lighting_of(style_paths) if style_paths and 'color' in conf.steps else None
+        return _Context(
+            project, sources, steps, profiles, remote, style, thresholds_for(project), conf.cutout, lighting
+        )
 
     def _bg_backend(self, session: Session, project: ProjectRead, backend: str) -> tuple[str, ProviderConfig | None]:
         """Remote only with a stored key, rembg only when installed with its model; otherwise the offline cut-out."""
@@ -224,10 +229,15 @@ class PostprocessRunner:
             out, method, params = res.image, res.method, res.params
         ms = round((time.perf_counter() - started) * 1000, 1)
         scene = original  # a post-process step must keep the approved image's layout: drift is measured against it
+        # a colour grade the artist chose changes the colours on purpose: style is judged with it set aside, as on
+        # the stages that relight (services/qa/report.evaluate)
+        lighting = ctx.lighting if 'color' in chain else None
         if has_transparency(out):  # a cut-out is judged on what it keeps, laid over its source
-            qa = evaluate_cutout(out, original, scene=scene, style_profile=ctx.style, thresholds=ctx.thresholds)
+            qa = evaluate_cutout(
+                out, original, scene=scene, style_profile=ctx.style, thresholds=ctx.thresholds, lighting=lighting
+            )
         else:
-            qa = evaluate(out, style_profile=ctx.style, scene=scene, thresholds=ctx.thresholds)
+            qa = evaluate(out, style_profile=ctx.style, scene=scene, thresholds=ctx.thresholds, lighting=lighting)
         archived = qa.verdict == 'fail'
         with self.sessions() as s:
             asset, _ = self.store.ingest(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
+from services.qa.lighting import Lighting
 from services.qa.report import QAReport, evaluate
 from services.qa.style import StyleProfile
 from services.qa.thresholds import FAIL, PASS, WARN, ImageInput, MetricResult, QAThresholds, as_rgb
@@ -62,7 +63,9 @@ def evaluate_cutout(
     scene: ImageInput | None = None,
     style_profile: StyleProfile | None = None,
     thresholds: QAThresholds | None = None,
+    lighting: Lighting | None = None,
 ) -> QAReport:
     """Every usual metric on the composite, plus the kept share, folded into one verdict."""
-    report = evaluate(composite_over(cutout, source), scene=scene, style_profile=style_profile, thresholds=thresholds)
+    composite = composite_over(cutout, source)
+    report = evaluate(composite, scene=scene, style_profile=style_profile, thresholds=thresholds, lighting=lighting)
     return QAReport.from_metrics([*report.metrics.values(), cutout_check(cutout)])

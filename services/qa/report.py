@@ -115,7 +115,7 @@ class QAReport:
 def _style(work: np.ndarray, profile: StyleProfile, t: QAThresholds, lighting: Lighting | None) -> MetricResult:
     if lighting is None:
         return style_similarity(work, profile, t)
-    m = style_similarity(relight(work, lighting), profile, t)
+    m = style_similarity(relight(work, lighting), profile, t, light_free=True)
     detail = f'{m.detail}; light set aside (this stage changes it)'
     return replace(m, detail=detail, extra={**m.extra, 'relit': True})
 

@@ -17,8 +17,11 @@ from services.errors import Invalid
 from services.files import MAX_PIXELS
 
 PASS, WARN, FAIL, UNVERIFIED = 'pass', 'warn', 'fail', 'unverified'
-SCALE = 2  # version of the style score and face encoding scales the thresholds below are set on
-OLD_DEFAULTS = {'style_pass': 0.6, 'style_warn': 0.45, 'identity_max_distance': 0.6}  # scale 1's defaults
+SCALE = 3  # version of the style score and face encoding scales the thresholds below are set on
+OLD_DEFAULTS = {  # each older scale's defaults (settings saved before 'scale' was stored are on scale 1)
+    1: {'style_pass': 0.6, 'style_warn': 0.45, 'identity_max_distance': 0.6},
+    2: {'style_pass': 0.5, 'style_warn': 0.4, 'identity_max_distance': 0.6},  # 3: style score v3 (geometric mean)
+}
 VERDICTS = (PASS, WARN, FAIL, UNVERIFIED)
 
 ImageInput = np.ndarray | Image.Image | bytes | bytearray | Path | str
@@ -31,8 +34,10 @@ class QAThresholds:
     monochrome: bool = False
     max_chroma_delta: float = 2.0  # monochrome projects: above this the image is not grayscale-like → fail
     min_chroma_delta: float = 1.0  # colour projects: below this the image is effectively gray → warn (0 turns it off)
-    style_pass: float = 0.50  # fitted on benchmarks/qa_set (calibration half): ~3 % of same-style pairs below warn
-    style_warn: float = 0.40
+    # style, fitted on benchmarks/qa_set's calibration half by benchmarks/style_fit.py: pass is the cut that best
+    # separates same from different styles (Youden's J, 0.418), warn the 3rd percentile of same-style scores (0.337)
+    style_pass: float = 0.42
+    style_warn: float = 0.33
     composition_pass: float = 0.55
     composition_warn: float = 0.40
     identity_max_distance: float = 0.60  # pass limit for drawn faces, on contrast-normalised chips (benchmarks/qa_set)
@@ -74,8 +79,10 @@ class QAThresholds:
             raise Invalid('QA settings must be an object.', code='qa_thresholds')
         names = {f.name for f in fields(cls)}
         kept = {k: v for k, v in d.items() if k in names}
-        if d.get('scale') != SCALE:  # saved before the style score and face encodings changed scale
-            kept = {k: v for k, v in kept.items() if OLD_DEFAULTS.get(k) != v}  # untouched old defaults → new ones
+        scale = d.get('scale')
+        if scale != SCALE:  # saved before the style score or face encodings changed scale
+            old = OLD_DEFAULTS.get(scale if isinstance(scale, int) else 1, OLD_DEFAULTS[1])
+            kept = {k: v for k, v in kept.items() if old.get(k) != v}  # untouched old defaults → new ones
         return cls(**kept)
 
     def to_dict(self) -> dict:

@@ -15,6 +15,7 @@ from models.base import ReviewState, Stage
 from pages import register_all
 from services.projects import projects
 from services.projects.demo import ensure_demo
+from services.qa.thresholds import QAThresholds
 from services.runs import control as runs
 from services.runs.candidate_qa import CandidateQA
 from services.runs.executor import RunExecutor
@@ -73,7 +74,8 @@ async def test_open_full_size_with_zoom_compare_two_and_read_each_score(user: Us
     await user.should_see('Launch pad')
     tips = [t.text for t in user.find(ui.tooltip).elements]
     style_tip = next(t for t in tips if t.startswith("Similarity to the project's style"))
-    assert '0–1, higher is closer to the style' in style_tip and 'Threshold: 0.5' in style_tip
+    assert '0–1, higher is closer to the style' in style_tip
+    assert f'Threshold: {QAThresholds().style_pass:g}' in style_tip
     assert style_tip.split('. ')[-1].split(':')[0] in ('Pass', 'Warn', 'Fail')
     await user.should_see('What the scores mean')
     opener = sorted(user.find('candidate-open').elements, key=lambda e: e.id)[0]

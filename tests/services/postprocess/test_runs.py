@@ -101,6 +101,9 @@ def test_full_chain_on_three_approved_demo_images(sessions, store) -> None:
     assert {o.ops for o in result.outputs} == {('upscale',), ('upscale', 'color')}
     assert not any(o.archived for o in result.outputs)  # the defaults keep the work
     with sessions() as s:
+        for o in result.outputs:  # a colour grade the artist chose is set aside before style is judged
+            style = s.exec(select(QualityReport).where(QualityReport.asset_id == o.asset_id)).one().metrics['style']
+            assert bool(style['extra'].get('relit')) == ('color' in o.ops), (o.ops, style)
         for source_id, final in result.finals().items():
             assert final.ops == ('upscale', 'color') and source_id in sources
             # walk the derived_from links back from the last output to the approved candidate

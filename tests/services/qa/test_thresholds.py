@@ -83,3 +83,12 @@ def test_settings_saved_on_the_old_scale_take_the_new_defaults() -> None:
     assert QAThresholds.from_dict({'style_pass': 0.7}).style_pass == 0.7  # a value someone chose is kept
     saved = QAThresholds(style_pass=0.6, style_warn=0.45).to_dict()
     assert QAThresholds.from_dict(saved).style_pass == 0.6  # saved on this scale: taken as is
+
+
+def test_settings_saved_on_scale_2_take_the_refitted_style_defaults() -> None:
+    saved = {'style_pass': 0.5, 'style_warn': 0.4, 'identity_max_distance': 0.6, 'scale': 2}
+    t = QAThresholds.from_dict(saved)
+    assert (t.style_pass, t.style_warn) == (QAThresholds().style_pass, QAThresholds().style_warn)
+    chosen = QAThresholds.from_dict({'style_pass': 0.55, 'style_warn': 0.4, 'scale': 2})
+    assert chosen.style_pass == 0.55 and chosen.style_warn == QAThresholds().style_warn
+    assert QAThresholds.from_dict({'style_pass': 0.6, 'scale': 'two'}).style_pass == QAThresholds().style_pass
