@@ -323,6 +323,7 @@ def _encode_chips(
     views = []
     for chip, enc in zip(chips, known, strict=True):
         views += ([chip] if enc is None else []) + ([np.ascontiguousarray(chip[:, ::-1])] if mirror else [])
+    raw = iter(())
     if views:
         with _infer_lock:
             raw = iter(np.asarray(_models()[2].compute_face_descriptor(views), dtype=np.float64).reshape(-1, 128))
