@@ -20,7 +20,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from services.qa.face_models import IdentityUnavailable, models_path, require_models
+from services.qa.face_models import MODEL_FILES, IdentityUnavailable, models_path, require_models
 from services.qa.thresholds import ImageInput, as_rgb
 
 log = logging.getLogger(__name__)
@@ -38,7 +38,7 @@ TILTS = (8.0, -8.0, 15.0, -15.0)
 WIDEN_FACE = 100  # a widened search sees the smallest face found so far this wide: faces down to ~0.8 of it are found
 CHIP = 150
 REFERENCE_LEVELS = 5  # tone bands of a posterised reference chip (measured on the set's calibration half: 5 beat 3)
-ENCODER_VERSION = 3  # bump when chips or encodings change: stored calibrations are then measured again
+ENCODER_VERSION = 4  # bump when chips or encodings change: stored calibrations are then measured again
 _load_lock = threading.Lock()
 _infer_lock = threading.Lock()  # dlib's DNNs keep per-call state in the net object: one inference at a time
 
@@ -75,8 +75,8 @@ def _models_cached() -> tuple:
     log.info('loading dlib face models from %s', folder)
     return (
         dlib.get_frontal_face_detector(),
-        dlib.shape_predictor(str(folder / 'shape_predictor_5_face_landmarks.dat')),
-        dlib.face_recognition_model_v1(str(folder / 'dlib_face_recognition_resnet_model_v1.dat')),
+        dlib.shape_predictor(str(folder / MODEL_FILES['landmarks'])),
+        dlib.face_recognition_model_v1(str(folder / MODEL_FILES['encoder'])),
     )
 
 
