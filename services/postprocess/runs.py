@@ -35,9 +35,9 @@ from services.projects.assets import AssetStore, get_asset, link_assets, read
 from services.providers import accounts as provider_accounts
 from services.providers.base import ProviderConfig
 from services.qa.cutout import evaluate_cutout, has_transparency
-from services.qa.lighting import Lighting, lighting_of
-from services.qa.report import evaluate
-from services.qa.style import StyleProfile, build_style_profile
+from services.qa.lighting import Lighting
+from services.qa.report import evaluate, style_basis
+from services.qa.style import StyleProfile
 from services.qa.thresholds import QAThresholds
 from services.runs.candidate_qa import thresholds_for
 from services.security import audit
@@ -189,8 +189,7 @@ class PostprocessRunner:
         sources = select_sources(session, project.id, asset_ids=req.asset_ids, stage=req.stage)
         styles = session.exec(select(Asset).where(Asset.project_id == project.id, Asset.kind == AssetKind.style))
         style_paths = [self.store.path_of(project, a) for a in styles]
-        style = build_style_profile(style_paths) if style_paths else None
-        lighting = lighting_of(style_paths) if style_paths and 'color' in conf.steps else None
+        style, lighting = style_basis(style_paths, relit='color' in conf.steps)
         return _Context(
             project, sources, steps, profiles, remote, style, thresholds_for(project), conf.cutout, lighting
         )

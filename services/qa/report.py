@@ -18,7 +18,7 @@ from services.qa.calibration import IdentityBand
 from services.qa.colour import colour_guard
 from services.qa.composition import composition_drift
 from services.qa.identity import identity_check
-from services.qa.lighting import Lighting, relight
+from services.qa.lighting import Lighting, lighting_of, relight
 from services.qa.style import StyleProfile, build_style_profile, style_similarity
 from services.qa.technical import SHARPNESS_SIDE, technical
 from services.qa.thresholds import (
@@ -118,6 +118,15 @@ def _style(work: np.ndarray, profile: StyleProfile, t: QAThresholds, lighting: L
     m = style_similarity(relight(work, lighting), profile, t, light_free=True)
     detail = f'{m.detail}; light set aside (this stage changes it)'
     return replace(m, detail=detail, extra={**m.extra, 'relit': True})
+
+
+def style_basis(refs: Sequence[ImageInput], relit: bool) -> tuple[StyleProfile | None, Lighting | None]:
+    """The style references decoded once: their pooled profile and, when candidates change the light or colours on
+    purpose (relit stages, a colour grade), their light."""
+    if not refs:
+        return None, None
+    images = [as_rgb(r) for r in refs]
+    return build_style_profile(images), (lighting_of(images) if relit else None)
 
 
 def evaluate(

@@ -41,7 +41,7 @@ class QAThresholds:
     composition_pass: float = 0.55
     composition_warn: float = 0.40
     identity_max_distance: float = 0.60  # pass limit for drawn faces against posterised references (benchmarks/qa_set)
-    identity_warn_margin: float = 0.12  # past pass + this fails: above the 97th percentile of true matches (0.68)
+    identity_warn_margin: float = 0.12  # past pass + this fails: the 97th percentile of true matches is 0.67
     min_sharpness: float = 0.015  # std of the Laplacian of [0, 1] luma at 512 px long side; below → warn
     max_clipping: float = 0.35  # share of pixels with luma exactly 0 or 255; above → warn
     min_width: int = 512  # below → fail

@@ -14,10 +14,9 @@ from models.project import Project
 from models.runs import Candidate, Job, Run
 from services.projects.assets import AssetStore
 from services.qa.identity import models_available
-from services.qa.lighting import RELIT_STAGES, lighting_of
+from services.qa.lighting import RELIT_STAGES
 from services.qa.ranking import rank
-from services.qa.report import QAReport, evaluate
-from services.qa.style import build_style_profile
+from services.qa.report import QAReport, evaluate, style_basis
 from services.qa.thresholds import QAThresholds
 from services.references.identity_bands import bands_by_name, project_faces, reference_encodings
 from services.runs import ledger_qa
@@ -50,8 +49,7 @@ class CandidateQA:
         paths = {i['asset_id']: self.store.file_of(project, i['path'], i['sha256']) for i in job.inputs}
         scene = next((paths[i['asset_id']] for i in job.inputs if i['role'] == 'scene'), None)
         styles = [paths[i['asset_id']] for i in job.inputs if i['role'] == 'style']
-        profile = build_style_profile(styles) if styles else None
-        lighting = lighting_of(styles) if styles and session.get(Run, job.run_id).stage in RELIT_STAGES else None
+        profile, lighting = style_basis(styles, relit=session.get(Run, job.run_id).stage in RELIT_STAGES)
         characters: dict[str, list[np.ndarray]] = defaultdict(list)
         if models_available():
             for i in job.inputs:

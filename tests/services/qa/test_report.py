@@ -75,3 +75,27 @@ def test_rank_puts_failures_last_then_warnings_then_score() -> None:
 def test_rank_is_stable_for_ties() -> None:
     same = [_report(_m('style', 'pass', 0.7)) for _ in range(3)]
     assert rank(same) == [0, 1, 2]
+
+
+def test_style_basis_reads_each_reference_once_for_profile_and_light(tmp_path, monkeypatch) -> None:
+    from PIL import Image
+
+    from services.qa import thresholds
+    from services.qa.lighting import lighting_of
+    from services.qa.report import style_basis
+
+    paths = []
+    for i, img in enumerate((inked(hopper()), hopper())):
+        paths.append(tmp_path / f'ref{i}.png')
+        Image.fromarray(img).save(paths[-1])
+    opened = []
+    real_open = thresholds._open
+    monkeypatch.setattr(thresholds, '_open', lambda src, name: opened.append(name) or real_open(src, name))
+    profile, light = style_basis(paths, relit=True)
+    assert len(opened) == len(paths)  # the profile and the light share one decode of each file
+    monkeypatch.undo()
+    assert profile is not None and light == lighting_of(paths)
+    for k, v in build_style_profile(paths).pooled.items():
+        assert np.allclose(profile.pooled[k], v)
+    assert style_basis(paths, relit=False)[1] is None
+    assert style_basis([], relit=True) == (None, None)
