@@ -7,7 +7,9 @@ The set is built into DIR on first use (about a minute). Per metric it prints, o
 rate at the default thresholds, and the same rates at a threshold calibrated on the other split. Then the identity
 CPU time per face on one core for the set's 1024×1536 panels: the median and the worst case. Beside our identity
 scorer it prints the issue's plain reference scorer on the same pairs (benchmarks/qa_plain.py; KROMA_QA_PLAIN=0
-skips it), which tells how hard the set is: the issue's own set gives the plain scorer 0.976. `--variant mild`
+skips it), which tells how hard the set is: the issue's own set gives the plain scorer 0.976. And the check as a
+project runs it, with the reference person's look-alike (the other person of their group) in the project's cast
+(identity_check's `others`; KROMA_QA_CAST=0 skips it): how many look-alikes still pass, how many true matches fail. `--variant mild`
 scores identity on the builder's milder pairs instead (larger faces, photo references; its own temp dir), nearer
 the issue's set: a change that helps the hard pairs must not cost these.
 Goals on held-out: identity and style AUC ≥ 0.97, true matches rejected < 5 %, unverified < 3 %.
@@ -27,6 +29,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
+from functools import cache
 from pathlib import Path
 
 import cv2
@@ -37,10 +40,12 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.qa_plain import plain_identity  # noqa: E402
 from services.qa.compare import compare_files  # noqa: E402
+from services.qa.thresholds import as_rgb  # noqa: E402
 
 LOWER_IS_BETTER = {'identity'}
 DEFAULT_SET = Path(tempfile.gettempdir()) / 'kroma-qa-set'
 PLAIN = os.environ.get('KROMA_QA_PLAIN', '1') != '0'  # also score identity with the issue's plain reference scorer
+CAST = os.environ.get('KROMA_QA_CAST', '1') != '0'  # also judge identity with the look-alike in the project's cast
 
 
 def ensure_set(folder: Path, variant: str = 'standard') -> list[dict]:
@@ -63,15 +68,50 @@ def ensure_set(folder: Path, variant: str = 'standard') -> list[dict]:
     return data['pairs']
 
 
-def measure(args: tuple[str, str, str, str]) -> dict:
+def measure(args: tuple[str, str, str, str, str]) -> dict:
     """One pair through compare_files, as `kroma qa compare REF CAND --metric M` would."""
-    folder, ref, cand, metric = args
+    folder, ref, cand, metric, person = args
     cv2.setNumThreads(1)
     row = compare_files(Path(folder) / ref, Path(folder) / cand, metric)[metric]
     out = {'value': row.get('value'), 'verdict': row.get('verdict'), 'threshold': row.get('threshold')}
     if metric == 'identity' and PLAIN:
         out['plain'] = plain_identity(Path(folder) / ref, Path(folder) / cand)
+    if metric == 'identity' and CAST:
+        out['cast'] = with_lookalike_in_cast(Path(folder) / ref, Path(folder) / cand, person)
     return out
+
+
+def lookalike_of(person: str) -> str:
+    """The set's hard negative for a person: the other person of their group (same gender, similar age)."""
+    from benchmarks.qa_set import sources
+
+    return next(p for p in sources.PEOPLE if p != person and sources.GROUP[p] == sources.GROUP[person])
+
+
+def people_in(meta: dict) -> set[str]:
+    """Who an identity pair's panel shows (its meta names their photos)."""
+    from benchmarks.qa_set import sources
+
+    return {person for person, photos in sources.PEOPLE.items() if set(photos) & set(meta['shown'])}
+
+
+@cache
+def _cast_references(person: str) -> tuple:
+    from benchmarks.qa_set import sources
+    from services.qa.identity import face_encodings
+
+    return tuple(face_encodings(sources.load(sources.PEOPLE[person][0]))[:1])
+
+
+def with_lookalike_in_cast(ref: Path, cand: Path, person: str) -> str:
+    """The identity verdict as a project gives it when the person's look-alike is another of its characters."""
+    from services.qa.identity import face_encodings, identity_check
+
+    refs = face_encodings(as_rgb(ref))[:1]
+    if not refs:
+        return 'unverified'
+    rival = lookalike_of(person)
+    return identity_check(as_rgb(cand), {person: refs}, others={rival: list(_cast_references(rival))}).verdict
 
 
 def auc(pos: list[float], neg: list[float]) -> float:
@@ -131,6 +171,17 @@ def report(metric: str, rows: list[tuple[dict, dict]], cut: float) -> None:
         p_unv = sum(r['verdict'] == 'unverified' for _, r in plain) / max(1, len(plain))
         print(
             f'  plain scorer (HOG ×1, raw 128-d, Euclidean ≤ 0.6): AUC {pa:.3f}, rejected {p_rej:.1%}, unverified {p_unv:.1%}'
+        )
+    cast = [(p, r) for p, r in rows if 'cast' in r]
+    if cast:
+        shown = [r for p, r in cast if not p['same'] and lookalike_of(p['meta']['ref_person']) in people_in(p['meta'])]
+        alone = sum(r['verdict'] == 'pass' for r in shown) / max(1, len(shown))
+        passed = sum(r['cast'] == 'pass' for r in shown) / max(1, len(shown))
+        caught = sum(r['cast'] == 'fail' for r in shown) / max(1, len(shown))
+        failed = sum(r['cast'] == 'fail' for p, r in cast if p['same']) / max(1, len(pos))
+        print(
+            f'  look-alike in the cast: the look-alike shown ({len(shown)}) passed {passed:.1%} (alone {alone:.1%}),'
+            f' failed {caught:.1%}; true matches failed {failed:.1%}'
         )
 
 
@@ -201,7 +252,7 @@ def main() -> None:
     if a.metric != 'all':
         pairs = [p for p in pairs if p['metric'] == a.metric]
     started = time.perf_counter()
-    work = [(str(a.set), p['ref'], p['cand'], p['metric']) for p in pairs]
+    work = [(str(a.set), p['ref'], p['cand'], p['metric'], p['meta'].get('ref_person', '')) for p in pairs]
     if a.jobs > 1:
         with ProcessPoolExecutor(a.jobs) as pool:
             results = list(pool.map(measure, work, chunksize=4))

@@ -179,3 +179,33 @@ def test_only_an_undecided_match_pays_for_the_mirror_pass(
     assert refined == [1]  # within DECISIVE of the pass limit: the mirror pass settled it
     (full,) = find_faces(drawn)
     assert result.value == pytest.approx(face_distance(full.encoding, hopper_ref), abs=1e-4)
+
+
+def _row(verdict: str, distance: float) -> dict:
+    return {'verdict': verdict, 'distance': distance}
+
+
+def _rival_at(distance: float) -> dict[str, np.ndarray]:
+    """Another character whose one reference sits `distance` from a face encoded as all zeros."""
+    ref = np.zeros((1, 128))
+    ref[0, 0] = distance
+    return {'eileen': ref}
+
+
+def test_a_warned_match_only_a_little_nearer_a_look_alike_warns_and_names_it() -> None:
+    # set pair 20: Grace drawn cel-plain warned at 0.62; Collins's photo sat at 0.57 and failed her outright
+    face = np.zeros(128)
+    row = _row('warn', 0.62)
+    identity._check_lookalike(row, face, _rival_at(0.57))
+    assert row['verdict'] == 'warn' and row['looks_like'] == 'eileen' and row['looks_like_distance'] == 0.57
+    clearly = _row('warn', 0.66)
+    identity._check_lookalike(clearly, face, _rival_at(0.40))
+    assert clearly['verdict'] == 'fail' and clearly['looks_like'] == 'eileen'
+    passed = _row('pass', 0.55)
+    identity._check_lookalike(passed, face, _rival_at(0.50))
+    assert passed['verdict'] == 'fail'
+    near_pass = _row('pass', 0.55)
+    identity._check_lookalike(near_pass, face, _rival_at(0.53))
+    assert near_pass['verdict'] == 'pass' and 'looks_like' not in near_pass
+    summary = identity._summarise({'grace': {**row, 'pass_max': 0.6}}, [], [], 0.6)
+    assert summary.verdict == 'warn' and 'grace (0.62; looks like eileen)' in summary.detail
