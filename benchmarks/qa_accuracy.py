@@ -9,9 +9,9 @@ CPU time per face on one core for the set's 1024×1536 panels: the median and th
 scorer it prints the issue's plain reference scorer on the same pairs (benchmarks/qa_plain.py; KROMA_QA_PLAIN=0
 skips it), which tells how hard the set is: the issue's own set gives the plain scorer 0.976. And the check as a
 project runs it, with the reference person's look-alike (the other person of their group) in the project's cast
-(identity_check's `others`; KROMA_QA_CAST=0 skips it): how many look-alikes still pass, how many true matches fail. `--variant mild`
-scores identity on the builder's milder pairs instead (larger faces, photo references; its own temp dir), nearer
-the issue's set: a change that helps the hard pairs must not cost these.
+(identity_check's `others`; KROMA_QA_CAST=0 skips it): how many look-alikes still pass, how many true matches fail.
+`--variant mild` scores identity on the builder's milder pairs instead (larger faces, photo references; its own
+temp dir), nearer the issue's set: a change that helps the hard pairs must not cost these.
 Goals on held-out: identity and style AUC ≥ 0.97, true matches rejected < 5 %, unverified < 3 %.
 """
 
