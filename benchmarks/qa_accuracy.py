@@ -55,7 +55,7 @@ def ensure_set(folder: Path, variant: str = 'standard') -> list[dict]:
     labels = folder / 'labels.json'
     if not labels.is_file():
         print(f'building the labelled set ({variant}) in {folder} …', flush=True)
-        counts = {'identity': 320, 'style': 360, 'composition': 80} if variant == 'standard' else {'identity': 320}
+        counts = {'identity': 320, 'style': 360, 'composition': 160} if variant == 'standard' else {'identity': 320}
         build(folder, counts, variant)
     data = json.loads(labels.read_text())
     if data.get('variant', 'standard') != variant:
@@ -163,6 +163,10 @@ def report(metric: str, rows: list[tuple[dict, dict]], cut: float) -> None:
     print(f'  different pairs passed       {accepted:6.1%}')
     print(f'  unverified                   {unverified:6.1%}')
     print(f'  calibrated cut {shown_cut:.3f}: rejected {cal_rej:.1%}, different pairs accepted {cal_acc:.1%}')
+    moved = [r for p, r in rows if p['meta'].get('moved')]
+    if moved:
+        caught = sum(r['verdict'] == 'fail' for r in moved) / len(moved)
+        print(f'  the same scene after the camera moved ({len(moved)}): failed {caught:.1%}')
     plain = [(p, r['plain']) for p, r in rows if 'plain' in r]
     if plain:
         pp = [r for p, r in plain if p['same']]

@@ -1,6 +1,6 @@
 """Build the labelled QA set on disk: identity, style and composition pairs of stylised comic panels.
 
-Run: .venv/bin/python -m benchmarks.qa_set.build --out DIR [--identity 320 --style 360 --composition 80]
+Run: .venv/bin/python -m benchmarks.qa_set.build --out DIR [--identity 320 --style 360 --composition 160]
      [--variant mild]
 Every pair comes from its own seed, so the set is the same on every machine; labels.json lists the pairs with
 their label (same person / same style / same scene) and their split (calibrate or held-out, by the seed's parity).
@@ -207,14 +207,33 @@ def style_pair(k: int) -> tuple[np.ndarray, np.ndarray, bool, dict]:
     return ref, cand, same, meta
 
 
+def drift(img: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, str]:
+    """The camera moved: the picture panned by a fifth to a third of its width (the edge it uncovers reflected),
+    zoomed in 1.4–1.7×, or mirrored. The layout is no longer the scene's, though everything in it still is."""
+    h, w = img.shape[:2]
+    kind = str(rng.choice(['pan', 'zoom', 'mirror']))
+    if kind == 'pan':
+        dx = int(rng.uniform(0.2, 0.34) * w) * int(rng.choice([-1, 1]))
+        m = np.float32([[1, 0, dx], [0, 1, 0]])
+        return cv2.warpAffine(img, m, (w, h), borderMode=cv2.BORDER_REFLECT), f'pan {dx / w:+.2f}'
+    if kind == 'zoom':
+        z = rng.uniform(1.4, 1.7)
+        ch, cw = int(h / z), int(w / z)
+        y0, x0 = int(rng.uniform(0, h - ch)), int(rng.uniform(0, w - cw))
+        return cv2.resize(img[y0 : y0 + ch, x0 : x0 + cw], (w, h), interpolation=cv2.INTER_CUBIC), f'zoom {z:.2f}'
+    return flip(img), 'mirror'
+
+
 def composition_pair(k: int) -> tuple[np.ndarray, np.ndarray, bool, dict]:
-    """The scene restyled with a character added (positive) or another scene in the same style."""
+    """The scene restyled with a character added (positive); another scene in the same treatment, or the same scene
+    after the camera moved (hard negatives: a pan, a zoom or a mirror image keeps every object but not the layout)."""
     rng = np.random.default_rng([VERSION, 3, k])
     names = src.SCENES
     scene_name = names[k % len(names)]
     scene = _fit(src.load(f'skimage:{scene_name}'), 768)
     same = bool(rng.random() < 0.5)
-    shown = scene_name if same else str(rng.choice([n for n in names if n != scene_name]))
+    moved = not same and bool(rng.random() < 0.5)
+    shown = scene_name if same or moved else str(rng.choice([n for n in names if n != scene_name]))
     base = _fit(src.load(f'skimage:{shown}'), 768)
     base = cover(base, scene.shape[1], scene.shape[0]).copy()
     person = str(rng.choice(list(src.PEOPLE)))
@@ -226,7 +245,10 @@ def composition_pair(k: int) -> tuple[np.ndarray, np.ndarray, bool, dict]:
     )
     style = STYLES[int(rng.integers(len(STYLES)))]
     cand = style.apply(base, rng)
-    return scene, cand, same, {'scene': scene_name, 'shown': shown, 'style': style.name}
+    meta = {'scene': scene_name, 'shown': shown, 'style': style.name}
+    if moved:
+        cand, meta['moved'] = drift(cand, rng)
+    return scene, cand, same, meta
 
 
 MAKERS = {'identity': identity_pair, 'style': style_pair, 'composition': composition_pair}
@@ -276,7 +298,7 @@ def main() -> None:
     p.add_argument('--out', type=Path, required=True)
     p.add_argument('--identity', type=int, default=320)
     p.add_argument('--style', type=int, default=360)
-    p.add_argument('--composition', type=int, default=80)
+    p.add_argument('--composition', type=int, default=160)
     p.add_argument('--variant', choices=sorted(VARIANTS), default='standard')
     a = p.parse_args()
     counts = {'identity': a.identity, 'style': a.style, 'composition': a.composition}

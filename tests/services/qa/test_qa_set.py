@@ -1,4 +1,5 @@
-"""The labelled set QA accuracy is measured on (benchmarks/qa_set): its milder variant is really milder."""
+"""The labelled set QA accuracy is measured on (benchmarks/qa_set): its milder variant is milder, and its hard
+composition negatives (the same scene after the camera moved) are ones the check must fail."""
 
 import pytest
 
@@ -18,3 +19,13 @@ def test_the_mild_variant_draws_larger_faces_against_photo_references() -> None:
 def test_the_mild_variant_refuses_style_pairs(tmp_path) -> None:
     with pytest.raises(ValueError, match='identity pairs only'):
         build(tmp_path, {'identity': 1, 'style': 1}, 'mild')
+
+
+@pytest.mark.parametrize('k', [5, 16, 37])  # a zoom, a mirror image and a pan of the scene
+def test_a_scene_after_the_camera_moved_fails_composition(k: int) -> None:
+    from benchmarks.qa_set.build import composition_pair
+    from services.qa.composition import composition_drift
+
+    scene, cand, same, meta = composition_pair(k)
+    assert not same and meta['shown'] == meta['scene'] and meta['moved']
+    assert composition_drift(cand, scene).verdict == 'fail'
