@@ -1,6 +1,8 @@
 """The labelled set QA accuracy is measured on (benchmarks/qa_set): its milder variant is milder, and its hard
 composition negatives (the same scene after the camera moved) are ones the check must fail."""
 
+import json
+
 import pytest
 
 from benchmarks.qa_set.build import build, identity_pair
@@ -29,3 +31,11 @@ def test_a_scene_after_the_camera_moved_fails_composition(k: int) -> None:
     scene, cand, same, meta = composition_pair(k)
     assert not same and meta['shown'] == meta['scene'] and meta['moved']
     assert composition_drift(cand, scene).verdict == 'fail'
+
+
+def test_a_set_records_the_code_that_drew_it(tmp_path) -> None:
+    from benchmarks.qa_set.build import builder_fingerprint
+
+    build(tmp_path, {'composition': 1})
+    labels = json.loads((tmp_path / 'labels.json').read_text())
+    assert labels['builder'] == builder_fingerprint() and len(labels['builder']) == 16
