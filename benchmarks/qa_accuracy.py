@@ -50,10 +50,10 @@ CAST = os.environ.get('KROMA_QA_CAST', '1') != '0'  # also judge identity with t
 
 def ensure_set(folder: Path, variant: str = 'standard') -> list[dict]:
     """Build the labelled set once (it is deterministic) and read its labels."""
-    from benchmarks.qa_set.build import LABELS_VERSION, build, builder_fingerprint, split_of
+    from benchmarks.qa_set.build import LABELS_VERSION, build, builder_fingerprint, counts_for, split_of
 
     labels = folder / 'labels.json'
-    counts = {'identity': 320, 'style': 360, 'composition': 160} if variant == 'standard' else {'identity': 320}
+    counts = counts_for(variant)
     if not labels.is_file():
         print(f'building the labelled set ({variant}) in {folder} …', flush=True)
         build(folder, counts, variant)

@@ -15,6 +15,7 @@ import argparse
 import hashlib
 import json
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import cv2
@@ -263,6 +264,12 @@ def composition_pair(k: int) -> tuple[np.ndarray, np.ndarray, bool, dict]:
 
 
 MAKERS = {'identity': identity_pair, 'style': style_pair, 'composition': composition_pair}
+COUNTS = {'identity': 320, 'style': 360, 'composition': 160}  # the set qa_accuracy builds
+
+
+def counts_for(variant: str, counts: dict[str, int] = COUNTS) -> dict[str, int]:
+    """The pairs a variant draws: every metric for the standard set, identity only for the others."""
+    return dict(counts) if variant == 'standard' else {'identity': counts['identity']}
 
 
 def build(out: Path, counts: dict[str, int], variant: str = 'standard') -> list[dict]:
@@ -273,8 +280,9 @@ def build(out: Path, counts: dict[str, int], variant: str = 'standard') -> list[
     for metric, n in counts.items():
         folder = out / metric
         folder.mkdir(parents=True, exist_ok=True)
+        make = partial(identity_pair, variant=variant) if metric == 'identity' else MAKERS[metric]
         for k in range(n):
-            ref, cand, same, meta = identity_pair(k, variant) if metric == 'identity' else MAKERS[metric](k)
+            ref, cand, same, meta = make(k)
             names = [f'{k:04d}_ref.png', f'{k:04d}_cand.png']
             for name, img in zip(names, (ref, cand), strict=True):
                 cv2.imwrite(str(folder / name), cv2.cvtColor(np.ascontiguousarray(img), cv2.COLOR_RGB2BGR))
@@ -308,14 +316,11 @@ def build(out: Path, counts: dict[str, int], variant: str = 'standard') -> list[
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument('--out', type=Path, required=True)
-    p.add_argument('--identity', type=int, default=320)
-    p.add_argument('--style', type=int, default=360)
-    p.add_argument('--composition', type=int, default=160)
+    for metric, n in COUNTS.items():
+        p.add_argument(f'--{metric}', type=int, default=n)
     p.add_argument('--variant', choices=sorted(VARIANTS), default='standard')
     a = p.parse_args()
-    counts = {'identity': a.identity, 'style': a.style, 'composition': a.composition}
-    if a.variant != 'standard':
-        counts = {'identity': a.identity}
+    counts = counts_for(a.variant, {m: getattr(a, m) for m in COUNTS})
     labels = build(a.out, counts, a.variant)
     print(f'{len(labels)} pairs written to {a.out}')
 

@@ -208,7 +208,7 @@ def _check_lookalike(row: dict, encoding: np.ndarray, rivals: Mapping[str, np.nd
     margin = LOOKALIKE_WARN_MARGIN if row['verdict'] == WARN else LOOKALIKE_MARGIN
     if near + margin < row['distance']:
         row['verdict'] = FAIL
-    if row['verdict'] in (FAIL, WARN):
+    if row['verdict'] != PASS:  # failed now, or a warning that names who the face resembles
         row.update(looks_like=who, looks_like_distance=round(near, 4))
 
 

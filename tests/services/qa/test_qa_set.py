@@ -5,7 +5,8 @@ import json
 
 import pytest
 
-from benchmarks.qa_set.build import build, identity_pair
+from benchmarks.qa_set.build import build, builder_fingerprint, composition_pair, identity_pair
+from services.qa.composition import composition_drift
 
 
 def test_the_mild_variant_draws_larger_faces_against_photo_references() -> None:
@@ -25,17 +26,12 @@ def test_the_mild_variant_refuses_style_pairs(tmp_path) -> None:
 
 @pytest.mark.parametrize('k', [5, 16, 37])  # a zoom, a mirror image and a pan of the scene
 def test_a_scene_after_the_camera_moved_fails_composition(k: int) -> None:
-    from benchmarks.qa_set.build import composition_pair
-    from services.qa.composition import composition_drift
-
     scene, cand, same, meta = composition_pair(k)
     assert not same and meta['shown'] == meta['scene'] and meta['moved']
     assert composition_drift(cand, scene).verdict == 'fail'
 
 
 def test_a_set_records_the_code_that_drew_it(tmp_path) -> None:
-    from benchmarks.qa_set.build import builder_fingerprint
-
     build(tmp_path, {'composition': 1})
     labels = json.loads((tmp_path / 'labels.json').read_text())
     assert labels['builder'] == builder_fingerprint() and len(labels['builder']) == 16
