@@ -10,8 +10,10 @@ scorer it prints the issue's plain reference scorer on the same pairs (benchmark
 skips it), which tells how hard the set is: the issue's own set gives the plain scorer 0.976. And the check as a
 project runs it, with the reference person's look-alike (the other person of their group) in the project's cast
 (identity_check's `others`; KROMA_QA_CAST=0 skips it): how many look-alikes still pass, how many true matches fail.
-`--variant mild` scores identity on the builder's milder pairs instead (larger faces, photo references; its own
-temp dir), nearer the issue's set: a change that helps the hard pairs must not cost these.
+`--variant mild` scores the builder's milder identity pairs instead (larger faces, photo references; its own temp
+dir), nearer the issue's set: a change that helps the hard pairs must not cost these; and style on character panels
+in the issue's four techniques, the same person in another technique as the negative. Style is also scored as a
+project checks it, against 1, 2, 4 and 6 refs of the style.
 Goals on held-out: identity and style AUC ≥ 0.97, true matches rejected < 5 %, unverified < 3 %.
 """
 
@@ -239,6 +241,41 @@ def identity_timing(folder: Path, pairs: list[dict], limit: int) -> None:
     print(f'  (wall time per panel: median {statistics.median(walls):.0f} ms, worst {max(walls):.0f} ms)')
 
 
+def style_with_more_refs(folder: Path, pairs: list[dict], counts: tuple[int, ...] = (1, 2, 4, 6)) -> None:
+    """The style check as a project runs it, against several style refs: each held-out pair's candidate against its
+    own ref and the refs of the next held-out pairs drawn in its ref's style (never of the candidate's picture). The
+    version-3 profile pooled the refs' histograms, which broadens with every ref, so all scores rose with the refs
+    and the one-ref thresholds let more off-style panels pass; the rates must hold as refs are added."""
+    from services.qa.style import profile_of, style_features, style_similarity
+
+    held = [p for p in pairs if p['metric'] == 'style' and p['split'] == 'held-out']
+    by_style: dict[str, list[dict]] = {}
+    for p in held:
+        by_style.setdefault(p['meta']['ref_style'], []).append(p)
+    measured = {p['ref']: style_features(folder / p['ref']) for p in held}
+    print(f'style against several refs of the style (as a project checks it; held-out, {len(held)} candidates):')
+    for n in counts:
+        scores, verdicts = [], []
+        for p in held:
+            kin = by_style[p['meta']['ref_style']]
+            at = kin.index(p)
+            others = [
+                q['ref'] for q in kin[at + 1 :] + kin[:at] if q['meta']['ref_content'] != p['meta']['cand_content']
+            ]
+            result = style_similarity(folder / p['cand'], profile_of([measured[r] for r in [p['ref'], *others][:n]]))
+            scores.append(result.value)
+            verdicts.append(result.verdict)
+        same = [p['same'] for p in held]
+        pos = [s for s, y in zip(scores, same, strict=True) if y]
+        neg = [s for s, y in zip(scores, same, strict=True) if not y]
+        rejected = sum(v == 'fail' for v, y in zip(verdicts, same, strict=True) if y) / max(1, len(pos))
+        passed = sum(v == 'pass' for v, y in zip(verdicts, same, strict=True) if not y) / max(1, len(neg))
+        print(
+            f'  {n} ref{"s" if n > 1 else " "}: AUC {auc(pos, neg):.3f}, same style rejected {rejected:5.1%},'
+            f' different styles passed {passed:5.1%}'
+        )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument('--set', type=Path, help=f'where the set is (built on first use); default {DEFAULT_SET}[-VARIANT]')
@@ -276,6 +313,8 @@ def main() -> None:
         cal = [x for x in rows if x[0]['split'] == 'calibrate']
         held = [x for x in rows if x[0]['split'] == 'held-out']
         report(metric, held, calibrate(metric, cal))
+        if metric == 'style':
+            style_with_more_refs(a.set, pairs)
     if not a.no_timing and a.metric in ('identity', 'all'):
         identity_timing(a.set, pairs, a.panels)
 

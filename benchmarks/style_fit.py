@@ -45,7 +45,7 @@ from services.qa.style import (  # noqa: E402
     WEIGHTS,
     combine,
     light_free_score,
-    pool,
+    profile_of,
     style_components,
 )
 from services.qa.style_measures import measure, norm  # noqa: E402
@@ -147,7 +147,7 @@ def mild_grade(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 def components(cand: dict, ref: dict) -> dict[str, float]:
     """The product's component similarities (a one-reference profile, as `kroma qa compare` builds it) plus the
     left-out candidates'."""
-    comp = style_components(cand, pool([ref]))
+    comp = style_components(cand, profile_of([ref]))
     return {**comp, **{k: left_out_similarity(k, cand[k], ref[k]) for k in LEFT_OUT}}
 
 
@@ -290,9 +290,11 @@ def main() -> None:
         f'  (the full score on the same relit candidates: AUC {halves}, same-style rejected {np.mean(relit_full[same] < warn):.1%})'
     )
     # a colour grade the artist chose (post-processing): the full score, and the colour set aside as after relighting
-    full_graded = np.array([combine(style_components(graded[p['id']][0], pool([feats[p['ref']]]))) for p in pairs])
+    full_graded = np.array(
+        [combine(style_components(graded[p['id']][0], profile_of([feats[p['ref']]]))) for p in pairs]
+    )
     set_aside = np.array(
-        [light_free_score(style_components(graded[p['id']][1], pool([feats[p['ref']]]))) for p in pairs]
+        [light_free_score(style_components(graded[p['id']][1], profile_of([feats[p['ref']]]))) for p in pairs]
     )
     print(
         f'same-style candidates after a mild colour grade, rejected (fail): full score {np.mean(full_graded[same] < warn):.1%}, '

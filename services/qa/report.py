@@ -121,7 +121,7 @@ def _style(work: np.ndarray, profile: StyleProfile, t: QAThresholds, lighting: L
 
 
 def style_basis(refs: Sequence[ImageInput], relit: bool) -> tuple[StyleProfile | None, Lighting | None]:
-    """The style references decoded once: their pooled profile and, when candidates change the light or colours on
+    """The style references decoded once: their profile and, when candidates change the light or colours on
     purpose (relit stages, a colour grade), their light."""
     if not refs:
         return None, None

@@ -5,7 +5,14 @@ import json
 
 import pytest
 
-from benchmarks.qa_set.build import build, builder_fingerprint, composition_pair, identity_pair
+from benchmarks.qa_set.build import (
+    ISSUE_TECHNIQUES,
+    build,
+    builder_fingerprint,
+    composition_pair,
+    identity_pair,
+    panel_style_pair,
+)
 from services.qa.composition import composition_drift
 
 
@@ -19,9 +26,19 @@ def test_the_mild_variant_draws_larger_faces_against_photo_references() -> None:
     assert [m['shown'] for m in mild] != [s['shown'] for s in standard]  # other seeds, other pairs
 
 
-def test_the_mild_variant_refuses_style_pairs(tmp_path) -> None:
-    with pytest.raises(ValueError, match='identity pairs only'):
-        build(tmp_path, {'identity': 1, 'style': 1}, 'mild')
+def test_the_mild_variant_refuses_composition_pairs(tmp_path) -> None:
+    with pytest.raises(ValueError, match='no composition pairs'):
+        build(tmp_path, {'identity': 1, 'composition': 1}, 'mild')
+
+
+def test_the_mild_variants_style_pairs_are_character_panels_the_negatives_the_same_person() -> None:
+    pairs = [panel_style_pair(k) for k in range(6)]
+    assert {m['ref_style'] for *_, m in pairs} == set(ISSUE_TECHNIQUES)
+    assert {same for _, _, same, _ in pairs} == {True, False}
+    for _, _, same, m in pairs:
+        assert m['ref_content'].startswith('panel:')
+        assert (m['cand_content'] == m['ref_content']) != same  # another person in the style, or the same in another
+        assert (m['cand_style'] == m['ref_style']) == same
 
 
 @pytest.mark.parametrize('k', [5, 16, 37])  # a zoom, a mirror image and a pan of the scene

@@ -95,7 +95,7 @@ def test_style_basis_reads_each_reference_once_for_profile_and_light(tmp_path, m
     assert len(opened) == len(paths)  # the profile and the light share one decode of each file
     monkeypatch.undo()
     assert profile is not None and light == lighting_of(paths)
-    for k, v in build_style_profile(paths).pooled.items():
-        assert np.allclose(profile.pooled[k], v)
+    for mine, theirs in zip(profile.refs, build_style_profile(paths).refs, strict=True):
+        assert all(np.allclose(mine[k], v) for k, v in theirs.items())
     assert style_basis(paths, relit=False)[1] is None
     assert style_basis([], relit=True) == (None, None)

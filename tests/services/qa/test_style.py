@@ -130,17 +130,43 @@ def test_a_mirrored_picture_scores_as_itself(profiles: dict, light_free: bool) -
 
 def test_a_profile_stored_by_the_previous_version_is_refused_with_a_reason(profiles: dict) -> None:
     stored_v2 = {'version': 2, 'refs': 4, 'pooled': {k: [1 / 16] * 16 for k in ('hue', 'saturation', 'value')}}
-    with pytest.raises(Invalid) as e:
-        StyleProfile.from_dict(stored_v2)
-    assert (
-        'older style check' in e.value.user_message and 'rebuild it from the style references' in e.value.user_message
-    )
+    stored_v3 = {**profiles['noir'].to_dict(), 'version': 3}  # pooled: the scale moved with the number of refs
+    for stored in (stored_v2, stored_v3):
+        with pytest.raises(Invalid) as e:
+            StyleProfile.from_dict(stored)
+        assert 'older style check' in e.value.user_message
+        assert 'rebuild it from the style references' in e.value.user_message
     damaged = profiles['noir'].to_dict()
-    del damaged['pooled']['exact_colours']
+    del damaged['refs'][1]['exact_colours']
     with pytest.raises(Invalid, match='damaged'):
         StyleProfile.from_dict(damaged)
 
 
 def test_stored_profile_is_sparse(profiles: dict) -> None:
     stored = json.dumps(profiles['inked'].to_dict())
-    assert len(stored) < 60_000  # the 32 768 exact-colour bins of four refs, mostly empty
+    assert len(stored) < 30_000 * len(REF_NAMES)  # each ref's 32 768 exact-colour bins, mostly empty (dense: 650 kB)
+
+
+def people_panel(style: str, seed: list[int]) -> np.ndarray:
+    """A panel of one of the labelled set's people on its backgrounds, drawn in one of its styles."""
+    from benchmarks.qa_set import sources
+    from benchmarks.qa_set.build import VARIANTS, panel
+
+    rng = np.random.default_rng(seed)
+    person = sorted(sources.PEOPLE)[int(rng.integers(len(sources.PEOPLE)))]
+    base, _ = panel([str(rng.choice(sources.PEOPLE[person]))], None, rng, VARIANTS['mild'])
+    return {s.name: s for s in STYLES}[style].apply(base, rng)
+
+
+def test_more_style_refs_do_not_let_an_off_style_panel_pass() -> None:
+    # four cel-shaded panels as a project's style refs, a posterised-ink panel as the candidate: no one of the refs
+    # lets it pass (0.35–0.40), but version 3 pooled the refs' histograms, which broadened with each ref, and passed
+    # it (0.44). Every score rose with the number of refs, so the one-ref thresholds let off-style panels through
+    refs = [people_panel('cel-plain', [3, i]) for i in range(4)]
+    off_style = people_panel('ink-levels', [3, 9])
+    singles = [style_similarity(off_style, build_style_profile([r])) for r in refs]
+    assert all(s.verdict != 'pass' for s in singles), singles
+    together = style_similarity(off_style, build_style_profile(refs))
+    assert together.verdict != 'pass', together
+    assert together.value == pytest.approx(sum(s.value for s in singles) / len(singles), abs=1e-3)
+    assert together.extra['refs'] == 4
