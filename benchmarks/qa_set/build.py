@@ -61,7 +61,8 @@ def builder_fingerprint() -> str:
 def split_of(metric: str, k: int) -> str:
     """Calibrate or held-out. Identity pair k shows reference person k % 4, so a split by k's parity put two people
     in each half (calibrating on Grace and Obama, reporting on Collins and Biden); (k // 4) parity keeps all four
-    people in both halves. Style (9 styles) and composition (7 scenes) alternate by k's parity already."""
+    people in both halves. Style (9 styles) and composition (7 scenes) alternate by k's parity already; the mild
+    variant's style pairs (4 techniques) take theirs from k // 2."""
     return (
         ('calibrate' if (k // 4) % 2 == 0 else 'held-out')
         if metric == 'identity'
@@ -230,7 +231,7 @@ def panel_style_pair(k: int, variant: str = 'mild') -> tuple[np.ndarray, np.ndar
     v = VARIANTS[variant]
     rng = np.random.default_rng([v.seed, 2, k])
     styles = [s for s in STYLES if s.name in ISSUE_TECHNIQUES]
-    style = styles[k % len(styles)]
+    style = styles[(k // 2) % len(styles)]  # k's parity picks the half (split_of), so both hold every technique
     people = sorted(src.PEOPLE)
     person = people[int(rng.integers(len(people)))]
     ref = style.apply(panel([str(rng.choice(src.PEOPLE[person]))], None, rng, v)[0], rng)

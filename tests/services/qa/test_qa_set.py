@@ -32,8 +32,9 @@ def test_the_mild_variant_refuses_composition_pairs(tmp_path) -> None:
 
 
 def test_the_mild_variants_style_pairs_are_character_panels_the_negatives_the_same_person() -> None:
-    pairs = [panel_style_pair(k) for k in range(6)]
-    assert {m['ref_style'] for *_, m in pairs} == set(ISSUE_TECHNIQUES)
+    pairs = [panel_style_pair(k) for k in range(8)]
+    for half in (0, 1):  # both halves of the split hold every technique
+        assert {m['ref_style'] for *_, m in pairs[half::2]} == set(ISSUE_TECHNIQUES)
     assert {same for _, _, same, _ in pairs} == {True, False}
     for _, _, same, m in pairs:
         assert m['ref_content'].startswith('panel:')
