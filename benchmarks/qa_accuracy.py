@@ -9,7 +9,8 @@ CPU time per face on one core for the set's 1024×1536 panels: the median and th
 scorer it prints the issue's plain reference scorer on the same pairs (benchmarks/qa_plain.py; KROMA_QA_PLAIN=0
 skips it), which tells how hard the set is: the issue's own set gives the plain scorer 0.976. And the check as a
 project runs it, with the reference person's look-alike (the other person of their group) in the project's cast
-(identity_check's `others`; KROMA_QA_CAST=0 skips it): how many look-alikes still pass, how many true matches fail.
+(identity_check's `others`; KROMA_QA_CAST=0 skips it): how many look-alikes still pass, how many true matches fail;
+and, for the person the set has several photos of, the pass rates against each photo alone and all of them.
 `--variant mild` scores the builder's milder identity pairs instead (larger faces, photo references; its own temp
 dir), nearer the issue's set: a change that helps the hard pairs must not cost these; and style on character panels
 in the issue's four techniques, the same person in another technique as the negative. Style is also scored as a
@@ -84,6 +85,8 @@ def measure(args: tuple[str, str, str, str, str]) -> dict:
         out['plain'] = plain_identity(Path(folder) / ref, Path(folder) / cand)
     if metric == 'identity' and CAST:
         out['cast'] = with_lookalike_in_cast(Path(folder) / ref, Path(folder) / cand, person)
+    if metric == 'identity' and CAST and len(_photo_references(person)) > 1:
+        out['photos'] = against_each_photo(Path(folder) / cand, person)
     return out
 
 
@@ -107,6 +110,25 @@ def _cast_references(person: str) -> tuple:
     from services.qa.identity import face_encodings
 
     return tuple(face_encodings(sources.load(sources.PEOPLE[person][0]))[:1])
+
+
+@cache
+def _photo_references(person: str) -> tuple:
+    """One encoding per photo of the person the set has (only Obama has several)."""
+    from benchmarks.qa_set import sources
+    from services.qa.identity import face_encodings
+
+    return tuple(e for photo in sources.PEOPLE[person] for e in face_encodings(sources.load(photo))[:1])
+
+
+def against_each_photo(cand: Path, person: str) -> list[str]:
+    """The verdict against each of the person's photos alone, then against all of them as a character's refs (the
+    nearest decides, so the most look-alike photo sets how often a look-alike passes)."""
+    from services.qa.identity import identity_check
+
+    refs = list(_photo_references(person))
+    img = as_rgb(cand)
+    return [identity_check(img, {person: r}).verdict for r in [[e] for e in refs] + [refs]]
 
 
 def with_lookalike_in_cast(ref: Path, cand: Path, person: str) -> str:
@@ -193,6 +215,18 @@ def report(metric: str, rows: list[tuple[dict, dict]], cut: float) -> None:
             f'  look-alike in the cast: the look-alike shown ({len(shown)}) passed {passed:.1%} (alone {alone:.1%}),'
             f' failed {caught:.1%}; true matches failed {failed:.1%}'
         )
+    photos = [(p, r['photos']) for p, r in rows if 'photos' in r]
+    if photos:
+        person = photos[0][0]['meta']['ref_person']
+        for label, keep in (('true matches', True), ('the look-alike shown', False)):
+            picked = [
+                v for p, v in photos if p['same'] == keep and (keep or lookalike_of(person) in people_in(p['meta']))
+            ]
+            rates = [sum(v[i] == 'pass' for v in picked) / max(1, len(picked)) for i in range(len(photos[0][1]))]
+            each = ', '.join(f'{r:.0%}' for r in rates[:-1])
+            print(
+                f'  {person} against each of {len(rates) - 1} photos alone / all: {label} ({len(picked)}) passed {each} / {rates[-1]:.0%}'
+            )
 
 
 def identity_timing(folder: Path, pairs: list[dict], limit: int) -> None:
