@@ -105,16 +105,8 @@ def people_in(meta: dict) -> set[str]:
 
 
 @cache
-def _cast_references(person: str) -> tuple:
-    from benchmarks.qa_set import sources
-    from services.qa.identity import face_encodings
-
-    return tuple(face_encodings(sources.load(sources.PEOPLE[person][0]))[:1])
-
-
-@cache
 def _photo_references(person: str) -> tuple:
-    """One encoding per photo of the person the set has (only Obama has several)."""
+    """One encoding per photo of the person the set has (only Obama has several); a cast member's is the first."""
     from benchmarks.qa_set import sources
     from services.qa.identity import face_encodings
 
@@ -139,7 +131,7 @@ def with_lookalike_in_cast(ref: Path, cand: Path, person: str) -> str:
     if not refs:
         return 'unverified'
     rival = lookalike_of(person)
-    return identity_check(as_rgb(cand), {person: refs}, others={rival: list(_cast_references(rival))}).verdict
+    return identity_check(as_rgb(cand), {person: refs}, others={rival: list(_photo_references(rival)[:1])}).verdict
 
 
 def auc(pos: list[float], neg: list[float]) -> float:
