@@ -84,9 +84,10 @@ def measure(args: tuple[str, str, str, str, str]) -> dict:
     if metric == 'identity' and PLAIN:
         out['plain'] = plain_identity(Path(folder) / ref, Path(folder) / cand)
     if metric == 'identity' and CAST:
-        out['cast'] = with_lookalike_in_cast(Path(folder) / ref, Path(folder) / cand, person)
-    if metric == 'identity' and CAST and len(_photo_references(person)) > 1:
-        out['photos'] = against_each_photo(Path(folder) / cand, person)
+        img = as_rgb(Path(folder) / cand)  # decoded once for the project-shaped checks below
+        out['cast'] = with_lookalike_in_cast(Path(folder) / ref, img, person)
+        if len(_photo_references(person)) > 1:
+            out['photos'] = against_each_photo(img, person)
     return out
 
 
@@ -113,17 +114,16 @@ def _photo_references(person: str) -> tuple:
     return tuple(e for photo in sources.PEOPLE[person] for e in face_encodings(sources.load(photo))[:1])
 
 
-def against_each_photo(cand: Path, person: str) -> list[str]:
+def against_each_photo(img: np.ndarray, person: str) -> list[str]:
     """The verdict against each of the person's photos alone, then against all of them as a character's refs (the
     nearest decides, so the most look-alike photo sets how often a look-alike passes)."""
     from services.qa.identity import identity_check
 
     refs = list(_photo_references(person))
-    img = as_rgb(cand)
     return [identity_check(img, {person: r}).verdict for r in [[e] for e in refs] + [refs]]
 
 
-def with_lookalike_in_cast(ref: Path, cand: Path, person: str) -> str:
+def with_lookalike_in_cast(ref: Path, img: np.ndarray, person: str) -> str:
     """The identity verdict as a project gives it when the person's look-alike is another of its characters."""
     from services.qa.identity import face_encodings, identity_check
 
@@ -131,7 +131,7 @@ def with_lookalike_in_cast(ref: Path, cand: Path, person: str) -> str:
     if not refs:
         return 'unverified'
     rival = lookalike_of(person)
-    return identity_check(as_rgb(cand), {person: refs}, others={rival: list(_photo_references(rival)[:1])}).verdict
+    return identity_check(img, {person: refs}, others={rival: list(_photo_references(rival)[:1])}).verdict
 
 
 def auc(pos: list[float], neg: list[float]) -> float:
