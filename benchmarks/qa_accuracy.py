@@ -314,7 +314,7 @@ def soften(img: np.ndarray, sigma: float = 0.8, quality: int = 85) -> np.ndarray
     """A panel from another source than the style sheet: a model's slightly soft output, or an image saved for the
     web (blurred by `sigma` px, then JPEG at `quality`)."""
     blurred = cv2.GaussianBlur(img, (0, 0), sigma)
-    ok, buf = cv2.imencode('.jpg', cv2.cvtColor(blurred, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
+    _, buf = cv2.imencode('.jpg', cv2.cvtColor(blurred, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
     return cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
 
 
@@ -326,10 +326,9 @@ def style_from_another_source(folder: Path, pairs: list[dict]) -> None:
 
     held = [p for p in pairs if p['metric'] == 'style' and p['split'] == 'held-out']
     print(f'style with candidates from another source (softened 0.8 px, JPEG 85; held-out, {len(held)} pairs):')
+    profiles = {p['id']: build_style_profile([folder / p['ref']]) for p in held}
     for label, change in (('as drawn', lambda img: img), ('softened', soften)):
-        results = [
-            style_similarity(change(as_rgb(folder / p['cand'])), build_style_profile([folder / p['ref']])) for p in held
-        ]
+        results = [style_similarity(change(as_rgb(folder / p['cand'])), profiles[p['id']]) for p in held]
         print(f'  {label:8s}: {style_rates(held, [r.value for r in results], [r.verdict for r in results])}')
 
 
