@@ -279,6 +279,10 @@ def main() -> None:
         f'{h} {auc(scores[m & same], scores[m & ~same]):.3f}' for h, m in (('calibrate', cal), ('held-out', ~cal))
     )
     print(f'light-free (relit stages, version-2 measure): AUC {halves}')
+    print('  each component on same-style pairs of the calibration half, median (TYPICAL; TYPICAL_RELIT relit):')
+    for label, measured, names in (('as drawn', comps, WEIGHTS), ('relit', relit_comps, LIGHT_FREE_WEIGHTS)):
+        chosen = [c for c, y, m in zip(measured, same, cal, strict=True) if y and m]
+        print(f'    {label}:', {k: round(float(np.median([c[k] for c in chosen])), 2) for k in names})
     print_rates(scores, same, cal)
     relit_full = np.array([combine(c) for c in relit_comps])
     halves = ', '.join(

@@ -49,6 +49,30 @@ LIGHT_FREE_WEIGHTS = {
     'saturation': 0.15,  # how colourful: muted washes vs pop palettes vs black and white
     'palette': 0.06,  # joint a*b* histogram
 }
+# each component's median on the same-style pairs of the set's calibration half (benchmarks/style_fit.py prints them;
+# TYPICAL_RELIT on relit candidates): what an on-style panel scores, so a report names the component that costs
+# the score most against that, not the lowest one (exact colours, low even on style: the lowest in 70–95 % of pairs)
+TYPICAL = {
+    'edge_texture': 0.89,
+    'fill_texture': 0.86,
+    'channel_levels': 0.40,
+    'fill_gradients': 0.81,
+    'exact_colours': 0.17,
+    'hue': 0.52,
+}
+TYPICAL_RELIT = {'gradients': 0.82, 'hue': 0.58, 'value': 0.40, 'saturation': 0.46, 'palette': 0.48}
+COMPONENT_WORDS = {
+    'edge_texture': 'line work along edges',
+    'fill_texture': 'texture inside fills',
+    'channel_levels': 'tone levels',
+    'fill_gradients': 'shading inside fills',
+    'exact_colours': "the palette's very colours",
+    'hue': 'hues',
+    'gradients': 'edge strengths',
+    'value': 'brightness',
+    'saturation': 'saturation',
+    'palette': 'palette',
+}
 # … with version 2's fitted warn and pass (0.40, 0.50) mapped onto today's, so relit stages pass, warn and fail as before
 _DEFAULTS = QAThresholds()
 LIGHT_FREE_SCALE = ((0.0, 0.0), (0.40, _DEFAULTS.style_warn), (0.50, _DEFAULTS.style_pass), (1.0, 1.0))
@@ -164,6 +188,20 @@ def light_free_score(components: dict[str, float]) -> float:
     return float(np.interp(mean, x, y))
 
 
+def furthest(components: dict[str, float], *, relit: bool = False) -> tuple[str, float]:
+    """The component that costs the score most against an on-style panel's (TYPICAL), by its weight: in log terms
+    for the geometric mean, in plain terms for the relit stages' light-free mean; with that panel's value."""
+    typical, weights = (TYPICAL_RELIT, LIGHT_FREE_WEIGHTS) if relit else (TYPICAL, WEIGHTS)
+
+    def cost(k: str) -> float:
+        if relit:
+            return weights[k] * (typical[k] - components[k])
+        return weights[k] * (math.log(typical[k]) - math.log(max(components[k], FLOOR)))
+
+    weakest = max(weights, key=cost)
+    return weakest, typical[weakest]
+
+
 def style_similarity(
     image: ImageInput, profile: StyleProfile, thresholds: QAThresholds = QAThresholds(), *, light_free: bool = False
 ) -> MetricResult:
@@ -174,16 +212,18 @@ def style_similarity(
     if light_free:
         comp = {k: round(_hellinger_similarity(features[k], profile.pooled[k]), 4) for k in LIGHT_FREE_WEIGHTS}
         score = round(light_free_score(comp), 4)
+        weakest, typical = furthest(comp, relit=True)
     else:
         per_ref = per_ref_components(features, profile, tuple(WEIGHTS))
         comp = mean_components(per_ref)
         score = round(float(np.mean([combine(c) for c in per_ref])), 4)
+        weakest, typical = furthest(comp)
+    why = f'; furthest in {COMPONENT_WORDS[weakest]} ({comp[weakest]:.2f}, on style ~{typical:.2f})'
     if score >= thresholds.style_pass:
         verdict, detail = PASS, f'on style ({score:.2f})'
     elif score >= thresholds.style_warn:
-        verdict, detail = WARN, f'style drifting ({score:.2f} < {thresholds.style_pass:.2f})'
+        verdict, detail = WARN, f'style drifting ({score:.2f} < {thresholds.style_pass:.2f}){why}'
     else:
-        verdict, detail = FAIL, f'off style ({score:.2f} < {thresholds.style_warn:.2f})'
-    weakest = min(comp, key=comp.__getitem__)
+        verdict, detail = FAIL, f'off style ({score:.2f} < {thresholds.style_warn:.2f}){why}'
     extra = {'components': comp, 'weakest': weakest, 'refs': profile.n_refs}
     return MetricResult('style', score, verdict, thresholds.style_pass, detail, extra)
