@@ -51,7 +51,7 @@ LIGHT_FREE_WEIGHTS = {
 }
 # each component's median on the same-style pairs of the set's calibration half (benchmarks/style_fit.py prints them;
 # TYPICAL_RELIT on relit candidates): what an on-style panel scores, so a report names the component that costs
-# the score most against that, not the lowest one (exact colours, low even on style: the lowest in 70–95 % of pairs)
+# the score most against that, not the lowest one (exact colours, low even on style: the lowest in 68–96 % of pairs)
 TYPICAL = {
     'edge_texture': 0.89,
     'fill_texture': 0.86,

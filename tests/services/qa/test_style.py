@@ -179,7 +179,7 @@ def hue_turned(img: np.ndarray, turn: int) -> np.ndarray:
 
 
 def test_a_report_names_what_differs_from_an_on_style_panel_not_the_lowest_component(profiles: dict) -> None:
-    # exact colours is the lowest component of most pairs, on style or not (70–95 % of the set's pairs), so naming
+    # exact colours is the lowest component of most pairs, on style or not (68–96 % of the sets' pairs), so naming
     # the lowest told the artist nothing; the one that costs the score most against an on-style panel tells what moved
     drawn = inked(photo('astronaut'))
     soft = style_similarity(cv2.GaussianBlur(drawn, (0, 0), 2), profiles['inked'])
