@@ -6,8 +6,9 @@ The set is built into DIR on first use (about a minute). Per metric it prints, o
 (unverified pairs count as the worst score), the true-match rejection rate (verdict 'fail') and the unverified
 rate at the default thresholds, and the same rates at a threshold calibrated on the other split. Then the identity
 CPU time per face on one core for the set's 1024×1536 panels: the median and the worst case. Beside our identity
-scorer it prints the issue's plain reference scorer on the same pairs (benchmarks/qa_plain.py; KROMA_QA_PLAIN=0
-skips it), which tells how hard the set is: the issue's own set gives the plain scorer 0.976. And the check as a
+and style scorers it prints plain scorers like the issue's references on the same pairs (benchmarks/qa_plain.py;
+KROMA_QA_PLAIN=0 skips them), which tell how hard the set is: the issue's own set gives them 0.976 (identity) and
+0.970 (style). And the check as a
 project runs it, with the reference person's look-alike (the other person of their group) in the project's cast
 (identity_check's `others`; KROMA_QA_CAST=0 skips it): how many look-alikes still pass, how many true matches fail;
 and, for the person the set has several photos of, the pass rates against each photo alone and all of them.
@@ -43,13 +44,15 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.qa_plain import plain_identity  # noqa: E402
+from benchmarks.qa_plain import plain_identity, plain_style  # noqa: E402
 from services.qa.compare import compare_files  # noqa: E402
 from services.qa.thresholds import as_rgb  # noqa: E402
 
 LOWER_IS_BETTER = {'identity'}
 DEFAULT_SET = Path(tempfile.gettempdir()) / 'kroma-qa-set'
-PLAIN = os.environ.get('KROMA_QA_PLAIN', '1') != '0'  # also score identity with the plain reference scorer
+PLAIN = os.environ.get('KROMA_QA_PLAIN', '1') != '0'  # also score with the plain reference scorers
+PLAIN_SCORERS = {'identity': plain_identity, 'style': plain_style}
+PLAIN_LABELS = {'identity': 'HOG ×1, raw 128-d, Euclidean ≤ 0.6', 'style': 'HSV, LBP, orientation, technique'}
 CAST = os.environ.get('KROMA_QA_CAST', '1') != '0'  # also judge identity with the look-alike in the project's cast
 
 
@@ -83,8 +86,8 @@ def measure(args: tuple[str, str, str, str, str]) -> dict:
     cv2.setNumThreads(1)
     row = compare_files(Path(folder) / ref, Path(folder) / cand, metric)[metric]
     out = {'value': row.get('value'), 'verdict': row.get('verdict'), 'threshold': row.get('threshold')}
-    if metric == 'identity' and PLAIN:
-        out['plain'] = plain_identity(Path(folder) / ref, Path(folder) / cand)
+    if metric in PLAIN_SCORERS and PLAIN:
+        out['plain'] = PLAIN_SCORERS[metric](Path(folder) / ref, Path(folder) / cand)
     if metric == 'identity' and CAST:
         img = as_rgb(Path(folder) / cand)  # decoded once for the project-shaped checks below
         out['cast'] = with_lookalike_in_cast(Path(folder) / ref, img, person)
@@ -195,9 +198,8 @@ def report(metric: str, rows: list[tuple[dict, dict]], cut: float) -> None:
         pa = auc([score(metric, r) for r in pp], [score(metric, r) for p, r in plain if not p['same']])
         p_rej = sum(r['verdict'] == 'fail' for r in pp) / max(1, len(pp))
         p_unv = sum(r['verdict'] == 'unverified' for _, r in plain) / max(1, len(plain))
-        print(
-            f'  plain scorer (HOG ×1, raw 128-d, Euclidean ≤ 0.6): AUC {pa:.3f}, rejected {p_rej:.1%}, unverified {p_unv:.1%}'
-        )
+        rates = f', rejected {p_rej:.1%}, unverified {p_unv:.1%}' if metric == 'identity' else ''
+        print(f'  plain scorer ({PLAIN_LABELS[metric]}): AUC {pa:.3f}{rates}')
     cast = [(p, r) for p, r in rows if 'cast' in r]
     if cast:
         shown = [r for p, r in cast if not p['same'] and lookalike_of(p['meta']['ref_person']) in people_in(p['meta'])]

@@ -47,3 +47,43 @@ def plain_identity(ref: Path, cand: Path) -> dict:
     r = max(refs, key=lambda x: x[0])[1]
     d = min(float(np.linalg.norm(r - c)) for _, c in cands)
     return {'value': d, 'verdict': 'pass' if d <= PLAIN_THRESHOLD else 'fail', 'threshold': PLAIN_THRESHOLD}
+
+
+# The issue's reference style scorer, as it describes it ("hue/saturation/value histograms, LBP and gradient-orientation
+# histograms plus a few technique measures"): every component equally weighted, nothing fitted to our set, so the
+# gap between it and ours says how hard a set is, as the identity one does.
+def _style_parts(path: Path) -> dict[str, np.ndarray | float]:
+    from services.qa.style_measures import lbp_codes, norm
+    from services.qa.thresholds import as_rgb, resize_long_side
+
+    rgb = resize_long_side(as_rgb(path), 256)
+    hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)
+    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    gx, gy = cv2.Sobel(gray, cv2.CV_32F, 1, 0), cv2.Sobel(gray, cv2.CV_32F, 0, 1)
+    mag, angle = cv2.magnitude(gx, gy).ravel(), (np.degrees(np.arctan2(gy, gx)) % 180.0).ravel()
+    colours = (rgb.reshape(-1, 3).astype(np.int32) >> 3) @ np.array([1024, 32, 1])
+    return {
+        'hue': norm(cv2.calcHist([hsv], [0], None, [18], [0, 180])),
+        'saturation': norm(cv2.calcHist([hsv], [1], None, [16], [0, 256])),
+        'value': norm(cv2.calcHist([hsv], [2], None, [16], [0, 256])),
+        'lbp': norm(np.bincount(lbp_codes(gray).ravel(), minlength=10)),
+        'orientation': norm(np.bincount(np.minimum(angle / 20, 8).astype(np.intp), weights=mag, minlength=9)),
+        'edge_density': float((cv2.Canny(gray, 100, 200) > 0).mean()),
+        'colour_count': float(np.unique(colours).size / colours.size),
+        'ink_share': float((gray < 40).mean()),
+        'mean_saturation': float(hsv[..., 1].mean() / 255.0),
+    }
+
+
+def plain_style(ref: Path, cand: Path) -> dict:
+    """{'value': 0–1 similarity, 'verdict': None}: the mean of the histograms' intersections and of each technique
+    measure's ratio (smaller over larger). It has no thresholds of its own, so only its AUC is compared."""
+    a, b = _style_parts(ref), _style_parts(cand)
+    sims = []
+    for k, x in a.items():
+        y = b[k]
+        if isinstance(x, np.ndarray):
+            sims.append(float(np.minimum(x, y).sum()))
+        else:
+            sims.append(min(x, y) / max(x, y) if max(x, y) > 0 else 1.0)
+    return {'value': float(np.mean(sims)), 'verdict': None, 'threshold': None}

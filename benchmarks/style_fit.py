@@ -1,7 +1,8 @@
-"""Fit the style score's component weights and thresholds on the calibration half of the labelled set; report both.
+"""Fit the style score's component weights and thresholds on the calibration halves of the labelled set's two
+variants (the standard set and the mild one's character panels); report both halves of each.
 
-Run: OMP_NUM_THREADS=1 .venv/bin/python benchmarks/style_fit.py [--set DIR] [--cache FILE]
-Every image of the set's style pairs is measured once through services/qa/style_measures (cached in --cache, keyed
+Run: OMP_NUM_THREADS=1 .venv/bin/python benchmarks/style_fit.py [--set DIR] [--mild DIR] [--cache FILE]
+Every image of the sets' style pairs is measured once through services/qa/style_measures (cached in --cache, keyed
 by the file and PROFILE_VERSION); each pair's per-component similarities are the product's own (a profile of the
 reference, as `kroma qa compare` builds it). It prints the time per image, each component's ROC AUC on both halves,
 the weights fitted on the calibration half only (non-negative, maximising a smooth pairwise AUC of the weighted
@@ -56,6 +57,7 @@ MIN_WEIGHT = 0.02  # fitted weights below this are dropped (the rest renormalise
 LEFT_OUT = ('orientation', 'colours_6bit', 'ab_moments')
 BOOTSTRAP = 1000  # resamples of the held-out half's same and different pairs for the AUC's 90 % interval
 CANDIDATES = (*HISTOGRAMS, *LEFT_OUT)
+VARIANTS = {'standard': 'standard set', 'mild': 'character panels'}
 
 
 def left_out(image: np.ndarray, bins: int = 9) -> dict[str, np.ndarray]:
@@ -134,6 +136,26 @@ def measure_all(folder: Path, pairs: list[dict], cache: Path) -> tuple[dict, dic
     return feats, relit, graded, times
 
 
+def load_sets(sets: tuple[tuple[Path, str], ...], cache: Path) -> tuple[list[dict], dict, dict, dict, list[float]]:
+    """Both variants' style pairs, measured through measure_all (one cache file each); names and ids prefixed by the
+    variant so they stay apart."""
+    pairs: list[dict] = []
+    feats: dict = {}
+    relit: dict = {}
+    graded: dict = {}
+    times: list[float] = []
+    for folder, variant in sets:
+        mine = [p for p in ensure_set(folder, variant) if p['metric'] == 'style']
+        f, r, g, t = measure_all(folder, mine, cache.with_name(f'{cache.stem}-{variant}{cache.suffix}'))
+        pre = f'{variant}:'
+        pairs += [{**p, 'variant': variant, **{k: pre + p[k] for k in ('id', 'ref', 'cand')}} for p in mine]
+        feats.update({pre + k: v for k, v in f.items()})
+        relit.update({pre + k: v for k, v in r.items()})
+        graded.update({pre + k: v for k, v in g.items()})
+        times += t
+    return pairs, feats, relit, graded, times
+
+
 def mild_grade(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """A colour grade an artist might choose: contrast and saturation ±10 %, gamma ±5 %, red and blue gains ±4 %."""
     x = img.astype(np.float32) / 255.0
@@ -189,7 +211,13 @@ def rates(scores: np.ndarray, same: np.ndarray, t: QAThresholds) -> str:
 
 
 def fit_and_report(
-    label: str, comps: list[dict], keys: tuple[str, ...], shipped: dict, same: np.ndarray, cal: np.ndarray
+    label: str,
+    comps: list[dict],
+    keys: tuple[str, ...],
+    shipped: dict,
+    same: np.ndarray,
+    cal: np.ndarray,
+    variants: np.ndarray,
 ) -> np.ndarray:
     """Fit one mode's weights on the calibration half, print the fitted and shipped AUC on both halves; the shipped
     raw scores."""
@@ -198,10 +226,13 @@ def fit_and_report(
     print(f'{label} weights fitted on the calibration half:', {k: round(float(w), 3) for k, w in fitted.items()})
     for name, weights in (('fitted', fitted), ('shipped', shipped)):
         raw = np.array([combine(c, weights) for c in comps])
-        halves = ', '.join(
-            f'{h} {auc(raw[m & same], raw[m & ~same]):.3f}' for h, m in (('calibrate', cal), ('held-out', ~cal))
-        )
-        print(f'  {name}: AUC {halves}')
+        for variant, v in VARIANTS.items():
+            mine = variants == variant
+            halves = ', '.join(
+                f'{h} {auc(raw[m & mine & same], raw[m & mine & ~same]):.3f}'
+                for h, m in (('calibrate', cal), ('held-out', ~cal))
+            )
+            print(f'  {name}, {v}: AUC {halves}')
     return np.array([combine(c, shipped) for c in comps])
 
 
@@ -235,41 +266,52 @@ def print_confusions(pairs: list[dict], comps: list[dict], scores: np.ndarray, s
         )
 
 
-def print_rates(scores: np.ndarray, same: np.ndarray, cal: np.ndarray) -> None:
+def print_rates(scores: np.ndarray, same: np.ndarray, cal: np.ndarray, variants: np.ndarray) -> None:
     t = QAThresholds()
     print(f'  at the defaults pass {t.style_pass:.2f} / warn {t.style_warn:.2f}:')
-    for h, m in (('calibrate', cal), ('held-out', ~cal)):
-        print(f'    {h:9s} {rates(scores[m], same[m], t)}')
+    for variant, label in VARIANTS.items():
+        for h, m in (('calibrate', cal), ('held-out', ~cal)):
+            m = m & (variants == variant)
+            print(f'    {label}, {h:9s} {rates(scores[m], same[m], t)}')
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument('--set', type=Path, default=DEFAULT_SET)
+    ap.add_argument('--mild', type=Path, default=DEFAULT_SET.with_name(f'{DEFAULT_SET.name}-mild'))
     ap.add_argument('--cache', type=Path, default=Path('/tmp/kroma-style-fit.pkl'))
     a = ap.parse_args()
-    pairs = [p for p in ensure_set(a.set) if p['metric'] == 'style']
-    feats, relit, graded, times = measure_all(a.set, pairs, a.cache)
+    pairs, feats, relit, graded, times = load_sets(((a.set, 'standard'), (a.mild, 'mild')), a.cache)
     if times:
         print(f'style features: median {statistics.median(times):.1f} ms per image ({len(times)} images, one core)')
     comps = [components(feats[p['cand']], feats[p['ref']]) for p in pairs]
     same = np.array([p['same'] for p in pairs])
     cal = np.array([p['split'] == 'calibrate' for p in pairs])
     print(f'{len(pairs)} style pairs: calibrate {cal.sum()}, held-out {(~cal).sum()}')
-    print(f'  {"component":14s} {"AUC cal":>8s} {"held-out":>9s}')
+    variants = np.array([p['variant'] for p in pairs])
+    print(f'  {"component AUC":14s} ' + ' '.join(f'{v + ": cal / held-out":>29s}' for v in VARIANTS.values()))
     for n in CANDIDATES:
         tag = '' if n in WEIGHTS else '   (light-free only)' if n in LIGHT_FREE_WEIGHTS else '   (left out)'
         s = np.array([c[n] for c in comps])
-        print(f'  {n:14s} {auc(s[cal & same], s[cal & ~same]):8.3f} {auc(s[~cal & same], s[~cal & ~same]):9.3f}{tag}')
+        cells = [
+            f'{auc(s[cal & mine & same], s[cal & mine & ~same]):.3f} / {auc(s[~cal & mine & same], s[~cal & mine & ~same]):.3f}'
+            for mine in (variants == v for v in VARIANTS)
+        ]
+        print(f'  {n:14s} ' + ' '.join(f'{c:>29s}' for c in cells) + tag)
 
-    full = fit_and_report('full', comps, CANDIDATES, WEIGHTS, same, cal)
+    full = fit_and_report('full', comps, CANDIDATES, WEIGHTS, same, cal, variants)
     warn, cut = np.percentile(full[cal & same], 3), youden_cut(full[cal], same[cal])
     print(
         f'  calibration half: style_warn {warn:.3f} (3rd percentile of same-style scores), style_pass {cut:.3f} (Youden)'
     )
-    lo, hi = bootstrap_interval(full[~cal], same[~cal])
-    print(f'  shipped held-out AUC 90 % bootstrap interval {lo:.3f}–{hi:.3f}')
-    print_rates(full, same, cal)
-    print_confusions(pairs, comps, full, same)
+    for variant, label in VARIANTS.items():
+        mine = ~cal & (variants == variant)
+        lo, hi = bootstrap_interval(full[mine], same[mine])
+        print(f'  shipped held-out AUC, {label}: 90 % bootstrap interval {lo:.3f}–{hi:.3f}')
+    print_rates(full, same, cal, variants)
+    for variant in VARIANTS:
+        mine = np.flatnonzero(variants == variant)
+        print_confusions([pairs[i] for i in mine], [comps[i] for i in mine], full[mine], same[mine])
 
     # relit stages (time, weather, character): the candidate relit to its reference's light, judged by the
     # light-tolerant version-2 measure on today's scale; reported, not fitted
@@ -283,7 +325,7 @@ def main() -> None:
     for label, measured, names in (('as drawn', comps, WEIGHTS), ('relit', relit_comps, LIGHT_FREE_WEIGHTS)):
         chosen = [c for c, y, m in zip(measured, same, cal, strict=True) if y and m]
         print(f'    {label}:', {k: round(float(np.median([c[k] for c in chosen])), 2) for k in names})
-    print_rates(scores, same, cal)
+    print_rates(scores, same, cal, variants)
     relit_full = np.array([combine(c) for c in relit_comps])
     halves = ', '.join(
         f'{h} {auc(relit_full[m & same], relit_full[m & ~same]):.3f}'

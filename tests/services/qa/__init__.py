@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
@@ -114,3 +115,17 @@ def halftone(img: np.ndarray, pitch: int = 6) -> np.ndarray:
     dark = cv2.cvtColor(out, cv2.COLOR_RGB2GRAY) < 120
     out[dark & dots] = (out[dark & dots] * 0.4).astype(np.uint8)
     return out
+
+
+def restylings() -> dict[str, Callable[[np.ndarray], np.ndarray]]:
+    """Every restyling by name (the colour transfer towards the inked coffee), for tests and
+    benchmarks/style_other_generator.py: style measured on pictures the labelled set's generator did not draw."""
+    target = inked(photo('coffee'))
+    return {
+        'inked': inked,
+        'watercolour': watercolour,
+        'noir': noir,
+        'reinhard': lambda img: reinhard(img, target),
+        'hatched': hatched,
+        'halftone': halftone,
+    }
