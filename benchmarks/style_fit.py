@@ -9,9 +9,10 @@ the weights fitted on the calibration half only (non-negative, maximising a smoo
 geometric mean; the held-out half is never used to fit), the combined AUC of the fitted and of the shipped WEIGHTS
 on both halves, thresholds suggested from the calibration half (warn: the 3rd percentile of same-style scores;
 pass: the cut that best separates same from different, Youden's J) and the rates at the shipped defaults. Then the
-light-free score of relit stages (each candidate relit to its reference's light first; the version-2 measure on
-today's scale, not fitted here) on both halves. Candidates measured and left out are printed too (gradient
-orientation relative to the dominant one; 6-bit exact colours; the a*b* mean and spread), and where the shipped score
+light-free score of relit stages (each candidate lit as the offline renderer's time and weather stages light it,
+then relit to its reference's light; the version-2 measure on today's scale, not fitted here), and technique alone
+there, measured and left out. Candidates measured and left out are printed too (gradient orientation relative to
+the dominant one; 6-bit exact colours; the a*b* mean and spread), and where the shipped score
 still confuses styles: each pair of styles most often ranked above same-style pairs, with every component's AUC
 within it, and a bootstrap interval of the held-out AUC so a change can be told from noise.
 """
@@ -38,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.qa_accuracy import DEFAULT_SET, ensure_set  # noqa: E402
 from benchmarks.qa_accuracy import auc as _auc  # noqa: E402
+from services.providers.local_effects import add_weather, grade_time  # noqa: E402
 from services.qa.lighting import lighting_of, relight  # noqa: E402
 from services.qa.style import (  # noqa: E402
     HISTOGRAMS,
@@ -55,6 +57,8 @@ from services.qa.thresholds import QAThresholds, as_rgb, resize_long_side  # noq
 L2 = 1e-2  # ridge on the standardised weights: spreads weight over components instead of the few best on 180 pairs
 MIN_WEIGHT = 0.02  # fitted weights below this are dropped (the rest renormalised): they change no ranking
 LEFT_OUT = ('orientation', 'colours_6bit', 'ab_moments')
+TECHNIQUE = {'edge_texture': 1.0, 'colour_count': 1.0}  # relit stages judged on technique alone: measured, left out
+LOOKS = ('none', 'day', 'dusk', 'night', 'rain', 'fog', 'snow')  # as the offline renderer lights the relit stages
 BOOTSTRAP = 1000  # resamples of the held-out half's same and different pairs for the AUC's 90 % interval
 CANDIDATES = (*HISTOGRAMS, *LEFT_OUT)
 VARIANTS = {'standard': 'standard set', 'mild': 'character panels'}
@@ -105,13 +109,15 @@ def hellinger_similarity(p: np.ndarray, q: np.ndarray) -> float:
 
 
 def measure_all(folder: Path, pairs: list[dict], cache: Path) -> tuple[dict, dict, dict, list[float]]:
-    """Features of every image, of every candidate relit to its reference's light and of every candidate after a mild
-    colour grade (as is, and relit); cached by name and profile version; the time per image for those measured now."""
+    """Features of every image, of every candidate lit as a relit stage lights it (one look each, in turn) and then
+    relit to its reference's light, and of every candidate after a mild colour grade (as is, and relit); cached by
+    name and profile version; the time per image for those measured now."""
     store: dict = {}
     drawn_by = json.loads((folder / 'labels.json').read_text()).get('builder')  # a set drawn again is measured again
     if cache.is_file():
         store = pickle.loads(cache.read_bytes())
-        if (store.get('version'), store.get('left_out'), store.get('builder')) != (PROFILE_VERSION, LEFT_OUT, drawn_by):
+        key = (store.get('version'), store.get('left_out'), store.get('looks'), store.get('builder'))
+        if key != (PROFILE_VERSION, LEFT_OUT, LOOKS, drawn_by):
             store = {}
     feats, relit, times = store.setdefault('features', {}), store.setdefault('relit', {}), []
     cv2.setNumThreads(1)
@@ -127,11 +133,11 @@ def measure_all(folder: Path, pairs: list[dict], cache: Path) -> tuple[dict, dic
     for i, p in enumerate(pairs):
         if p['id'] not in relit:
             ref, cand = as_rgb(folder / p['ref']), as_rgb(folder / p['cand'])
-            lit = relight(cand, lighting_of([ref]))
+            lit = relight(look(cand, LOOKS[i % len(LOOKS)], np.random.default_rng([7, i])), lighting_of([ref]))
             relit[p['id']] = {**measure(lit), **left_out(lit)}
             tinted = mild_grade(cand, np.random.default_rng([5, i]))
             graded[p['id']] = (measure(tinted), measure(relight(tinted, lighting_of([ref]))))
-    store['version'], store['left_out'], store['builder'] = PROFILE_VERSION, LEFT_OUT, drawn_by
+    store['version'], store['left_out'], store['looks'], store['builder'] = PROFILE_VERSION, LEFT_OUT, LOOKS, drawn_by
     cache.write_bytes(pickle.dumps(store))
     return feats, relit, graded, times
 
@@ -154,6 +160,13 @@ def load_sets(sets: tuple[tuple[Path, str], ...], cache: Path) -> tuple[list[dic
         graded.update({pre + k: v for k, v in g.items()})
         times += t
     return pairs, feats, relit, graded, times
+
+
+def look(img: np.ndarray, name: str, rng: np.random.Generator) -> np.ndarray:
+    """The candidate as the time or weather stage of the offline renderer lights it (services/providers)."""
+    if name == 'none':
+        return img
+    return grade_time(img, name, rng) if name in ('day', 'dusk', 'night') else add_weather(img, name, rng)
 
 
 def mild_grade(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -225,15 +238,19 @@ def fit_and_report(
     fitted = dict(zip(keys, fit_weights(logs[cal], same[cal]), strict=True))
     print(f'{label} weights fitted on the calibration half:', {k: round(float(w), 3) for k, w in fitted.items()})
     for name, weights in (('fitted', fitted), ('shipped', shipped)):
-        raw = np.array([combine(c, weights) for c in comps])
-        for variant, v in VARIANTS.items():
-            mine = variants == variant
-            halves = ', '.join(
-                f'{h} {auc(raw[m & mine & same], raw[m & mine & ~same]):.3f}'
-                for h, m in (('calibrate', cal), ('held-out', ~cal))
-            )
-            print(f'  {name}, {v}: AUC {halves}')
+        print_halves(f'  {name}', np.array([combine(c, weights) for c in comps]), same, cal, variants)
     return np.array([combine(c, shipped) for c in comps])
+
+
+def print_halves(label: str, scores: np.ndarray, same: np.ndarray, cal: np.ndarray, variants: np.ndarray) -> None:
+    """The AUC of each variant's calibration and held-out halves."""
+    for variant, name in VARIANTS.items():
+        mine = variants == variant
+        halves = ', '.join(
+            f'{h} {auc(scores[m & mine & same], scores[m & mine & ~same]):.3f}'
+            for h, m in (('calibrate', cal), ('held-out', ~cal))
+        )
+        print(f'{label}, {name}: AUC {halves}')
 
 
 def bootstrap_interval(scores: np.ndarray, same: np.ndarray, seed: int = 0) -> tuple[float, float]:
@@ -293,10 +310,10 @@ def main() -> None:
     for n in CANDIDATES:
         tag = '' if n in WEIGHTS else '   (light-free only)' if n in LIGHT_FREE_WEIGHTS else '   (left out)'
         s = np.array([c[n] for c in comps])
-        cells = [
-            f'{auc(s[cal & mine & same], s[cal & mine & ~same]):.3f} / {auc(s[~cal & mine & same], s[~cal & mine & ~same]):.3f}'
-            for mine in (variants == v for v in VARIANTS)
-        ]
+        cells = []
+        for mine in (variants == v for v in VARIANTS):
+            a, b = auc(s[cal & mine & same], s[cal & mine & ~same]), auc(s[~cal & mine & same], s[~cal & mine & ~same])
+            cells.append(f'{a:.3f} / {b:.3f}')
         print(f'  {n:14s} ' + ' '.join(f'{c:>29s}' for c in cells) + tag)
 
     full = fit_and_report('full', comps, CANDIDATES, WEIGHTS, same, cal, variants)
@@ -313,29 +330,30 @@ def main() -> None:
         mine = np.flatnonzero(variants == variant)
         print_confusions([pairs[i] for i in mine], [comps[i] for i in mine], full[mine], same[mine])
 
-    # relit stages (time, weather, character): the candidate relit to its reference's light, judged by the
-    # light-tolerant version-2 measure on today's scale; reported, not fitted
+    # relit stages (time, weather, character): the candidate lit as the stage lights it, then relit to its
+    # reference's light, judged by the light-tolerant version-2 measure on today's scale; reported, not fitted
     relit_comps = [components(relit[p['id']], feats[p['ref']]) for p in pairs]
     scores = np.array([light_free_score(c) for c in relit_comps])
-    halves = ', '.join(
-        f'{h} {auc(scores[m & same], scores[m & ~same]):.3f}' for h, m in (('calibrate', cal), ('held-out', ~cal))
-    )
-    print(f'light-free (relit stages, version-2 measure): AUC {halves}')
-    print('  each component on same-style pairs of the calibration half, median (TYPICAL; TYPICAL_RELIT relit):')
-    for label, measured, names in (('as drawn', comps, WEIGHTS), ('relit', relit_comps, LIGHT_FREE_WEIGHTS)):
-        chosen = [c for c, y, m in zip(measured, same, cal, strict=True) if y and m]
-        print(f'    {label}:', {k: round(float(np.median([c[k] for c in chosen])), 2) for k in names})
+    print_halves('relit stages (lit as the offline renderer lights them, then relit)', scores, same, cal, variants)
     print_rates(scores, same, cal, variants)
-    relit_full = np.array([combine(c) for c in relit_comps])
-    halves = ', '.join(
-        f'{h} {auc(relit_full[m & same], relit_full[m & ~same]):.3f}'
-        for h, m in (('calibrate', cal), ('held-out', ~cal))
-    )
-    warn = QAThresholds().style_warn
+    print('  each component on same-style pairs of the calibration halves, median (TYPICAL; TYPICAL_RELIT relit):')
+    for label, measured, names in (('as drawn', comps, WEIGHTS), ('relit', relit_comps, LIGHT_FREE_WEIGHTS)):
+        picked = [c for c, y, m in zip(measured, same, cal, strict=True) if y and m]
+        print(f'    {label}:', {k: round(float(np.median([c[k] for c in picked])), 2) for k in names})
+    raw = np.array([combine(c, TECHNIQUE) for c in relit_comps])
+    warn, cut = np.percentile(raw[cal & same], 3), np.percentile(raw[cal & same], 27)
     print(
-        f'  (the full score on the same relit candidates: AUC {halves}, same-style rejected {np.mean(relit_full[same] < warn):.1%})'
+        f'  left out: technique alone ({" and ".join(TECHNIQUE)}),'
+        f' cuts {warn:.2f} / {cut:.2f} from the calibration halves:'
     )
+    for variant, name in VARIANTS.items():
+        m = ~cal & (variants == variant)
+        print(
+            f'    {name}, held-out: AUC {auc(raw[m & same], raw[m & ~same]):.3f}, same-style failed'
+            f' {np.mean(raw[m & same] < warn):.1%}, different styles passed {np.mean(raw[m & ~same] >= cut):.1%}'
+        )
     # a colour grade the artist chose (post-processing): the full score, and the colour set aside as after relighting
+    warn = QAThresholds().style_warn
     full_graded = np.array(
         [combine(style_components(graded[p['id']][0], profile_of([feats[p['ref']]]))) for p in pairs]
     )

@@ -7,6 +7,8 @@ measure that reads that generator's habits as style looks better there than anyw
 of photos gives a same-style pair in each style and different-style pairs against every other style. It prints the
 shipped score's AUC, same-style pairs failed and different styles passed at the defaults, as drawn and with the
 candidate softened (benchmarks/qa_accuracy.soften), per style, and what leaving each component out does to the AUC.
+Then the relit stages' score with each candidate lit as the offline renderer's time and weather stages light it
+(dusk, night, rain in turn) and relit to its refs' light.
 """
 
 from __future__ import annotations
@@ -20,41 +22,58 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.qa_accuracy import auc, soften  # noqa: E402
-from services.qa.style import WEIGHTS, combine, per_ref_components, profile_of  # noqa: E402
+from benchmarks.style_fit import look  # noqa: E402
+from services.qa.lighting import lighting_of, relight  # noqa: E402
+from services.qa.style import WEIGHTS, combine, per_ref_components, profile_of, style_similarity  # noqa: E402
 from services.qa.style_measures import measure  # noqa: E402
 from services.qa.thresholds import QAThresholds  # noqa: E402
 from tests.services.qa import hopper, photo, restylings  # noqa: E402
 
+LOOKS = ('dusk', 'night', 'rain')
 PHOTOS = ('astronaut', 'coffee', 'rocket', 'chelsea', 'immunohistochemistry', 'hubble_deep_field', 'cat', 'retina')
 
 
-def pairs() -> list[tuple[str, bool, bool, dict[str, float]]]:
-    """(ref style, same style, candidate softened, component similarities) for every pair."""
+def pairs() -> tuple[list[tuple[str, bool, bool, dict[str, float]]], list[tuple[bool, float]]]:
+    """(ref style, same style, candidate softened, component similarities) for every pair; and the relit rows."""
     pictures = {**{n: photo(n) for n in PHOTOS}, 'hopper': hopper()}
     styles = restylings()
-    drawn, softened = {}, {}
-    for (s, fn), (n, img) in itertools.product(styles.items(), pictures.items()):
+    drawn, softened, lit = {}, {}, {}
+    for i, ((s, fn), (n, img)) in enumerate(itertools.product(styles.items(), pictures.items())):
         out = fn(img)
         drawn[s, n], softened[s, n] = measure(out), measure(soften(out))
+        lit[s, n] = look(out, LOOKS[i % len(LOOKS)], np.random.default_rng(i))
     rows = []
     for s, t in itertools.product(styles, styles):
         for a, b in itertools.permutations(pictures, 2):
             profile = profile_of([drawn[s, a]])
             for soft, feats in ((False, drawn), (True, softened)):
                 rows.append((s, s == t, soft, per_ref_components(feats[t, b], profile, tuple(WEIGHTS))[0]))
+    return rows, relit_rows(styles, pictures, lit)
+
+
+def relit_rows(styles: dict, pictures: dict, lit: dict) -> list[tuple[bool, float]]:
+    """(same style, relit score) with each ref style's first two pictures as refs and the others as candidates."""
+    names = list(pictures)
+    rows = []
+    for s in styles:
+        refs = [styles[s](pictures[n]) for n in names[:2]]
+        profile, light = profile_of([measure(r) for r in refs]), lighting_of(refs)
+        for t, n in itertools.product(styles, names[2:]):
+            rows.append((s == t, style_similarity(relight(lit[t, n], light), profile, light_free=True).value))
     return rows
 
 
 def rates(scores: np.ndarray, same: np.ndarray) -> str:
     t = QAThresholds()
     return (
-        f'AUC {auc(list(scores[same]), list(scores[~same])):.3f}, same style failed {np.mean(scores[same] < t.style_warn):5.1%},'
+        f'AUC {auc(list(scores[same]), list(scores[~same])):.3f},'
+        f' same style failed {np.mean(scores[same] < t.style_warn):5.1%},'
         f' different styles passed {np.mean(scores[~same] >= t.style_pass):5.1%}'
     )
 
 
 def main() -> None:
-    rows = pairs()
+    rows, relit = pairs()
     for soft in (False, True):
         mine = [r for r in rows if r[2] == soft]
         same = np.array([r[1] for r in mine])
@@ -67,6 +86,8 @@ def main() -> None:
         for k in WEIGHTS:
             without = np.array([combine(r[3], {j: w for j, w in WEIGHTS.items() if j != k}) for r in mine])
             print(f'  without {k:15s} AUC {auc(list(without[same]), list(without[~same])) - whole:+.3f}')
+    same, scores = np.array([r[0] for r in relit]), np.array([r[1] for r in relit])
+    print(f'relit stages (lit at dusk, night or in rain, then relit; {len(relit)} candidates): {rates(scores, same)}')
 
 
 if __name__ == '__main__':
