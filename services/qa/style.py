@@ -213,17 +213,15 @@ def light_free_score(components: dict[str, float]) -> float:
 
 
 def furthest(
-    components: dict[str, float], *, relit: bool = False, typical: dict[str, float] = TYPICAL
+    components: dict[str, float], typical: dict[str, float], weights: dict[str, float], *, geometric: bool
 ) -> tuple[str, float]:
-    """The component that costs the score most against an on-style panel's (`typical`; the profile's own when it
-    has several refs), by its weight: in log terms for the geometric mean, in plain terms for the relit stages'
-    light-free mean; with that panel's value."""
-    typical, weights = (TYPICAL_RELIT, LIGHT_FREE_WEIGHTS) if relit else (typical, WEIGHTS)
+    """The component that costs the score most against an on-style panel's (`typical`), by its weight: in log terms
+    for the geometric mean, in plain terms for the relit stages' light-free mean; with that panel's value."""
 
     def cost(k: str) -> float:
-        if relit:
-            return weights[k] * (typical[k] - components[k])
-        return weights[k] * (math.log(typical[k]) - math.log(max(components[k], FLOOR)))
+        if geometric:
+            return weights[k] * (math.log(typical[k]) - math.log(max(components[k], FLOOR)))
+        return weights[k] * (typical[k] - components[k])
 
     weakest = max(weights, key=cost)
     return weakest, typical[weakest]
@@ -239,12 +237,12 @@ def style_similarity(
     if light_free:
         comp = {k: round(_hellinger_similarity(features[k], profile.pooled[k]), 4) for k in LIGHT_FREE_WEIGHTS}
         score = round(light_free_score(comp), 4)
-        weakest, typical = furthest(comp, relit=True)
+        weakest, typical = furthest(comp, TYPICAL_RELIT, LIGHT_FREE_WEIGHTS, geometric=False)
     else:
         per_ref = per_ref_components(features, profile, tuple(WEIGHTS))
         comp = mean_components(per_ref)
         score = round(float(np.mean([combine(c) for c in per_ref])), 4)
-        weakest, typical = furthest(comp, typical=profile.typical)
+        weakest, typical = furthest(comp, profile.typical, WEIGHTS, geometric=True)
     why = f'; furthest in {COMPONENT_WORDS[weakest]} ({comp[weakest]:.2f}, on style ~{typical:.2f})'
     if score >= thresholds.style_pass:
         verdict, detail = PASS, f'on style ({score:.2f})'

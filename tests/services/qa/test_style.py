@@ -197,11 +197,11 @@ def test_a_report_names_what_differs_from_an_on_style_panel_not_the_lowest_compo
     assert relit.extra['weakest'] in LIGHT_FREE_WEIGHTS
 
 
-def test_on_style_is_what_the_refs_score_against_each_other() -> None:
+def test_on_style_is_what_the_refs_score_against_each_other(profiles: dict) -> None:
     # the inked refs are busy and quiet pictures: coffee uses four times the colours of the astronaut at 256 px, so
     # every panel scores lower on colour count against them; measured against the set's single-ref median (0.83),
     # the count was named as what moved in every warning, a recoloured panel's too
-    profile = build_style_profile([inked(photo(n)) for n in REF_NAMES])
+    profile = profiles['inked']
     assert profile.typical['colour_count'] < TYPICAL['colour_count'] - 0.2
     assert profile.typical['exact_colours'] > TYPICAL['exact_colours']  # one shared palette
     assert build_style_profile([inked(photo('coffee'))]).typical == TYPICAL
